@@ -1,0 +1,135 @@
+"""Database plumbing: engine, sessions, the UTC datetime type, dialect quirks.
+
+Plain SQLAlchemy rather than Flask-SQLAlchemy: the engine loop runs without Flask, and tests
+build several independent `Database` objects against one database (two engines racing).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, create_engine, event
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+EVENTS_COMMITTED = "vigil_events_committed"  # session.info flag set by events.py
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, hands back aware UTC. Refuses naive input: a naive datetime is a bug."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def normalise_url(url: str) -> URL:
+    u = make_url(url)
+    if u.drivername in ("postgresql", "postgres"):
+        u = u.set(drivername="postgresql+psycopg")
+    return u
+
+
+class Database:
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = normalise_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self.is_postgres = self.url.get_backend_name() == "postgresql"
+        kwargs: dict[str, Any] = {"echo": echo, "future": True}
+        if self.is_sqlite:
+            if self.url.database and self.url.database != ":memory:":
+                os.makedirs(os.path.dirname(os.path.abspath(self.url.database)), exist_ok=True)
+            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        else:
+            kwargs.update(pool_size=10, max_overflow=30, pool_pre_ping=True, pool_timeout=30)
+        self.engine: Engine = create_engine(self.url, **kwargs)
+        if self.is_sqlite:
+            _configure_sqlite(self.engine)
+        self.Session = sessionmaker(self.engine, expire_on_commit=False)
+        # A read-only view: on SQLite it begins deferred transactions that never take the write
+        # lock, for followers that poll (see _configure_sqlite).
+        self.read_engine = self.engine.execution_options(vigil_readonly=True)
+        # Called after a commit that wrote events (see events.py), e.g. to wake event followers.
+        self.after_commit_hooks: list[Callable[[], None]] = []
+
+        @event.listens_for(self.Session, "after_commit")
+        def _after_commit(session: Session) -> None:
+            if session.info.pop(EVENTS_COMMITTED, False):
+                for hook in self.after_commit_hooks:
+                    hook()
+
+    def session(self) -> Session:
+        return self.Session()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with self.Session() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+LOCK_WAIT_SECONDS = 30.0
+BUSY_TIMEOUT_MS = 5000
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, record: Any) -> None:
+        # Let SQLAlchemy's "begin" event below decide how transactions start.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        # Readers and commits may meet a short WAL-index lock: let SQLite wait for those. Taking
+        # the write lock, the only long wait, is done in Python instead (see _on_begin).
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # A deferred transaction that reads and then writes fails at once with SQLITE_BUSY when
+        # another process committed in between (the busy timeout cannot help: its snapshot is
+        # stale). Writers therefore take the write lock up front; pollers ask for read-only.
+        #
+        # The wait for that lock happens here, in Python, not in SQLite's busy handler: the
+        # handler sleeps inside C, which freezes a whole gevent worker, the greenlet holding the
+        # lock included (a WebSocket handshake can switch greenlets mid-request), so a wait on a
+        # lock held in the same process could never end. time.sleep() lets gevent run the holder;
+        # in the engine's threads it simply sleeps.
+        if conn.get_execution_options().get("vigil_readonly"):
+            conn.exec_driver_sql("BEGIN")
+            return
+        raw = conn.connection.driver_connection
+        raw.execute("PRAGMA busy_timeout=0")
+        try:
+            delay, deadline = 0.0005, time.monotonic() + LOCK_WAIT_SECONDS
+            while True:
+                try:
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                    return
+                except OperationalError as e:
+                    if "locked" not in str(e.orig) or time.monotonic() > deadline:
+                        raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.02)
+        finally:
+            raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")

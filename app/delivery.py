@@ -1,0 +1,310 @@
+"""One delivery: compose the message, send it (in a sending thread, no transaction open while
+waiting on the provider), and record the outcome (in the recorder thread, several outcomes per
+transaction): the attempt, the timeline line, retries with backoff, a removed or disabled contact
+method, and "ALL CHANNELS FAILED" when nobody could reach a person for a step.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, joinedload
+
+from . import incidents
+from .batching import GroupWriter
+from .clock import Clock
+from .db import Database
+from .models import ContactMethod, DeliveryAttempt, Incident, Notification, Status
+from .notify import links
+from .notify.base import Delivered, OutboundMessage, Transport, TransportError, answer_text
+from .notify.message import compose
+
+log = logging.getLogger("vigil.engine")
+
+MAX_ATTEMPTS = 6
+MAX_RECORD_DELAY = 2.0  # seconds an outcome may wait for the engine to finish firing steps
+
+# What a sender hands to the recorder: notification id, message, result, start, end, latency in ms.
+Outcome = tuple[int, Any, Delivered | TransportError, datetime, datetime, int]
+# Makes the one-time "tap to acknowledge" link a page carries.
+LinkMaker = Callable[[Session, Notification, datetime], "links.AckLink | None"]
+
+
+@dataclass(frozen=True)
+class Job:
+    """A claimed page for a sending thread: its message, or why it will not go out
+    (status, reason, whether it is merely pointless now)."""
+
+    nid: int
+    msg: OutboundMessage | None = None
+    skip: tuple[str, str, bool] | None = None
+
+
+def backoff(attempt: int, retry_after: float | None = None) -> timedelta:
+    """5 s, 10 s, 20 s, 40 s, 80 s ... capped at 5 minutes; a provider's Retry-After wins if longer."""
+    seconds = min(300.0, 5.0 * 2 ** max(0, attempt - 1))
+    if retry_after is not None:
+        seconds = max(seconds, min(retry_after, 3600.0))
+    return timedelta(seconds=seconds)
+
+
+class Sender:
+    """Sends claimed pages (Engine._dispatch hands them over) and records what became of them."""
+
+    def __init__(self, db: Database, clock: Clock, config: dict[str, Any], transports: dict[str, Transport], *,
+                 write: Callable[[], AbstractContextManager[Session]], wake: threading.Event) -> None:
+        self.db, self.clock, self.config, self.transports = db, clock, config, transports
+        self.write = write  # the engine's write transactions (see Engine._write)
+        self.wake = wake  # tells the engine loop something changed (a retry is scheduled...)
+        # Outcomes are written by one thread, several per transaction (see batching.py), and
+        # not while the engine is firing steps: in an alert storm, paging people comes before
+        # writing down that we did (the outcomes wait, and are then written in fewer batches).
+        self.firing_done = threading.Event()
+        self.firing_done.set()
+        self.outcomes: GroupWriter[Outcome] = GroupWriter(self.record_batch, name="vigil-record")
+
+    def close(self) -> None:
+        self.outcomes.close()
+        for transport in self.transports.values():
+            transport.close()
+
+    def prepare(self, s: Session, ids: list[int], now: datetime, make_link: LinkMaker) -> list[Job]:
+        """In the transaction that claimed these pages: load them (two queries for the whole
+        batch) and compose each message, with a fresh one-time ack link, written before the page
+        goes out. The sending threads then only send. Nothing else is locked here: pages that
+        will not go out are settled by their sending thread (_not_sent), which locks properly."""
+        found = s.execute(select(Notification).where(Notification.id.in_(ids)).options(
+            joinedload(Notification.user), joinedload(Notification.contact_method))
+            .execution_options(populate_existing=True)).scalars().all()
+        incident_ids = {n.incident_id for n in found if n.incident_id}
+        incs = {i.id: i for i in s.execute(select(Incident).where(Incident.id.in_(incident_ids))
+                                           .options(*_WITH_NAMES)).unique().scalars()} if incident_ids else {}
+        jobs = []
+        for n in found:
+            inc = incs.get(n.incident_id) if n.incident_id else None
+            if why := _pointless(n, inc):
+                jobs.append(Job(n.id, skip=("cancelled", why, True)))
+            elif n.contact_method is None or not n.contact_method.enabled:
+                jobs.append(Job(n.id, skip=("cancelled", "contact method removed or disabled before sending", False)))
+            elif n.kind not in self.transports:
+                jobs.append(Job(n.id, skip=("failed", f"this server has no {n.kind} channel", False)))
+            else:
+                link = make_link(s, n, now) if (inc is not None and n.purpose != "test") else None
+                jobs.append(Job(n.id, compose(
+                    n, n.user, n.contact_method, inc, base_url=self.config.get("BASE_URL", ""),
+                    ack_url=link.url if link else None, ack_token=link.token if link else None,
+                    snapshot=incidents.snapshot(inc) if inc else None)))
+        return jobs
+
+    def deliver(self, job: Job) -> None:
+        """Send one claimed page (in a sending thread); its outcome goes to the recorder."""
+        if job.skip is not None:
+            status, why, pointless = job.skip
+            return self._not_sent(job.nid, status, why, self.clock.now(), pointless)
+        msg, nid = job.msg, job.nid
+        assert msg is not None
+        transport = self.transports[msg.kind]
+        # No transaction is open while we wait on the network.
+        started = self.clock.now()
+        t0 = time.monotonic()
+        result: Delivered | TransportError
+        try:
+            result = transport.send(msg)
+        except TransportError as e:
+            result = e
+        except Exception as e:  # a bug or an unexpected library error: retry, loudly
+            log.exception("transport %s crashed", msg.kind)
+            result = TransportError(f"{type(e).__name__}: {e}")
+        latency = int((time.monotonic() - t0) * 1000)
+        self.outcomes.put((nid, msg, result, started, self.clock.now(), latency))
+
+    def _not_sent(self, nid: int, status: str, why: str, now: datetime, pointless: bool = False) -> None:
+        """A claimed page that will not go out: cancelled (pointless now, or its contact method
+        is gone) or failed (no such channel)."""
+        with self.write() as s:
+            n = s.get(Notification, nid, options=[joinedload(Notification.user)])
+            if n is None or n.status != "sending":
+                return
+            if pointless:  # nobody needs this page any more: nothing to tell
+                n.status, n.last_error, n.lease_until = status, why, None
+                return
+            # Not reached through this method after all: it may have been the person's last.
+            _lock_incident(s, n.incident_id)
+            n.status, n.last_error, n.lease_until = status, why, None
+            if status == "failed":
+                self._record_failure(s, n, why, now)
+            else:
+                self._check_reached(s, n, now)
+
+    def record_batch(self, batch: list[Outcome]) -> None:
+        self.firing_done.wait(timeout=MAX_RECORD_DELAY)
+        try:
+            with self.write() as s:
+                _preload(s, [o[0] for o in batch])
+                for outcome in sorted(batch, key=lambda o: o[0]):  # one lock order for every batch
+                    self._record(s, *outcome)
+        except Exception:
+            if len(batch) == 1:
+                raise
+            log.warning("recording %d deliveries together failed; recording them one by one", len(batch))
+            for outcome in batch:
+                try:
+                    with self.write() as s:
+                        self._record(s, *outcome)
+                except Exception:
+                    log.exception("recording delivery %s failed", outcome[0])
+        self.wake.set()
+
+    def _record(self, s: Session, nid: int, msg: Any, result: Delivered | TransportError, started: datetime,
+                now: datetime, latency: int) -> None:
+        """Write one attempt's outcome, as of `now`, when the provider answered."""
+        n = s.get(Notification, nid, options=[joinedload(Notification.user), joinedload(Notification.contact_method)])
+        if n is None:
+            return
+        if isinstance(result, TransportError):
+            _lock_incident(s, n.incident_id)
+        method: ContactMethod | None = n.contact_method
+        where = _where(n)
+        attempt = DeliveryAttempt(
+            notification_id=n.id, channel=n.kind, target=_target(n, msg), started_at=started,
+            finished_at=now, latency_ms=latency,
+            status_code=result.status_code,
+            provider_answer=answer_text(result.answer) if result.answer else None,
+            outcome="sent", error=None,
+        )
+        s.add(attempt)
+        if isinstance(result, Delivered):
+            n.status, n.sent_at, n.provider_id, n.lease_until = "sent", now, result.provider_id, None
+            n.last_error = None
+            if method:
+                method.last_success_at = now
+            if n.incident_id:
+                incidents.note_delivery(s, n.incident_id, "delivered", f"{where}: delivered in {latency} ms.", now,
+                                        notification=n.id, channel=n.kind, latency_ms=latency)
+            return
+        err = result
+        detail = err.message + (f" ({err.status_code})" if err.status_code else "")
+        attempt.error = detail
+        n.last_error = detail
+        removed = ""
+        if method:
+            method.last_failure_at = now
+            if err.remove_method:
+                removed = " The subscription was removed."
+                self._remove_method(s, n, method)
+            elif err.disable_method:
+                method.enabled = False
+                method.disabled_reason = detail
+        if err.permanent or n.attempts >= MAX_ATTEMPTS:
+            attempt.outcome = n.status = "failed"
+            n.lease_until = None
+            self._record_failure(s, n, detail, now, removed, where)
+        else:
+            attempt.outcome = "retry"
+            wait = backoff(n.attempts, err.retry_after)
+            n.status, n.lease_until, n.not_before = "pending", None, now + wait
+            if n.incident_id:
+                incidents.note_delivery(s, n.incident_id, "delivery_retry",
+                                        f"{where}: failed ({detail}); retrying in {int(wait.total_seconds())} s.",
+                                        now, notification=n.id, channel=n.kind)
+
+    @staticmethod
+    def _remove_method(s: Session, n: Notification, method: ContactMethod) -> None:
+        """The push service says the subscription is gone (404/410): it can never work again, so
+        it goes, and so do the pages still queued for it. Attempts keep their own target."""
+        s.execute(update(Notification).where(
+            Notification.contact_method_id == method.id, Notification.status == "pending", Notification.id != n.id,
+        ).values(status="cancelled", last_error="push subscription removed"))
+        n.contact_method = None
+        s.delete(method)
+
+    def _record_failure(self, s: Session, n: Notification, detail: str, now: datetime, extra: str = "",
+                        where: str | None = None) -> None:
+        if not n.incident_id:
+            return
+        incidents.note_delivery(s, n.incident_id, "delivery_failed", f"{where or _where(n)}: FAILED ({detail}).{extra}",
+                                now, notification=n.id, channel=n.kind)
+        self._check_reached(s, n, now)
+
+    def _check_reached(self, s: Session, n: Notification, now: datetime) -> None:
+        if n.firing_id is None or n.incident_id is None:
+            return
+        inc = _lock_incident(s, n.incident_id)
+        if inc is None or inc.status != Status.triggered.value and n.purpose == "page":
+            return  # acknowledged (or closed) meanwhile: nobody needs to be told who was unreachable
+        s.flush()
+        # When every channel of a person has failed for this step, say so loudly; escalation
+        # carries on regardless (the next step is already scheduled).
+        open_or_ok = s.execute(
+            select(func.count()).select_from(Notification).where(
+                Notification.firing_id == n.firing_id,
+                Notification.user_id == n.user_id,
+                Notification.status.in_(("pending", "sending", "sent")),
+            )
+        ).scalar_one()
+        if open_or_ok == 0:
+            incidents.note_delivery(
+                s, n.incident_id, "unreachable",
+                f"ALL CHANNELS FAILED for {n.user.name}: they have not been reached. Escalation continues.",
+                now, user=n.user_id,
+            )
+
+
+def _pointless(n: Notification, inc: Incident | None) -> str | None:
+    """Why a page should not go out any more, if it should not."""
+    if n.purpose not in ("page", "help") or inc is None:
+        return None
+    if inc.status in (Status.resolved.value, Status.handed_over.value):
+        return f"incident {inc.status.replace('_', ' ')} before sending"
+    if n.purpose == "page" and inc.status == Status.acknowledged.value:
+        return "incident acknowledged before sending"
+    return None
+
+
+_WITH_NAMES = [joinedload(Incident.client), joinedload(Incident.service)]  # what snapshot() reads
+
+
+def _preload(s: Session, notification_ids: list[int]) -> None:
+    """Load a batch's notifications and incidents in two queries; _record then finds them in
+    the session instead of asking one by one."""
+    found = s.execute(select(Notification).where(Notification.id.in_(notification_ids)).options(
+        joinedload(Notification.user), joinedload(Notification.contact_method))).scalars().all()
+    incident_ids = {n.incident_id for n in found if n.incident_id}
+    if incident_ids:
+        s.execute(select(Incident).where(Incident.id.in_(incident_ids)).options(*_WITH_NAMES)).unique().all()
+
+
+def _lock_incident(s: Session, incident_id: int | None) -> Incident | None:
+    """Race (PostgreSQL): a person's last two channels failing at once, in two transactions,
+    would each still see the other as in flight, and neither would say "all channels failed".
+    The incident's row lock orders them, so the second sees the first one's outcome. Taken before
+    touching any notification row: incidents.py locks the incident first too (no deadlock)."""
+    if incident_id is None:
+        return None
+    return s.execute(select(Incident).where(Incident.id == incident_id).with_for_update()
+                     .execution_options(populate_existing=True)).scalar_one_or_none()
+
+
+def _target(n: Notification, msg: Any) -> str:
+    """Where an attempt went, for the record: the push service's host (an endpoint URL is a
+    capability, not something to show around), the phone number or the e-mail address."""
+    address = getattr(msg, "address", "") or (n.contact_method.address if n.contact_method else "")
+    if n.kind == "push":
+        address = urlsplit(address).hostname or "push service"
+    label = getattr(msg, "extra", {}).get("label") or ""
+    return (address + (f" ({label})" if label else ""))[:300]
+
+
+def _where(n: Notification) -> str:
+    names = {"push": "Push", "sms": "SMS", "voice": "Voice call", "email": "E-mail", "recording": "Recording"}
+    label = n.contact_method.label if n.contact_method and n.contact_method.label else ""
+    return f"{names.get(n.kind, n.kind)} to {n.user.name}" + (f" ({label})" if label else "")

@@ -1,0 +1,193 @@
+"""Demo data: two clients on the two contract tiers, a shared pool of engineers, keys for every
+intake source. Loading is idempotent; passwords and keys are derived from the installation's
+secret key, so running `vigil demo` again prints the same values (only their hashes are stored).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import policies
+from .auth import create_user, find_by_email
+from .db import Database
+from .escalation import TargetSpec
+from .integrations import create_key, digest
+from .models import Client, ContactMethod, IntegrationKey, Pool, PoolMember, Service, User
+
+USERS = [
+    # email, name, role, phone, in the pool
+    ("admin@vigil.example", "Ada Admin", "admin", None, False),
+    ("maya@vigil.example", "Maya Manager", "manager", "+33600000001", False),
+    ("theo@vigil.example", "Theo Lead", "engineer", "+33600000002", True),
+    ("alice@vigil.example", "Alice Martin", "engineer", "+33600000003", True),
+    ("bob@vigil.example", "Bob Durand", "engineer", "+33600000004", True),
+    ("carol@vigil.example", "Carol Petit", "engineer", "+33600000005", True),
+]
+CLIENTS = [
+    # slug, name, tier, services
+    ("acme", "Acme Retail", "4h", ["Web shop", "Payments API"]),
+    ("globex", "Globex Logistics", "1h", ["Warehouse API", "Tracking"]),
+]
+KEYS = [
+    # client slug, service, source
+    ("acme", "Web shop", "alertmanager"),
+    ("acme", "Web shop", "generic"),
+    ("acme", "Payments API", "grafana"),
+    ("globex", "Warehouse API", "events_v2"),
+    ("globex", "Tracking", "alertmanager"),
+]
+
+
+def _derive(secret: str, what: str, length: int) -> str:
+    return hmac.new(secret.encode(), f"vigil-demo:{what}".encode(), hashlib.sha256).hexdigest()[:length]
+
+
+def load(db: Database, config: dict[str, Any], now: datetime) -> dict[str, Any]:
+    secret = config["SECRET_KEY"]
+    base_url = config.get("BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+    with db.transaction() as s:
+        users = {email: _user(s, secret, email, name, role, phone, now, config) for email, name, role, phone, _ in USERS}
+        pool = s.execute(select(Pool).where(Pool.name == "Pool A")).scalar_one_or_none()
+        if pool is None:
+            pool = Pool(name="Pool A", created_at=now)
+            s.add(pool)
+            s.flush()
+        for email, *_rest, in_pool in USERS:
+            if in_pool and s.get(PoolMember, (pool.id, users[email].id)) is None:
+                s.add(PoolMember(pool_id=pool.id, user_id=users[email].id))
+        primary, secondary = _schedule(s, pool, users, now)
+        policy = {
+            "4h": _policy(s, "Acme: 4-hour SLA", "4h", {
+                "primary": TargetSpec("layer", primary),
+                "lead": TargetSpec("user", users["theo@vigil.example"].id),
+            }, now),
+            "1h": _policy(s, "Globex: 1-hour SLA, dual on-call", "1h", {
+                "primary": TargetSpec("layer", primary),
+                "secondary": TargetSpec("layer", secondary),
+                "manager": TargetSpec("user", users["maya@vigil.example"].id),
+            }, now),
+        }
+        services: dict[tuple[str, str], Service] = {}
+        for slug, name, tier, service_names in CLIENTS:
+            client = s.execute(select(Client).where(Client.slug == slug)).scalar_one_or_none()
+            if client is None:
+                client = Client(slug=slug, name=name, tier=tier, pool_id=pool.id, policy_id=policy[tier].id,
+                                created_at=now, handover_email=f"dev-team@{slug}.example")
+                s.add(client)
+                s.flush()
+            for sname in service_names:
+                svc = s.execute(select(Service).where(Service.client_id == client.id, Service.name == sname)).scalar_one_or_none()
+                if svc is None:
+                    svc = Service(client_id=client.id, name=sname, created_at=now)
+                    s.add(svc)
+                    s.flush()
+                services[(slug, sname)] = svc
+        viewer = find_by_email(s, "viewer@acme.example")
+        if viewer is None:
+            acme = s.execute(select(Client).where(Client.slug == "acme")).scalar_one()
+            viewer = create_user(s, email="viewer@acme.example", name="Victor (Acme)", role="client_viewer",
+                                 password=_derive(secret, "pw:viewer@acme.example", 16), now=now, client_id=acme.id)
+        keys = []
+        for slug, sname, source in KEYS:
+            plain = _derive(secret, f"key:{slug}:{sname}:{source}", 32)
+            if s.execute(select(IntegrationKey).where(IntegrationKey.key_hash == digest(plain))).scalar_one_or_none() is None:
+                create_key(s, services[(slug, sname)], source, now=now, key=plain, name=f"demo {source}")
+            keys.append({"client": slug, "service": sname, "source": source, "key": plain})
+        from .notify.readiness import describe as channels
+
+        channel_lines = channels(config, s)
+
+    logins = [{"email": e, "password": _derive(secret, f"pw:{e}", 16), "role": r} for e, _, r, _, _ in USERS]
+    logins.append({"email": "viewer@acme.example", "password": _derive(secret, "pw:viewer@acme.example", 16),
+                   "role": "client_viewer"})
+    ev2 = next(k for k in keys if k["source"] == "events_v2")
+    curl = (
+        f"curl -sS -X POST {base_url}/v2/enqueue -H 'Content-Type: application/json' -d "
+        f"'{{\"routing_key\": \"{ev2['key']}\", \"event_action\": \"trigger\", \"dedup_key\": \"disk-web-2\", "
+        f"\"payload\": {{\"summary\": \"Disk 95% full on web-2\", \"source\": \"web-2\", \"severity\": \"critical\"}}}}'"
+    )
+    return {"url": base_url, "logins": logins, "integration_keys": keys, "curl": curl, "channels": channel_lines}
+
+
+def _user(s: Session, secret: str, email: str, name: str, role: str, phone: str | None, now: datetime,
+          config: dict[str, Any]) -> User:
+    user = find_by_email(s, email)
+    if user is None:
+        user = create_user(s, email=email, name=name, role=role, password=_derive(secret, f"pw:{email}", 16),
+                           now=now, phone=phone)
+        # The demo's addresses are fictitious, and a demo install usually has no SMS provider or
+        # mail server: only the channels this server can use are kept (each failed page would
+        # otherwise add a FAILED line per channel to every timeline). Pages are recorded on the
+        # timeline through the recording channel; a real push subscription comes from the app.
+        usable = {"sms": bool(config.get("TWILIO_ACCOUNT_SID")), "voice": bool(config.get("TWILIO_ACCOUNT_SID")),
+                  "email": bool(config.get("SMTP_HOST"))}
+        for m in [m for m in user.contact_methods if not usable.get(m.kind, True)]:
+            user.contact_methods.remove(m)
+        user.contact_methods.append(ContactMethod(kind="recording", address=email, label="demo log", created_at=now))
+        s.flush()
+    return user
+
+
+SCHEDULE = "Pool A on-call"
+ROTATIONS = [
+    # layer, turns (None: an open slot, offered to the pool every fourth week)
+    ("Primary", ["alice@vigil.example", "bob@vigil.example", "carol@vigil.example", "theo@vigil.example"]),
+    ("Secondary", ["carol@vigil.example", None, "alice@vigil.example", "bob@vigil.example"]),
+]
+
+
+def _schedule(s: Session, pool: Pool, users: dict[str, User], now: datetime) -> tuple[int, int]:
+    """Pool A's schedule: Primary and Secondary, handing off weekly on Mondays at 09:00 in
+    Paris; the ids of the two layers."""
+    from . import schedule_store
+    from .coverage import zone
+    from .models import Schedule
+
+    found = s.execute(select(Schedule).where(Schedule.name == SCHEDULE)).scalar_one_or_none()
+    if found is None:
+        admin = users["admin@vigil.example"]
+        found = schedule_store.save_schedule(s, admin, None, name=SCHEDULE, pool_id=pool.id,
+                                             timezone="Europe/Paris", coverage=None, now=now)
+        # Begun a week ago, so someone is on call from the first minute of the demo.
+        today = now.astimezone(zone("Europe/Paris")).date()
+        for name, turns in ROTATIONS:
+            spec = schedule_store.RotationSpec.parse({
+                "members": [users[e].id if e else None for e in turns], "length": "weekly", "handoff_day": 0,
+                "handoff_time": "09:00", "start_date": (today - timedelta(days=today.weekday() + 7)).isoformat(),
+                "timezone": "Europe/Paris"})
+            schedule_store.save_layer(s, admin, found.id, None, name=name, rotation=spec, now=now)
+        pool.allowance_weekday_cents, pool.allowance_weekend_cents, pool.allowance_holiday_cents = 2500, 5000, 7500
+        s.flush()
+    layers = {layer.name: layer.id for layer in found.layers}
+    return layers["Primary"], layers["Secondary"]
+
+
+def _policy(s: Session, name: str, tier: str, roles: dict[str, TargetSpec], now: datetime) -> Any:
+    from .models import EscalationPolicy
+
+    found = s.execute(select(EscalationPolicy).where(EscalationPolicy.name == name)).scalar_one_or_none()
+    if found is None:
+        found = policies.create_preset(s, tier, name, roles, now=now)
+        s.flush()
+    return found
+
+
+def describe(info: dict[str, Any]) -> str:
+    lines = [f"Vigil demo data is loaded. Open {info['url']} and log in as:", ""]
+    for login in info["logins"]:
+        lines.append(f"  {login['role']:<14} {login['email']:<24} password: {login['password']}")
+    lines += ["", "Integration keys:"]
+    for k in info["integration_keys"]:
+        lines.append(f"  {k['client']:<7} {k['service']:<14} {k['source']:<13} {k['key']}")
+    lines += ["", f"{SCHEDULE}: Primary and Secondary hand off on Mondays at 09:00 (Europe/Paris);",
+              "Secondary has an open slot every fourth week, to claim on /open-slots. See /schedules."]
+    lines += ["", "Notification channels:", *(f"  {c}" for c in info["channels"]),
+              "  Every demo user also has the recording channel: each page shows on the incident's timeline.",
+              "", "Fire an alert (Globex, 1-hour SLA):", f"  {info['curl']}", ""]
+    return "\n".join(lines)

@@ -1,0 +1,321 @@
+"""The escalation loop: its own process (`vigil engine`), or a greenlet inside the web process.
+
+One tick: beat the heartbeat, fire the escalation steps that are due, re-trigger timed-out
+acknowledgements, mark missed deadlines, requeue deliveries whose lease expired, and hand due
+notifications to a bounded pool of sending threads (every provider call has a timeout; the loop
+never waits on one). One recorder thread writes the outcomes, several per transaction. All timing
+state is in the database, so a restart loses nothing, and every piece of work is claimed
+atomically, so any number of engines can run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from . import incidents
+from .clock import Clock
+from .db import Database
+from .delivery import MAX_ATTEMPTS, LinkMaker, Sender, backoff  # noqa: F401  (backoff, MAX_ATTEMPTS: API)
+from .gap_watch import GapWatch
+from .models import (
+    EngineHeartbeat,
+    Incident,
+    Notification,
+    Status,
+)
+from .notify import TRANSPORTS, links
+from .notify.base import Transport
+
+log = logging.getLogger("vigil.engine")
+
+BATCH = 200
+LEASE = timedelta(minutes=5)  # longer than any transport timeout times the queue depth
+HEARTBEAT_EVERY = timedelta(seconds=2)
+CHUNK = 10  # due incidents handled per transaction; the pages of a chunk go out before the next
+CHUNK_THREADS = 3  # chunks handled at once (PostgreSQL)
+
+
+
+
+class Engine:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        config: dict[str, Any],
+        *,
+        name: str | None = None,
+        transports: dict[str, type[Transport]] | None = None,
+        ack_link: LinkMaker | None = None,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.config = config
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.transports = {k: cls(config, db) for k, cls in (transports or TRANSPORTS).items()}
+        self.ack_link = ack_link or links.for_notification(config)
+        self.workers = int(config.get("ENGINE_WORKERS", 16))
+        self.poll = float(config.get("ENGINE_POLL_SECONDS", 0.2))
+        self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="vigil-send")
+        self.inflight: set[Future[None]] = set()
+        self._inflight_lock = threading.Lock()
+        self.wake = threading.Event()
+        self._writer = threading.Lock()
+        self._chunk_pool = ThreadPoolExecutor(CHUNK_THREADS, thread_name_prefix="vigil-fire")
+        self.sender = Sender(db, clock, config, self.transports, write=self._write, wake=self.wake)
+        self.started_at = clock.now()
+        self._last_beat: datetime | None = None
+        self.gap_watch = GapWatch(db, config)  # warns managers of coming gaps in the schedules
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        log.info("engine %s started", self.name)
+        last_tick, behind = float("-inf"), False
+        while not stop.is_set():
+            try:
+                if behind or time.monotonic() - last_tick >= self.poll:
+                    started = time.monotonic()  # the cadence counts from the start: a long tick
+                    stats = self.tick()  # (an alert storm) is followed by the next one at once
+                    last_tick, behind = started, stats["fired"] >= BATCH
+                else:
+                    # Woken by a finished delivery: there is room for more pages. The rest of a
+                    # tick can wait for its time (an alert storm wakes us once per delivery).
+                    self._dispatch(self.clock.now())
+            except Exception:  # a bad tick must never kill the loop that pages people
+                log.exception("engine tick failed")
+                stop.wait(1.0)
+                continue
+            if not behind:
+                self.wake.wait(max(0.0, self.poll - (time.monotonic() - last_tick)))
+                self.wake.clear()
+        self.close()
+        log.info("engine %s stopped", self.name)
+
+    def tick(self) -> dict[str, int]:
+        now = self.clock.now()
+        self._heartbeat(now)
+        dispatched = 0
+
+        def pages_out(_fired: int) -> None:
+            # An alert storm fires many steps in one tick: the first pages go out while the
+            # later steps are still being fired, not after all of them.
+            nonlocal dispatched
+            dispatched += self._dispatch(now)
+
+        self.sender.firing_done.clear()
+        try:
+            fired = self._each_due(incidents.fire_if_due, self._due_steps, now, progress=pages_out,
+                                   engine=self.name, cache=incidents.FiringCache())
+        finally:
+            self.sender.firing_done.set()
+        return {
+            "fired": fired,
+            "retriggered": self._each_due(incidents.retrigger_if_due, self._due_ack_timeouts, now),
+            "breached": self._each_due(incidents.breach_if_due, self._due_deadlines, now),
+            "requeued": self._requeue_expired(now),
+            "dispatched": dispatched + self._dispatch(now),
+            "gaps_warned": self._guarded(self.gap_watch.run, now),
+        }
+
+    def drain(self, timeout: float = 30.0) -> None:
+        """Wait for the deliveries in flight and their records (tests, shutdown)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._inflight_lock:
+                pending = list(self.inflight)
+            if not pending:
+                break
+            for f in pending:
+                f.result(timeout=max(0.0, deadline - time.monotonic()))
+        self.sender.outcomes.join(max(0.0, deadline - time.monotonic()))
+
+    def run_until_idle(self, max_ticks: int = 50) -> None:
+        """Tick and drain until nothing is left to do at the current instant (tests)."""
+        for _ in range(max_ticks):
+            stats = self.tick()
+            self.drain()
+            if not any(stats.values()):
+                return
+        raise RuntimeError("engine did not become idle")
+
+    def close(self) -> None:
+        try:
+            self.drain(timeout=30.0)
+        finally:
+            self.pool.shutdown(wait=True, cancel_futures=False)
+            self._chunk_pool.shutdown(wait=True)
+            self.sender.close()
+
+    # --- claims -------------------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        """A write transaction. On SQLite (one writer at a time) the engine's own threads queue
+        on a lock, in order: a connection that finds the database locked sleeps in growing steps
+        (up to 100 ms) before retrying, which under a burst of sends turned into seconds of
+        tail latency. Other processes still wait on SQLite itself."""
+        if self.db.is_sqlite:
+            with self._writer, self.db.transaction() as s:
+                yield s
+        else:
+            with self.db.transaction() as s:
+                yield s
+
+    def _each_due(self, action: Callable[..., bool], finder: Callable[[Session, datetime], list[int]],
+                  now: datetime, progress: Callable[[int], None] | None = None, **kw: Any) -> int:
+        with self.db.Session(bind=self.db.read_engine) as s:
+            ids = finder(s, now)
+
+        def run(chunk: list[int]) -> int:
+            # Several incidents per transaction: fewer commits in an alert storm (event-writing
+            # commits are serialised, see events.py). Each incident is still locked and
+            # re-checked under its lock; a failure replays the chunk one incident at a time.
+            try:
+                with self._write() as s:
+                    return sum(bool(action(s, incident_id, now, **kw)) for incident_id in chunk)
+            except Exception:
+                if len(chunk) == 1:
+                    log.exception("%s failed for incident %s", action.__name__, chunk[0])
+                    return 0
+                return sum(run([incident_id]) for incident_id in chunk)
+
+        # Sorted within a chunk: two engines lock the rows of a chunk in the same order.
+        chunks = [sorted(ids[i:i + CHUNK]) for i in range(0, len(ids), CHUNK)]
+        if self.db.is_postgres and len(chunks) > 1:
+            # A step is a handful of round trips to the server, mostly spent waiting: a few
+            # threads overlap the waits (SQLite has one writer at a time: nothing to overlap).
+            results = self._chunk_pool.map(run, chunks)
+        else:
+            results = map(run, chunks)
+        done = 0
+        for n in results:  # in order, as they complete
+            done += n
+            if n and progress is not None:
+                progress(done)
+        return done
+
+    @staticmethod
+    def _due_steps(s: Session, now: datetime) -> list[int]:
+        return list(s.execute(
+            select(Incident.id)
+            .where(Incident.status == Status.triggered.value, Incident.next_escalation_at <= now)
+            .order_by(Incident.next_escalation_at)
+            .limit(BATCH)
+        ).scalars())
+
+    @staticmethod
+    def _due_ack_timeouts(s: Session, now: datetime) -> list[int]:
+        return list(s.execute(
+            select(Incident.id)
+            .where(Incident.status == Status.acknowledged.value, Incident.ack_timeout_at <= now)
+            .limit(BATCH)
+        ).scalars())
+
+    @staticmethod
+    def _due_deadlines(s: Session, now: datetime) -> list[int]:
+        return list(s.execute(
+            select(Incident.id)
+            .where(
+                Incident.status == Status.triggered.value,
+                Incident.sla_breached_at.is_(None),
+                Incident.response_deadline <= now,
+            )
+            .limit(BATCH)
+        ).scalars())
+
+    @staticmethod
+    def _guarded(check: Callable[[datetime], int], now: datetime) -> int:
+        # A look-ahead check is worth less than the pages of this tick: it never fails them.
+        try:
+            return check(now)
+        except Exception:
+            log.exception("%s failed", getattr(check, "__qualname__", check))
+            return 0
+
+    def _requeue_expired(self, now: datetime) -> int:
+        # A delivery whose engine died mid-send: its lease ran out, so it goes out again.
+        with self._write() as s:
+            return s.execute(
+                update(Notification)
+                .where(Notification.status == "sending", Notification.lease_until < now)
+                .values(status="pending", lease_until=None, not_before=now)
+            ).rowcount or 0
+
+    def _capacity_max(self) -> int:
+        return self.workers * 4
+
+    def _dispatch(self, now: datetime) -> int:
+        with self._inflight_lock:
+            room = self._capacity_max() - len(self.inflight)
+        if room <= 0:
+            return 0
+        with self.db.Session(bind=self.db.read_engine) as s:  # most looks find nothing: no write lock
+            candidates = list(s.execute(
+                select(Notification.id)
+                .where(Notification.status == "pending", Notification.not_before <= now)
+                .order_by(Notification.not_before, Notification.id)
+                .limit(room)
+            ).scalars())
+        if not candidates:
+            return 0
+        with self._write() as s:
+            # The claim: pending -> sending. Of two engines, each row goes to exactly one.
+            claimed = list(s.execute(
+                update(Notification)
+                .where(Notification.id.in_(candidates), Notification.status == "pending")
+                .values(status="sending", lease_until=now + LEASE, attempts=Notification.attempts + 1)
+                .returning(Notification.id)
+            ).scalars())
+            # Composed here, with the claim, for the whole batch (and each page's ack link
+            # written): the sending threads then only send.
+            jobs = self.sender.prepare(s, claimed, now, self.ack_link) if claimed else []
+        for job in jobs:
+            fut = self.pool.submit(self.sender.deliver, job)
+            with self._inflight_lock:
+                self.inflight.add(fut)
+            fut.add_done_callback(self._done)
+        return len(claimed)
+
+    def _done(self, fut: Future[None]) -> None:
+        with self._inflight_lock:
+            self.inflight.discard(fut)
+        if fut.exception() is not None:
+            log.error("delivery crashed", exc_info=fut.exception())
+        self.wake.set()
+
+    # --- heartbeat ------------------------------------------------------------------------------
+
+    def _heartbeat(self, now: datetime) -> None:
+        if self._last_beat is not None and now - self._last_beat < HEARTBEAT_EVERY and now >= self._last_beat:
+            return
+        with self._write() as s:
+            beat = s.get(EngineHeartbeat, self.name)
+            if beat is None:
+                s.add(EngineHeartbeat(name=self.name, started_at=self.started_at, beat_at=now,
+                                      pid=os.getpid(), host=socket.gethostname()))
+            else:
+                beat.beat_at = now
+        self._last_beat = now
+
+
+def engine_status(session: Session, now: datetime, stale_seconds: int) -> tuple[bool, datetime | None]:
+    last = session.execute(select(func.max(EngineHeartbeat.beat_at))).scalar_one_or_none()
+    if last is not None and last.tzinfo is None:  # func.max bypasses the column type on SQLite
+        from datetime import UTC
+        last = last.replace(tzinfo=UTC)
+    return (last is not None and now - last <= timedelta(seconds=stale_seconds)), last
+

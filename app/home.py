@@ -1,0 +1,53 @@
+"""The engineer's home screen, "On call now": my shift now and next, who is on with me, my open
+incidents, and the open slots I could take. Composed from the schedules and incidents views of
+the world; read-only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import access, open_slots, whos_on
+from .models import OPEN_STATUSES, ContactMethod, Incident, Role, Status, User
+
+
+@dataclass
+class Home:
+    current: list[dict[str, Any]] = field(default_factory=list)  # my shifts holding now
+    upcoming: list[dict[str, Any]] = field(default_factory=list)  # my next shifts (a few)
+    with_me: list[dict[str, Any]] = field(default_factory=list)  # the others on call now, in my pools
+    mine: list[Incident] = field(default_factory=list)  # open incidents I acknowledged or hold a slot of
+    waiting: list[Incident] = field(default_factory=list)  # triggered, nobody on them yet (that I can see)
+    open_slots: int = 0
+    push_devices: int = 0
+
+
+def build(session: Session, user: User, now: datetime) -> Home:
+    home = Home()
+    if not user.has_role(Role.client_viewer):
+        shifts = whos_on.my_shifts(session, user, now, 2)["shifts"]
+        home.current = [s for s in shifts if s["start"] <= now.isoformat()]
+        home.upcoming = [s for s in shifts if s["start"] > now.isoformat()][:3]
+        mine_layers = {(s["schedule"]["id"], s["layer"]["id"]) for s in home.current}
+        board = whos_on.oncall(session, user, now)
+        for sched in board["schedules"]:
+            for layer in sched["layers"]:
+                holder = layer["on_call"]
+                if holder and holder["user"] and holder["user"]["id"] != user.id and (sched["id"], layer["id"]) not in mine_layers:
+                    home.with_me.append({"schedule": sched["name"], "layer": layer["name"],
+                                         "name": holder["user"]["name"], "end": holder["end"]})
+        home.open_slots = sum(1 for s in open_slots.open_slots(session, user, now, 4) if s.eligible)
+        home.push_devices = len(session.execute(
+            select(ContactMethod.id).where(ContactMethod.user_id == user.id, ContactMethod.kind == "push",
+                                           ContactMethod.enabled)).all())
+    rows = access.visible_incidents(session, user, OPEN_STATUSES, limit=100)
+    home.mine = [i for i in rows if user.id in (i.acknowledged_by_id, i.slot1_user_id, i.slot2_user_id)]
+    home.waiting = [i for i in rows if i.status == Status.triggered.value and i not in home.mine]
+    return home
+
+
+

@@ -1,0 +1,757 @@
+"""The only writers of incident state: trigger, dedup, acknowledge, claim, escalate, log, hand
+over, resolve, and the engine's step firing. Every change appends a timeline entry and publishes
+an event in the same transaction.
+
+Races are settled with a row lock on the incident (`_lock`): SELECT ... FOR UPDATE on
+PostgreSQL; on SQLite every writing transaction already holds the database write lock (BEGIN
+IMMEDIATE, see db.py). So each function reads the current state under the lock, decides, writes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from . import access, audit, escalation, events
+from .intake.base import IntakeEvent
+from .integrations import IntakeTarget, touch
+from .models import (
+    Alert,
+    EscalationPolicy,
+    EscalationStep,
+    Incident,
+    Notification,
+    Operation,
+    Role,
+    Status,
+    StepFiring,
+    TimelineEntry,
+    User,
+)
+
+MAX_TEXT = 4000
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something: a user, or a named system (an integration, the engine, SMS)."""
+
+    user: User | None
+    label: str
+
+    @classmethod
+    def of(cls, user: User, via: str | None = None) -> Actor:
+        return cls(user, user.name if not via else f"{user.name} (via {via})")
+
+    @classmethod
+    def system(cls, label: str) -> Actor:
+        return cls(None, label)
+
+
+class ActionError(Exception):
+    """A refused action, with the HTTP status and a human reason."""
+
+    def __init__(self, message: str, status: int = 400, data: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.data = data or {}
+
+
+@dataclass
+class Outcome:
+    outcome: str
+    message: str
+    incident: Incident | None = None
+    status: int = 200
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"outcome": self.outcome, "message": self.message, **self.data}
+        if self.incident is not None:
+            out["incident"] = snapshot(self.incident)
+        return out
+
+
+def snapshot(inc: Incident) -> dict[str, Any]:
+    """The compact view of an incident carried by events and action results."""
+
+    def name(u: User | None) -> str | None:
+        return u.name if u else None
+
+    return snapshot_of(
+        id=inc.id, status=inc.status, summary=inc.summary, urgency=inc.urgency, source=inc.source,
+        client={"id": inc.client_id, "name": inc.client.name, "slug": inc.client.slug},
+        service={"id": inc.service_id, "name": inc.service.name}, tier=inc.client.tier,
+        alert_count=inc.alert_count, created_at=inc.created_at, response_deadline=inc.response_deadline,
+        acknowledged_by=name(inc.acknowledged_by), acknowledged_at=inc.acknowledged_at, resolved_at=inc.resolved_at,
+        slot1=(inc.slot1_user_id, name(inc.slot1_user)), slot2=(inc.slot2_user_id, name(inc.slot2_user)),
+        next_escalation_at=inc.next_escalation_at,
+    )
+
+
+def snapshot_of(
+    *, id: int, status: str, summary: str, urgency: str, source: str, client: dict[str, Any],
+    service: dict[str, Any], tier: str, alert_count: int, created_at: datetime, response_deadline: datetime,
+    acknowledged_by: str | None = None, acknowledged_at: datetime | None = None, resolved_at: datetime | None = None,
+    slot1: tuple[int | None, str | None] = (None, None), slot2: tuple[int | None, str | None] = (None, None),
+    next_escalation_at: datetime | None = None,
+) -> dict[str, Any]:
+    def iso(t: datetime | None) -> str | None:
+        return t.isoformat() if t else None
+
+    return {
+        "id": id,
+        "number": id,
+        "status": status,
+        "summary": summary,
+        "urgency": urgency,
+        "client": client,
+        "service": service,
+        "source": source,
+        "alert_count": alert_count,
+        "created_at": created_at.isoformat(),
+        "response_deadline": response_deadline.isoformat(),
+        "acknowledged_by": acknowledged_by,
+        "acknowledged_at": iso(acknowledged_at),
+        "resolved_at": iso(resolved_at),
+        "slots": {"1": {"user_id": slot1[0], "name": slot1[1]}, "2": {"user_id": slot2[0], "name": slot2[1]}},
+        "dual": tier == "1h",
+        "next_escalation_at": iso(next_escalation_at),
+    }
+
+
+def timeline_of(session: Session, incident_id: int) -> list[TimelineEntry]:
+    return list(session.execute(
+        select(TimelineEntry).where(TimelineEntry.incident_id == incident_id).order_by(TimelineEntry.id)
+    ).scalars())
+
+
+# --- small shared pieces -------------------------------------------------------------------
+
+
+def _lock(session: Session, incident_id: int, actor: Actor | None = None) -> Incident:
+    """Lock the incident row for this transaction; for a person, check they may act on it."""
+    inc = _try_lock(session, incident_id, skip_locked=False)
+    if actor is not None and actor.user is not None:
+        try:
+            access.check_act_on_incident(session, actor.user, inc)
+        except access.Denied as e:
+            raise ActionError(e.message, e.status) from None
+    if inc is None:
+        raise ActionError(f"incident {incident_id} not found", 404)
+    return inc
+
+
+def _try_lock(session: Session, incident_id: int, *, skip_locked: bool) -> Incident | None:
+    # skip_locked: an engine passes over a row another engine is working on (PostgreSQL).
+    return session.execute(
+        select(Incident)
+        .where(Incident.id == incident_id)
+        .options(joinedload(Incident.client, innerjoin=True), joinedload(Incident.service, innerjoin=True))
+        .with_for_update(of=Incident, skip_locked=skip_locked)
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+
+
+def _note(
+    session: Session, inc: Incident, kind: str, actor: Actor, message: str, now: datetime, **data: Any
+) -> None:
+    _note_id(session, inc.id, kind, actor, message, now, **data)
+
+
+def _note_id(
+    session: Session, incident_id: int, kind: str, actor: Actor, message: str, now: datetime, **data: Any
+) -> None:
+    # A plain INSERT: timeline rows are append-only; the unit of work would only add overhead.
+    session.connection().execute(_INSERT_NOTE, {
+        "incident_id": incident_id, "at": now, "kind": kind, "actor_id": actor.user.id if actor.user else None,
+        "actor_label": actor.label, "message": message, "data": data,
+    })
+
+
+def _publish(session: Session, inc: Incident, kind: str, now: datetime, **data: Any) -> None:
+    session.flush()  # the snapshot reads relationships; make ids and FKs real first
+    events.publish(
+        session,
+        f"incident.{kind}",
+        now=now,
+        incident_id=inc.id,
+        client_id=inc.client_id,
+        data={"incident": snapshot(inc), **data},
+    )
+
+
+def _stop_escalation(session: Session, inc: Incident, purposes: tuple[str, ...] = ("page",)) -> None:
+    inc.next_escalation_at = None
+    # Pages not yet sent are pointless now (the engine re-checks before sending anyway).
+    session.execute(
+        update(Notification)
+        .where(
+            Notification.incident_id == inc.id,
+            Notification.status == "pending",
+            Notification.purpose.in_(purposes),
+        )
+        .values(status="cancelled", last_error="incident no longer needs a response")
+    )
+
+
+def _responded(inc: Incident, now: datetime) -> None:
+    if inc.responded_at is None:
+        inc.responded_at = now
+
+
+def _text(value: Any, what: str, *, required: bool = True) -> str:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise ActionError(f"{what} is required", 400)
+        return ""
+    if not isinstance(value, str):
+        raise ActionError(f"{what} must be a string", 400)
+    value = value.strip()
+    if len(value) > MAX_TEXT:
+        raise ActionError(f"{what} is longer than {MAX_TEXT} characters", 400)
+    return value
+
+
+def _fmt(t: datetime) -> str:
+    return t.strftime("%H:%M UTC")
+
+
+# --- intake ----------------------------------------------------------------------------------
+# The hot path: an alert storm can bring hundreds of alerts a second. So intake works on an
+# IntakeTarget (cached facts about the key's service and client) and writes with plain SQL on
+# the session's connection: a new alert is 7 statements, a repeat 6, no ORM unit of work.
+
+_T = Incident.__table__
+# Built once: constructing a statement with literal values costs more than running it.
+_FIND_OPEN = select(_T.c.id).where(
+    _T.c.service_id == bindparam("b_service"), _T.c.dedup_key == bindparam("b_dedup"),
+    _T.c.status != Status.resolved.value,
+)
+_FIND_OPEN_LOCKED = _FIND_OPEN.with_for_update()
+_OPEN_ONLY = text("status != 'resolved'")  # literal: it must match the index predicate
+# "Unless an open incident with this key exists": the partial unique index is the arbiter.
+_INSERT_INCIDENT = {
+    "postgresql": pg_insert(_T).on_conflict_do_nothing(index_elements=["service_id", "dedup_key"], index_where=_OPEN_ONLY).returning(_T.c.id),
+    "sqlite": sqlite_insert(_T).on_conflict_do_nothing(index_elements=["service_id", "dedup_key"], index_where=_OPEN_ONLY).returning(_T.c.id),
+}
+_ATTACH = (
+    update(_T).where(_T.c.id == bindparam("b_id"))
+    .values(alert_count=_T.c.alert_count + 1, last_alert_at=bindparam("b_now"))
+    .returning(_T.c.alert_count)
+)
+_INSERT_ALERT = insert(Alert.__table__)
+_INSERT_NOTE = insert(TimelineEntry.__table__)
+
+
+@dataclass
+class IngestResult:
+    outcome: str  # created | attached | acknowledged | resolved | no_open_incident | ...
+    dedup_key: str
+    incident_id: int | None
+
+
+def ingest(session: Session, target: IntakeTarget, ev: IntakeEvent, payload: Any, now: datetime) -> IngestResult:
+    """Apply one parsed alert event for the target's service. The raw payload is always kept."""
+    touch(session, target, now)
+    dedup = ev.dedup_key or uuid.uuid4().hex
+    incident_id: int | None
+    if ev.action == "trigger":
+        incident_id, created = trigger(session, target, ev, dedup, now)
+        outcome = "created" if created else "attached"
+    else:
+        incident_id = find_open(session, target.service_id, dedup)
+        if incident_id is None:
+            outcome = "no_open_incident"
+        else:
+            actor = Actor.system(target.source)
+            if ev.action == "acknowledge":
+                outcome = acknowledge(session, incident_id, actor, now).outcome
+            else:
+                outcome = resolve(session, incident_id, actor, f"Resolved by {target.source}: the alert cleared.", now).outcome
+    session.connection().execute(_INSERT_ALERT, {
+        "incident_id": incident_id, "service_id": target.service_id, "integration_key_id": target.key_id,
+        "source": target.source, "action": ev.action, "dedup_key": dedup, "summary": ev.summary,
+        "outcome": outcome, "received_at": now, "payload": payload,
+    })
+    return IngestResult(outcome, dedup, incident_id)
+
+
+def find_open(session: Session, service_id: int, dedup_key: str, *, lock: bool = False) -> int | None:
+    q = _FIND_OPEN_LOCKED if lock else _FIND_OPEN
+    return session.connection().execute(q, {"b_service": service_id, "b_dedup": dedup_key}).scalar()
+
+
+def trigger(
+    session: Session, target: IntakeTarget, ev: IntakeEvent, dedup_key: str, now: datetime
+) -> tuple[int, bool]:
+    """Open an incident, or attach to the open one with the same dedup key (no new page).
+    Returns (incident id, created)."""
+    incident_id = find_open(session, target.service_id, dedup_key, lock=True)
+    if incident_id is None:
+        values, decision = _new_incident(target, ev, dedup_key, now)
+        incident_id = _insert_unless_raced(session, values)
+        if incident_id is not None:
+            _opened(session, incident_id, target, values, decision, ev, now)
+            return incident_id, True
+        incident_id = find_open(session, target.service_id, dedup_key, lock=True)
+        assert incident_id is not None
+    count = session.connection().execute(_ATTACH, {"b_id": incident_id, "b_now": now}).scalar_one()
+    _note_id(session, incident_id, "alert_repeated", Actor.system(target.source),
+             f"The alert fired again ({count} alerts); no new page.", now, alert_count=count)
+    events.publish(session, "incident.alert_repeated", now=now, incident_id=incident_id, client_id=target.client_id,
+                   data={"incident": {"id": incident_id, "alert_count": count, "last_alert_at": now.isoformat()}})
+    return incident_id, False
+
+
+def _insert_unless_raced(session: Session, values: dict[str, Any]) -> int | None:
+    """Insert a new incident; None if another transaction just opened one with its key.
+
+    Race: two alerts with one key arrive at once on PostgreSQL. Both find nothing open; the
+    partial unique index makes the second INSERT do nothing (it waits for the first transaction
+    to commit), and that request attaches to the winner's incident instead."""
+    stmt = _INSERT_INCIDENT[session.get_bind().dialect.name]
+    found = session.connection().execute(stmt, values).scalar()
+    return None if found is None else int(found)
+
+
+def _new_incident(target: IntakeTarget, ev: IntakeEvent, dedup_key: str, now: datetime) -> tuple[dict[str, Any], Any]:
+    from .oncall import coverage_decision  # coverage hours belong to schedules
+
+    decision = coverage_decision(target, now)
+    start = decision.hold_until or now  # held alerts escalate, and the SLA clock runs, from then
+    return {
+        "client_id": target.client_id, "service_id": target.service_id, "policy_id": target.policy_id,
+        "summary": ev.summary, "details": ev.details, "source": target.source, "severity": ev.severity,
+        "urgency": decision.urgency or ev.urgency, "dedup_key": dedup_key, "status": Status.triggered.value,
+        "alert_count": 1, "created_at": now, "last_alert_at": now,
+        "response_deadline": start + timedelta(minutes=target.response_minutes or 60),
+        "held_until": decision.hold_until, "next_escalation_at": start,
+        "esc_seq": 0, "esc_step": 0, "esc_loop": 0,
+    }, decision
+
+
+def _opened(
+    session: Session, incident_id: int, target: IntakeTarget, values: dict[str, Any], decision: Any,
+    ev: IntakeEvent, now: datetime,
+) -> None:
+    source = Actor.system(target.source)
+    _note_id(session, incident_id, "triggered", source, f"Incident opened: {ev.summary}", now,
+             severity=ev.severity, urgency=values["urgency"])
+    if decision.message:
+        _note_id(session, incident_id, "coverage", Actor.system("coverage"), decision.message, now)
+    if target.policy_id is None:
+        _note_id(session, incident_id, "warning", Actor.system("escalation"),
+                 "No escalation policy for this service: every manager and admin will be paged.", now)
+    snap = snapshot_of(
+        id=incident_id, status=values["status"], summary=values["summary"], urgency=values["urgency"],
+        source=values["source"], client={"id": target.client_id, "name": target.client_name, "slug": target.client_slug},
+        service={"id": target.service_id, "name": target.service_name}, tier=target.tier, alert_count=1,
+        created_at=now, response_deadline=values["response_deadline"], next_escalation_at=values["next_escalation_at"],
+    )
+    events.publish(session, "incident.triggered", now=now, incident_id=incident_id, client_id=target.client_id,
+                   data={"incident": snap})
+
+
+# --- human actions ---------------------------------------------------------------------------
+
+
+def run_once(
+    session: Session,
+    op_id: str | None,
+    user: User | None,
+    kind: str,
+    incident_id: int,
+    action: Callable[[], Outcome],
+    now: datetime,
+) -> Outcome:
+    """Run `action` at most once per client-generated operation id; a replay gets the first
+    answer back (errors included) and writes nothing."""
+    if not op_id:
+        return action()
+    if not isinstance(op_id, str) or len(op_id) > 100:
+        raise ActionError("op_id must be a string of at most 100 characters", 400)
+
+    def replay(op: Operation) -> Outcome:
+        if op.user_id != (user.id if user else None) or op.kind != kind or op.incident_id != incident_id:
+            raise ActionError("this operation id was already used for another action", 409)
+        result = dict(op.result)
+        return Outcome(result.pop("outcome", "replayed"), result.pop("message", ""), None,
+                       op.status_code, {**result, "replayed": True})
+
+    found = session.execute(select(Operation).where(Operation.op_id == op_id)).scalar_one_or_none()
+    if found is not None:
+        return replay(found)
+    op = Operation(op_id=op_id, user_id=user.id if user else None, kind=kind,
+                   incident_id=incident_id, status_code=0, created_at=now)
+    try:
+        # Race: the same queued ack replayed twice at once. The unique op_id settles it; on
+        # PostgreSQL the second INSERT waits for the first transaction and then fails.
+        with session.begin_nested():
+            session.add(op)
+            session.flush()
+    except IntegrityError:
+        found = session.execute(select(Operation).where(Operation.op_id == op_id)).scalar_one_or_none()
+        if found is None:  # not a race: the foreign key refused an incident that does not exist
+            raise ActionError(f"incident {incident_id} not found", 404) from None
+        return replay(found)
+    try:
+        out = action()
+    except ActionError as e:
+        out = Outcome("refused", e.message, None, e.status, e.data)
+    op.status_code = out.status
+    op.result = out.as_dict()
+    return out
+
+
+def acknowledge(
+    session: Session, incident_id: int, actor: Actor, now: datetime, *, op_id: str | None = None
+) -> Outcome:
+    def act() -> Outcome:
+        inc = _lock(session, incident_id, actor)
+        if inc.status == Status.resolved.value:
+            who = f" by {inc.resolved_by.name}" if inc.resolved_by else ""
+            return Outcome("already_resolved", f"#{inc.number} was already resolved{who} at {_fmt(inc.resolved_at or now)}.", inc, 409)
+        if inc.status == Status.handed_over.value:
+            return Outcome("handed_over", f"#{inc.number} was handed over to the client's team.", inc, 409)
+        if inc.status == Status.acknowledged.value:
+            if actor.user is not None and inc.acknowledged_by_id == actor.user.id:
+                return Outcome("already_acknowledged", f"You had already acknowledged #{inc.number}.", inc)
+            who = inc.acknowledged_by.name if inc.acknowledged_by else "an integration"
+            return Outcome("acknowledged_by_other",
+                           f"#{inc.number} was already acknowledged by {who} at {_fmt(inc.acknowledged_at or now)}.",
+                           inc, 409, {"acknowledged_by": who})
+        _acknowledge(session, inc, actor, now)
+        audit.human(session, "incident.acknowledged", actor, inc, now)
+        return Outcome("acknowledged", f"#{inc.number} acknowledged.", inc)
+
+    return run_once(session, op_id, actor.user, "ack", incident_id, act, now)
+
+
+def _acknowledge(session: Session, inc: Incident, actor: Actor, now: datetime, how: str = "") -> None:
+    inc.status = Status.acknowledged.value
+    inc.acknowledged_at = now
+    inc.acknowledged_by_id = actor.user.id if actor.user else None
+    if actor.user is not None:
+        _responded(inc, now)
+    if inc.policy and inc.policy.ack_timeout_minutes:
+        inc.ack_timeout_at = now + timedelta(minutes=inc.policy.ack_timeout_minutes)
+    _stop_escalation(session, inc)
+    _note(session, inc, "acknowledged", actor, f"Acknowledged by {actor.label}{how}.", now)
+    _publish(session, inc, "acknowledged", now)
+
+
+def claim_slot(
+    session: Session, incident_id: int, actor: Actor, slot: Any, now: datetime, *, op_id: str | None = None
+) -> Outcome:
+    """Take responder slot #1 or #2. Exactly one engineer holds a slot: the row lock makes the
+    check and the write one step, so of two simultaneous claims the second sees the first."""
+    if slot not in (1, 2, "1", "2"):
+        raise ActionError("slot must be 1 or 2", 400)
+    n = int(slot)
+    user = actor.user
+    if user is None:
+        raise ActionError("only a person can claim a slot", 400)
+
+    def act() -> Outcome:
+        inc = _lock(session, incident_id, actor)
+        if inc.status == Status.resolved.value:
+            return Outcome("already_resolved", f"#{inc.number} is already resolved.", inc, 409)
+        holder_id = inc.slot1_user_id if n == 1 else inc.slot2_user_id
+        other_id = inc.slot2_user_id if n == 1 else inc.slot1_user_id
+        if holder_id == user.id:
+            return Outcome("already_yours", f"You already hold slot #{n}.", inc)
+        if holder_id is not None:
+            holder = inc.slot1_user if n == 1 else inc.slot2_user
+            name = holder.name if holder else "someone"
+            return Outcome("slot_taken", f"Slot #{n} is already held by {name}.", inc, 409,
+                           {"holder": {"id": holder_id, "name": name}})
+        if other_id == user.id:
+            return Outcome("holds_other_slot", f"You already hold slot #{3 - n}.", inc, 409)
+        if n == 1:
+            inc.slot1_user_id, inc.slot1_at = user.id, now
+        else:
+            inc.slot2_user_id, inc.slot2_at = user.id, now
+        _responded(inc, now)
+        _note(session, inc, "claimed", actor, f"{user.name} took slot #{n}.", now, slot=n)
+        audit.human(session, "incident.claimed", actor, inc, now, slot=n)
+        if inc.status == Status.triggered.value:
+            # Claiming means someone is on it: that is an acknowledgement, and stops escalation.
+            _acknowledge(session, inc, actor, now, how=f" by claiming slot #{n}")
+        session.flush()
+        session.refresh(inc)
+        _publish(session, inc, "claimed", now, slot=n)
+        return Outcome("claimed", f"You hold slot #{n} of #{inc.number}.", inc)
+
+    return run_once(session, op_id, user, f"claim{n}", incident_id, act, now)
+
+
+def escalate_now(session: Session, incident_id: int, actor: Actor, now: datetime, *, engine: str = "") -> Outcome:
+    """Fire the next step at once (a human asking for help, or "escalate" from the phone)."""
+    inc = _lock(session, incident_id, actor)
+    if inc.status not in (Status.triggered.value, Status.acknowledged.value):
+        raise ActionError(f"#{inc.number} is {inc.status.replace('_', ' ')}: nothing to escalate", 409)
+    fired = fire_step(session, inc, now, actor=actor, manual=True, engine=engine)
+    if not fired:
+        raise ActionError(f"#{inc.number} has no escalation step left", 409)
+    audit.human(session, "incident.escalated", actor, inc, now)
+    return Outcome("escalated", f"#{inc.number} escalated.", inc)
+
+
+def log_action(session: Session, incident_id: int, actor: Actor, text: Any, now: datetime) -> Outcome:
+    body = _text(text, "text")
+    inc = _lock(session, incident_id, actor)
+    _note(session, inc, "action", actor, body, now)
+    _publish(session, inc, "action_logged", now, text=body, by=actor.label)
+    return Outcome("logged", "Action logged.", inc)
+
+
+def hand_over(session: Session, incident_id: int, actor: Actor, reason: Any, now: datetime) -> Outcome:
+    """An application bug belongs to the client's own team: we stop escalating and say why."""
+    why = _text(reason, "reason")
+    inc = _lock(session, incident_id, actor)
+    if inc.status not in (Status.triggered.value, Status.acknowledged.value):
+        raise ActionError(f"#{inc.number} is {inc.status.replace('_', ' ')}: it cannot be handed over", 409)
+    inc.status = Status.handed_over.value
+    inc.handed_over_at = now
+    inc.handover_reason = why
+    _responded(inc, now)
+    _stop_escalation(session, inc, ("page", "help"))
+    _note(session, inc, "handed_over", actor, f"Handed over to {inc.client.name}'s team: {why}", now)
+    audit.human(session, "incident.handed_over", actor, inc, now)
+    _publish(session, inc, "handed_over", now, reason=why)
+    return Outcome("handed_over", f"#{inc.number} handed over to the client's team.", inc)
+
+
+def resolve(session: Session, incident_id: int, actor: Actor, summary: Any, now: datetime) -> Outcome:
+    text = _text(summary, "summary", required=actor.user is not None)
+    inc = _lock(session, incident_id, actor)
+    if inc.status == Status.resolved.value:
+        who = f" by {inc.resolved_by.name}" if inc.resolved_by else ""
+        return Outcome("already_resolved", f"#{inc.number} was already resolved{who}.", inc, 409)
+    inc.status = Status.resolved.value
+    inc.resolved_at = now
+    inc.resolved_by_id = actor.user.id if actor.user else None
+    inc.resolution_summary = text or None
+    inc.ack_timeout_at = None
+    if actor.user is not None:
+        _responded(inc, now)
+    _stop_escalation(session, inc, ("page", "help"))
+    _note(session, inc, "resolved", actor, f"Resolved by {actor.label}" + (f": {text}" if text else "."), now)
+    audit.human(session, "incident.resolved", actor, inc, now)
+    _publish(session, inc, "resolved", now)
+    return Outcome("resolved", f"#{inc.number} resolved.", inc)
+
+
+# --- the engine's side -----------------------------------------------------------------------
+# Each engine entry point locks the row (skipping rows another engine holds) and re-checks that
+# the work is still due under the lock: of two engines that both saw a step as due, the second
+# finds it already moved on and does nothing.
+
+
+def fire_if_due(
+    session: Session, incident_id: int, now: datetime, engine: str, cache: FiringCache | None = None
+) -> bool:
+    inc = _try_lock(session, incident_id, skip_locked=True)
+    if (
+        inc is None
+        or inc.status != Status.triggered.value
+        or inc.next_escalation_at is None
+        or inc.next_escalation_at > now
+    ):
+        return False
+    if not fire_step(session, inc, now, engine=engine, cache=cache):
+        inc.next_escalation_at = None  # nothing left to fire; stop looking at it
+    return True
+
+
+def retrigger_if_due(session: Session, incident_id: int, now: datetime) -> bool:
+    inc = _try_lock(session, incident_id, skip_locked=True)
+    if inc is None or inc.status != Status.acknowledged.value or not inc.ack_timeout_at or inc.ack_timeout_at > now:
+        return False
+    retrigger(session, inc, now)
+    return True
+
+
+def breach_if_due(session: Session, incident_id: int, now: datetime) -> bool:
+    inc = _try_lock(session, incident_id, skip_locked=True)
+    if inc is None or inc.status != Status.triggered.value or inc.sla_breached_at or inc.response_deadline > now:
+        return False
+    mark_sla_breach(session, inc, now)
+    return True
+
+
+def note_delivery(session: Session, incident_id: int, kind: str, message: str, now: datetime, **data: Any) -> None:
+    """A delivery outcome on the incident's timeline (written by the engine after each attempt)."""
+    inc = session.get(Incident, incident_id)
+    if inc is None:
+        return
+    _note(session, inc, kind, Actor.system("notifications"), message, now, **data)
+    _publish(session, inc, "notified", now, message=message)
+
+TargetResolver = Callable[[Session, escalation.TargetSpec, datetime], tuple[list[User], str]]
+
+
+def fire_step(
+    session: Session,
+    inc: Incident,
+    now: datetime,
+    *,
+    actor: Actor | None = None,
+    manual: bool = False,
+    engine: str = "",
+    cache: FiringCache | None = None,
+) -> bool:
+    """Fire the incident's next step: resolve its targets, record the firing, plan the pages,
+    move the position on. The caller holds the row lock. Returns False when no step is left."""
+    from .notify.plan import plan_pages  # notifications depend on incidents, not the reverse
+    from .oncall import resolve_target
+
+    cache = cache or FiringCache()
+    spec = cache.policy(session, inc.policy_id)
+    pos = escalation.Position(inc.esc_loop, inc.esc_step)
+    if not spec.steps or pos.step >= len(spec.steps) or pos.loop > spec.repeat:
+        return False
+    due = inc.next_escalation_at if (not manual and inc.next_escalation_at) else now
+    step = spec.steps[pos.step]
+
+    user_ids: list[int] = []
+    notes: list[str] = []
+    for target in step.targets:
+        found, label = resolve_target(session, target, now)
+        if not found:
+            notes.append(f"{label}: nobody on call")
+        user_ids += [u for u in found if u not in user_ids]
+    users = cache.people(session, user_ids)
+
+    lateness = max(0, int((now - due).total_seconds() * 1000))
+    firing = StepFiring(
+        incident_id=inc.id, seq=inc.esc_seq, step_index=pos.step, loop=pos.loop, due_at=due,
+        fired_at=now, lateness_ms=lateness, manual=manual, engine=engine, targets=[u.id for u in users],
+    )
+    session.add(firing)
+    session.flush()  # the unique (incident_id, seq) refuses a second firing of this step
+
+    minute = int((due - inc.created_at).total_seconds() // 60)
+    label = f"Step {pos.step + 1}" + (f", pass {pos.loop + 1}" if pos.loop else "") + f" (M+{minute})"
+    who = actor or Actor.system("escalation")
+    if users:
+        purpose = "help" if inc.status == Status.acknowledged.value else "page"
+        planned = plan_pages(session, inc, firing, users, now, purpose)
+        unreachable = [u.name for u in users if not any(n.user_id == u.id for n in planned)]
+        msg = f"{label}: notifying {', '.join(u.name for u in users)}."
+        if manual:
+            msg = f"Escalated by hand by {who.label}. " + msg
+        if lateness >= 5000:
+            msg += f" Fired {lateness // 1000} s late (the engine was not running when it fell due)."
+        _note(session, inc, "escalated", who, msg, now, step=pos.step, loop=pos.loop,
+              users=[u.id for u in users], lateness_ms=lateness)
+        if unreachable:
+            _note(session, inc, "warning", Actor.system("escalation"),
+                  f"NOBODY REACHABLE: {', '.join(unreachable)} has no enabled contact method.", now)
+    else:
+        _note(session, inc, "step_skipped", who,
+              f"{label}: {'; '.join(notes) or 'no targets'}. Going straight to the next step.", now,
+              step=pos.step, loop=pos.loop)
+
+    inc.esc_seq += 1
+    nxt = escalation.after(spec, pos, due)
+    if nxt is None:
+        inc.esc_step, inc.esc_loop = len(spec.steps), spec.repeat + 1
+        if inc.status == Status.triggered.value:
+            inc.next_escalation_at = None
+            _note(session, inc, "exhausted", Actor.system("escalation"),
+                  "ESCALATION EXHAUSTED: every step has fired and nobody has acknowledged.", now)
+    else:
+        (npos, ndue) = nxt
+        inc.esc_step, inc.esc_loop = npos.step, npos.loop
+        if inc.status == Status.triggered.value:
+            # Skipped step (nobody on call): the next one fires now, not at its usual minute.
+            inc.next_escalation_at = ndue if users else now
+    _publish(session, inc, "escalated", now, step=pos.step, loop=pos.loop, users=[u.name for u in users])
+    return True
+
+
+@dataclass(frozen=True)
+class Person:
+    """Who a page is for, and how to reach them: plain data, safe to keep across sessions."""
+
+    id: int
+    name: str
+    rules: tuple[tuple[str, str, int], ...]  # (urgency, channel kind, delay minutes)
+    methods: tuple[tuple[int, str], ...]  # enabled contact methods: (id, kind)
+
+
+class FiringCache:
+    """What an engine tick reads again and again: policies, and how to reach people. The engine
+    makes a fresh one every tick, so nothing here is older than one tick."""
+
+    def __init__(self) -> None:
+        self._policies: dict[int | None, escalation.PolicySpec] = {}
+        self._people: dict[int, Person] = {}
+
+    def policy(self, session: Session, policy_id: int | None) -> escalation.PolicySpec:
+        if policy_id not in self._policies:
+            self._policies[policy_id] = _load_policy(session, policy_id)
+        return self._policies[policy_id]
+
+    def people(self, session: Session, ids: list[int]) -> list[Person]:
+        missing = [i for i in ids if i not in self._people]
+        if missing:
+            rows = session.execute(
+                select(User).where(User.id.in_(missing), User.active)
+                .options(selectinload(User.notification_rules), selectinload(User.contact_methods))
+            ).scalars()
+            for u in rows:
+                self._people[u.id] = Person(
+                    u.id, u.name,
+                    tuple((r.urgency, r.kind, r.delay_minutes) for r in u.notification_rules),
+                    tuple((m.id, m.kind) for m in u.contact_methods if m.enabled),
+                )
+        return [self._people[i] for i in ids if i in self._people]
+
+
+def _load_policy(session: Session, policy_id: int | None) -> escalation.PolicySpec:
+    policy = session.execute(
+        select(EscalationPolicy).where(EscalationPolicy.id == policy_id)
+        .options(selectinload(EscalationPolicy.steps).selectinload(EscalationStep.targets))
+    ).scalar_one_or_none() if policy_id else None
+    if policy is not None:
+        return escalation.PolicySpec.from_model(policy)
+    # No policy (deleted, or a service set up without one): never page nobody. Every manager and
+    # admin is paged, every 30 minutes, until someone answers.
+    staff = session.execute(
+        select(User.id).where(User.role.in_([Role.manager.value, Role.admin.value]), User.active)
+    ).scalars().all()
+    targets = tuple(escalation.TargetSpec("user", uid) for uid in staff)
+    return escalation.PolicySpec((escalation.StepSpec(30, targets),), repeat=8)
+
+
+def retrigger(session: Session, inc: Incident, now: datetime) -> None:
+    """The acknowledgement timed out without a resolution: start escalating again from step 1."""
+    who = inc.acknowledged_by.name if inc.acknowledged_by else "someone"
+    minutes = inc.policy.ack_timeout_minutes if inc.policy else None
+    inc.status = Status.triggered.value
+    inc.ack_timeout_at = None
+    inc.esc_step, inc.esc_loop = 0, 0
+    inc.next_escalation_at = now
+    _note(session, inc, "retriggered", Actor.system("escalation"),
+          f"Acknowledged by {who} but not resolved within {minutes} minutes: escalating again.", now)
+    _publish(session, inc, "retriggered", now)
+
+
+def mark_sla_breach(session: Session, inc: Incident, now: datetime) -> None:
+    inc.sla_breached_at = now
+    _note(session, inc, "sla_breached", Actor.system("escalation"),
+          f"RESPONSE DEADLINE MISSED: nobody responded by {_fmt(inc.response_deadline)}.", now)
+    _publish(session, inc, "sla_breached", now)

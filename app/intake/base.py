@@ -1,0 +1,62 @@
+"""What every intake source turns its payload into.
+
+A source module (alertmanager.py, grafana.py, events_v2.py, generic.py, later email.py) exposes
+`SOURCE: str` and `parse(body: object) -> list[IntakeEvent]`, a pure function of the decoded JSON
+body. It raises IntakeError with a clear message for anything it cannot accept. Deciding what the
+events do to incidents is app/incidents.py's job, not the parser's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+Action = Literal["trigger", "acknowledge", "resolve"]
+Urgency = Literal["high", "low"]
+
+MAX_SUMMARY = 1024
+MAX_DEDUP_KEY = 255
+
+
+class IntakeError(Exception):
+    """Bad input. `status` is the HTTP status to answer (400 unless said otherwise)."""
+
+    def __init__(self, message: str, *, errors: list[str] | None = None, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or [message]
+        self.status = status
+
+
+@dataclass(frozen=True)
+class IntakeEvent:
+    action: Action
+    summary: str  # one line, at most MAX_SUMMARY characters
+    dedup_key: str | None  # None: the incident layer makes one up (trigger only)
+    details: str = ""  # human-readable text shown on the incident
+    severity: str | None = None  # the source's own word (critical, warning, ...)
+    urgency: Urgency = "high"
+    occurred_at: datetime | None = None  # aware UTC, when the source says it happened
+    links: tuple[dict[str, str], ...] = field(default_factory=tuple)  # {"href":..., "text":...}
+
+
+def urgency_for(severity: str | None, default: Urgency = "high") -> Urgency:
+    """Map a source severity word to our two urgencies. Unknown words page (fail loud)."""
+    if severity is None:
+        return default
+    s = severity.strip().lower()
+    if s in {"warning", "warn", "info", "information", "informational", "low", "minor", "none", "debug"}:
+        return "low"
+    return "high"
+
+
+def require_object(body: Any, what: str = "body") -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise IntakeError(f"{what} must be a JSON object")
+    return body
+
+
+def clip(text: str, limit: int = MAX_SUMMARY) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

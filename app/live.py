@@ -1,0 +1,193 @@
+"""The read side of the event bus: each web process follows the events table and fans events out
+to its WebSocket subscribers.
+
+Events are rows (see events.py), so the table is the truth: followers read `id > last`, and a
+reconnecting client asks for everything after the last id it saw. What differs between setups
+is only how a follower learns that there is something new:
+- in-process: the committing session wakes the follower at once;
+- PostgreSQL: LISTEN (the NOTIFY is sent by the committing transaction itself);
+- Redis, when configured: pub/sub, for any database and any number of hosts;
+- and always a short poll, which alone carries events across processes on SQLite.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import events
+from .db import Database
+from .models import Event
+
+log = logging.getLogger("vigil.live")
+REDIS_CHANNEL = "vigil:events"
+
+
+def event_dict(e: Event) -> dict[str, Any]:
+    return {"id": e.id, "at": e.at.isoformat(), "kind": e.kind, "incident_id": e.incident_id,
+            "client_id": e.client_id, "data": e.data}
+
+
+class Subscription:
+    def __init__(self, bus: EventBus, maxsize: int = 1000) -> None:
+        self.bus = bus
+        self.queue: queue.Queue[dict[str, Any]] = queue.Queue(maxsize)
+        self.overflowed = False  # the client fell behind: it must reconnect and catch up
+
+    def put(self, event: dict[str, Any]) -> None:
+        try:
+            self.queue.put_nowait(event)
+        except queue.Full:
+            self.overflowed = True
+
+    def get(self, timeout: float) -> dict[str, Any] | None:
+        try:
+            return self.queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def close(self) -> None:
+        self.bus.unsubscribe(self)
+
+
+class EventBus:
+    def __init__(self, db: Database, *, redis_url: str | None = None, poll: float = 0.25) -> None:
+        self.db = db
+        self.redis_url = redis_url
+        self.poll = poll
+        self._subs: set[Subscription] = set()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._started = False
+        self._redis: Any = None
+        self._threads: list[threading.Thread] = []
+        self.last_id = 0
+        db.after_commit_hooks.append(self._on_commit)
+
+    # --- publishing side: wake everyone after a commit that wrote events -------------------
+
+    def _on_commit(self) -> None:
+        self._wake.set()
+        if self.redis_url:
+            try:
+                self._redis_client().publish(REDIS_CHANNEL, "1")
+            except Exception:  # the poll still delivers, only later
+                log.warning("could not publish to Redis; followers will poll", exc_info=True)
+
+    def _redis_client(self) -> Any:
+        if self._redis is None:
+            import redis
+
+            self._redis = redis.Redis.from_url(self.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        return self._redis
+
+    # --- following side -----------------------------------------------------------------------
+
+    def subscribe(self) -> Subscription:
+        self.start()
+        sub = Subscription(self)
+        with self._lock:
+            self._subs.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        with self._lock:
+            self._subs.discard(sub)
+
+    def replay(self, since: int, limit: int = 500, visible: Callable[[int | None], bool] | None = None) -> list[dict[str, Any]]:
+        with Session(self.db.read_engine) as s:
+            rows = s.execute(select(Event).where(Event.id > since).order_by(Event.id).limit(limit)).scalars().all()
+            return [event_dict(e) for e in rows if visible is None or visible(e.client_id)]
+
+    def start(self) -> None:
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        with Session(self.db.read_engine) as s:
+            self.last_id = s.execute(select(Event.id).order_by(Event.id.desc()).limit(1)).scalar() or 0
+        targets = [self._follow]
+        if self.redis_url:
+            targets.append(self._listen_redis)
+        elif self.db.is_postgres:
+            targets.append(self._listen_postgres)
+        for target in targets:
+            t = threading.Thread(target=target, name=f"vigil-bus{target.__name__}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._redis is not None:
+            self._redis.close()
+        if self._on_commit in self.db.after_commit_hooks:
+            self.db.after_commit_hooks.remove(self._on_commit)
+        for t in self._threads:
+            t.join(timeout=5.0)
+
+    def _follow(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.poll)
+            self._wake.clear()
+            try:
+                self._deliver_new()
+            except Exception:
+                log.exception("event follower failed; retrying")
+                self._stop.wait(1.0)
+
+    def _deliver_new(self) -> None:
+        while True:
+            batch = self.replay(self.last_id)
+            if not batch:
+                return
+            with self._lock:
+                subs = list(self._subs)
+            for ev in batch:
+                for sub in subs:
+                    sub.put(ev)
+            self.last_id = batch[-1]["id"]
+            if len(batch) < 500:
+                return
+
+    def _listen_redis(self) -> None:
+        import redis
+
+        while not self._stop.is_set():
+            try:
+                client = redis.Redis.from_url(self.redis_url, socket_timeout=30, socket_connect_timeout=5)
+                with client, client.pubsub(ignore_subscribe_messages=True) as pubsub:
+                    pubsub.subscribe(REDIS_CHANNEL)
+                    while not self._stop.is_set():
+                        if pubsub.get_message(timeout=1.0) is not None:
+                            self._wake.set()
+            except Exception:
+                log.warning("Redis subscription lost; reconnecting", exc_info=True)
+                self._stop.wait(1.0)
+
+    def _listen_postgres(self) -> None:
+        import psycopg
+
+        dsn = self.db.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(dsn, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(f"LISTEN {events.PG_CHANNEL}")
+                    while not self._stop.is_set():
+                        for _ in conn.notifies(timeout=1.0):
+                            self._wake.set()
+            except Exception:
+                log.warning("PostgreSQL LISTEN lost; reconnecting", exc_info=True)
+                self._stop.wait(1.0)
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), default=str)

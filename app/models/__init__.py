@@ -1,0 +1,8 @@
+"""Typed models, one module per area; everything is importable from app.models."""
+
+from .core import *  # noqa: F403
+from .core import Base, BigId, Role, Status  # noqa: F401  (explicit for type checkers)
+from .notify import AckToken, InboundMessage  # noqa: F401
+from .runbooks import Runbook  # noqa: F401
+from .schedules import *  # noqa: F403
+from .security import ApiToken, AuditEntry, ConnectionInfo, LoginSession, LoginThrottle  # noqa: F401

@@ -1,0 +1,111 @@
+"""The thin base every channel sits on.
+
+A transport turns one OutboundMessage into one delivery attempt. It returns a Delivered, or
+raises TransportError: `permanent=True` means retrying cannot help (a 410 from a push service, an
+invalid phone number, a channel this server has no provider for); otherwise the engine retries
+with backoff (timeouts, 429, 5xx), honouring `retry_after` when the provider gave one.
+`disable_method` switches the contact method off (with the reason shown to its owner);
+`remove_method` deletes it (a push subscription the service says no longer exists).
+
+Transports never write to the database: the engine records attempts before and after. Every
+network call they make has a timeout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from ..db import Database
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    notification_id: int
+    kind: str  # channel
+    purpose: str  # page | help | test
+    user_id: int
+    user_name: str
+    address: str  # e-mail, phone number, push endpoint
+    subject: str  # one line: "[Vigil #1042] Acme / web: Disk full"
+    body: str  # plain text
+    ack_url: str | None = None  # one-tap acknowledge link (signed, one-time)
+    incident: dict[str, Any] | None = None  # incidents.snapshot(...) for pages
+    push_p256dh: str | None = None
+    push_auth: str | None = None
+    urgency: str = "high"
+    extra: dict[str, Any] = field(default_factory=dict)
+    ack_token: str | None = None  # the token inside ack_url (voice calls fetch their script with it)
+    short: str = ""  # "#1042 HIGH Acme Retail / Web shop: Disk 95% full" (SMS, voice)
+
+
+@dataclass(frozen=True)
+class Delivered:
+    status_code: int | None = None
+    provider_id: str | None = None
+    answer: str = ""
+
+
+class TransportError(Exception):
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        status_code: int | None = None,
+        retry_after: float | None = None,
+        answer: str = "",
+        disable_method: bool = False,
+        remove_method: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent or remove_method
+        self.status_code = status_code
+        self.retry_after = retry_after
+        self.answer = answer
+        self.disable_method = disable_method
+        self.remove_method = remove_method
+
+
+class Transport:
+    kind: ClassVar[str]
+
+    def __init__(self, config: dict[str, Any], db: Database | None = None) -> None:
+        # `db` is for reading installation settings (the VAPID key), never for delivery records.
+        self.config = config
+        self.db = db
+
+    def send(self, msg: OutboundMessage) -> Delivered:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release connections kept between sends (the engine is stopping)."""
+
+
+def answer_text(text: str, limit: int = 2000) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def not_configured(channel: str, settings: str) -> TransportError:
+    return TransportError(f"{channel} is not configured on this server (set {settings})", permanent=True)
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After in seconds, from either form (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    from datetime import UTC, datetime
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

@@ -1,0 +1,113 @@
+"""Escalation policies as data, and the two presets that match the contract tiers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from . import escalation
+from .models import EscalationPolicy, EscalationStep, EscalationTarget
+
+
+@dataclass(frozen=True)
+class Preset:
+    tier: str
+    title: str
+    response_minutes: int
+    # Which role each step notifies; the caller says who (or which schedule layer) plays it.
+    steps: tuple[tuple[int, tuple[str, ...]], ...]  # (delay after this step, roles)
+    repeat: int = 2
+
+    @property
+    def roles(self) -> list[str]:
+        """The roles its steps name, in order of first appearance."""
+        return list(dict.fromkeys(r for _, rs in self.steps for r in rs))
+
+
+PRESETS = {
+    # 4-hour SLA: M+0 the on-call engineer, M+30 the same engineer again, M+60 the team lead.
+    # Two more passes keep paging until the 4-hour deadline (M+90 ... M+240).
+    "4h": Preset("4h", "4-hour SLA", 240, ((30, ("primary",)), (30, ("primary",)), (30, ("lead",)))),
+    # 1-hour SLA, dual on-call: M+0 engineer #1, M+30 engineer #2 as well, M+60 the manager.
+    "1h": Preset("1h", "1-hour SLA, dual on-call", 60, ((30, ("primary",)), (30, ("secondary",)), (30, ("manager",)))),
+}
+
+
+@dataclass(frozen=True)
+class StepInput:
+    delay_minutes: int
+    targets: tuple[escalation.TargetSpec, ...]
+
+
+class PolicyError(ValueError):
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = errors
+
+
+def create(
+    session: Session,
+    name: str,
+    steps: list[StepInput],
+    *,
+    now: datetime,
+    repeat: int = 0,
+    response_minutes: int = 240,
+    ack_timeout_minutes: int | None = None,
+    preset: str | None = None,
+) -> EscalationPolicy:
+    spec = escalation.PolicySpec(
+        tuple(escalation.StepSpec(s.delay_minutes, s.targets) for s in steps),
+        repeat,
+        response_minutes,
+        ack_timeout_minutes,
+    )
+    errors = escalation.validate(spec)
+    if not name.strip():
+        errors.insert(0, "a policy needs a name")
+    if errors:
+        raise PolicyError(errors)
+    policy = EscalationPolicy(
+        name=name.strip(),
+        preset=preset,
+        repeat=repeat,
+        response_minutes=response_minutes,
+        ack_timeout_minutes=ack_timeout_minutes,
+        created_at=now,
+    )
+    for i, s in enumerate(steps):
+        step = EscalationStep(position=i, delay_minutes=s.delay_minutes)
+        for t in s.targets:
+            step.targets.append(
+                EscalationTarget(
+                    kind=t.kind,
+                    user_id=t.id if t.kind == "user" else None,
+                    layer_id=t.id if t.kind == "layer" else None,
+                )
+            )
+        policy.steps.append(step)
+    session.add(policy)
+    return policy
+
+
+def create_preset(
+    session: Session,
+    tier: str,
+    name: str,
+    roles: dict[str, escalation.TargetSpec],
+    *,
+    now: datetime,
+) -> EscalationPolicy:
+    """Build a policy from a tier preset. `roles` says who plays primary/secondary/lead/manager,
+    e.g. {"primary": TargetSpec("layer", 3), "lead": TargetSpec("user", 7)}."""
+    preset = PRESETS[tier]
+    missing = sorted({r for _, rs in preset.steps for r in rs} - roles.keys())
+    if missing:
+        raise PolicyError([f"the {preset.title} preset needs a target for: {', '.join(missing)}"])
+    steps = [StepInput(delay, tuple(roles[r] for r in rs)) for delay, rs in preset.steps]
+    return create(
+        session, name, steps, now=now, repeat=preset.repeat,
+        response_minutes=preset.response_minutes, preset=tier,
+    )

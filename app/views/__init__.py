@@ -1,0 +1,39 @@
+"""Thin blueprints: check access, parse input, call one function, render or answer JSON."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register(app: Flask) -> None:
+    from . import (
+        access_reports,
+        account,
+        admin,
+        admin_security,
+        api,
+        auth,
+        connections,
+        health,
+        intake,
+        keys,
+        links,
+        live,
+        notify,
+        oncall,
+        pages,
+        pwa,
+        reports,
+        runbooks,
+        schedules,
+        twilio,
+    )
+
+    for module in (auth, api, intake, health, pages, pwa, admin, oncall, schedules, reports, runbooks, notify, links, twilio):
+        app.register_blueprint(module.bp)
+    app.register_blueprint(api.docs)
+    app.config.setdefault("SOCK_SERVER_OPTIONS", {"ping_interval": 25})
+    live.sock.init_app(app)
+    app.before_request(live.refuse_before_handshake)
+    for bp in (account.bp, admin_security.bp, connections.api, connections.pages, keys.bp, access_reports.bp):
+        app.register_blueprint(bp)

@@ -1,0 +1,106 @@
+/* Loaded by every page: registers the service worker, reports the outbox ("queued" → "sent"),
+ * replays it when the phone comes back online, keeps the engine banner honest. */
+import { Live } from "./live.js";
+
+// Dark at night whatever the system says: a bright screen at 3 a.m. is the last thing needed.
+const hour = new Date().getHours();
+if (hour >= 20 || hour < 7) document.documentElement.dataset.theme = "dark";
+
+/* Times are sent in UTC; show them in the phone's own time zone. */
+export function localTimes(root = document) {
+  const fmt = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
+  for (const t of root.querySelectorAll("time[data-local]")) {
+    const d = new Date(t.dateTime || t.getAttribute("datetime"));
+    if (!Number.isNaN(d.getTime())) t.textContent = fmt.format(d);
+  }
+}
+localTimes();
+document.addEventListener("vigil:content", () => localTimes());
+
+export const csrfToken = () => document.querySelector('meta[name="csrf-token"]')?.content || "";
+
+export async function api(path, { method = "POST", body } = {}) {
+  const resp = await fetch(path, {
+    method,
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+    body: method === "GET" ? undefined : JSON.stringify(body || {}),
+  });
+  let data = {};
+  try { data = await resp.json(); } catch (e) { /* empty */ }
+  return { ok: resp.ok, status: resp.status, data };
+}
+
+export function toast(message, kind = "info", opts = {}) {
+  let box = document.getElementById("toasts");
+  if (!box) {
+    box = document.createElement("div");
+    box.id = "toasts";
+    box.setAttribute("role", "status");
+    box.setAttribute("aria-live", "polite");
+    document.body.append(box);
+  }
+  const el = opts.id ? document.getElementById(opts.id) || document.createElement("div") : document.createElement("div");
+  if (opts.id) el.id = opts.id;
+  el.className = `toast ${kind}`;
+  el.textContent = message;
+  if (!el.parentNode) box.append(el);
+  if (!opts.sticky) setTimeout(() => el.remove(), 6000);
+  return el;
+}
+
+/* An outbox entry got an answer (from the worker or from this page's own replay). */
+export function reportOutbox(entry) {
+  const id = `outbox-${entry.op_id}`;
+  const what = entry.label || "Acknowledgement";
+  if (entry.status === "sent") {
+    toast(`${what}: sent.`, "ok", { id });
+    document.dispatchEvent(new CustomEvent("vigil:outbox", { detail: entry }));
+  } else if (entry.status === "refused") {
+    toast(`${what}: ${(entry.result && entry.result.message) || "refused by the server"}`, "error", { id, sticky: true });
+    document.dispatchEvent(new CustomEvent("vigil:outbox", { detail: entry }));
+  } else if (entry.result && entry.result.message) {
+    toast(`${what}: queued. ${entry.result.message}`, "warn", { id, sticky: true });
+  }
+}
+
+export async function flushOutbox() {
+  const sw = navigator.serviceWorker && navigator.serviceWorker.controller;
+  if (sw) sw.postMessage({ type: "flush" });
+  else if (self.VigilOutbox) await self.VigilOutbox.flush(reportOutbox);
+}
+
+/* Queue a POST for later, and ask for a replay as soon as possible. */
+export async function queueForLater(request) {
+  const entry = await self.VigilOutbox.queue(request);
+  toast(`${entry.label || "Acknowledgement"}: queued; it will be sent when the phone is back online.`, "warn",
+        { id: `outbox-${entry.op_id}`, sticky: true });
+  const reg = await navigator.serviceWorker?.ready.catch(() => null);
+  if (reg && reg.sync) {
+    try { await reg.sync.register("vigil-outbox"); } catch (e) { /* no permission: online event instead */ }
+  }
+  return entry;
+}
+
+function setEngineBanner(engine) {
+  const banner = document.getElementById("engine-down");
+  if (!engine) return;
+  if (banner) banner.hidden = engine.ok;
+}
+
+export const live = new Live({
+  since: Number(document.body.dataset.lastEventId || 0),
+  onHealth: setEngineBanner,
+});
+
+if ("serviceWorker" in navigator) {
+  navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch((e) => console.warn("service worker", e));
+  navigator.serviceWorker.addEventListener("message", (event) => {
+    if (event.data && event.data.type === "outbox") reportOutbox(event.data.entry);
+  });
+}
+window.addEventListener("online", flushOutbox);
+if (document.body.dataset.user) {
+  flushOutbox();
+  live.connect();
+}

@@ -1,0 +1,165 @@
+"""Shared fixtures: a manual clock, a fresh database per test, the app, a test world of users and
+clients, a logged-in browser helper and an engine.
+
+The suite runs on SQLite by default; with VIGIL_TEST_DB=postgres (and VIGIL_TEST_POSTGRES_URL)
+every database-backed test runs on PostgreSQL instead. `.ci/run` runs both passes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from app.clock import ManualClock
+from app.db import Database
+from app.engine import Engine
+from app.models import Base
+from tests.helpers import (
+    BACKEND,
+    PG_URL,
+    Browser,
+    World,
+    build_world,
+    make_app,
+)
+
+if BACKEND == "postgres" and not PG_URL:
+    raise pytest.UsageError("VIGIL_TEST_DB=postgres needs VIGIL_TEST_POSTGRES_URL")
+
+
+# --- databases ---------------------------------------------------------------------------------
+
+
+def _pg_worker_url() -> str:
+    """One PostgreSQL database per xdist worker, created on first use."""
+    from sqlalchemy.engine import make_url
+
+    assert PG_URL
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return PG_URL
+    base = make_url(PG_URL)
+    name = f"{base.database}_{worker}"
+    admin = Database(PG_URL)
+    with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+        if not c.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar():
+            c.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    if not PG_URL:
+        pytest.skip("set VIGIL_TEST_POSTGRES_URL to run PostgreSQL tests")
+    url = _pg_worker_url()
+    db = Database(url)
+    Base.metadata.drop_all(db.engine)
+    with db.engine.begin() as c:
+        c.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    Base.metadata.create_all(db.engine)
+    db.dispose()
+    return url
+
+
+def truncate_all(db: Database) -> None:
+    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with db.engine.begin() as c:
+        c.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "vigil.db"
+    db = Database(f"sqlite:///{path}")
+    Base.metadata.create_all(db.engine)
+    db.dispose()  # the last connection to close checkpoints the WAL into the main file
+    assert not path.with_name("vigil.db-wal").exists()
+    return path
+
+
+@pytest.fixture
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if BACKEND == "postgres":
+        url = request.getfixturevalue("pg_url")
+        db = Database(url)
+        truncate_all(db)
+        db.dispose()
+        return url
+    template = request.getfixturevalue("sqlite_template")
+    path = tmp_path / "vigil.db"
+    shutil.copy(template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def database(db_url: str) -> Iterator[Database]:
+    db = Database(db_url)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def postgres(pg_url: str) -> Iterator[Database]:
+    """A clean PostgreSQL database whatever the pass (for tests about PostgreSQL itself)."""
+    db = Database(pg_url)
+    truncate_all(db)
+    yield db
+    db.dispose()
+
+
+# --- the app -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    # A Monday night in winter (CET), when things break.
+    return ManualClock(datetime(2026, 3, 2, 3, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def app(database: Database, clock: ManualClock, tmp_path: Path) -> Any:
+    return make_app(database, clock, tmp_path)
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+# --- the test world --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def world(app: Any, database: Database, clock: ManualClock) -> World:
+    return build_world(database, clock.now())
+
+
+@pytest.fixture
+def browser(app: Any) -> Any:
+    def make(who: str) -> Browser:
+        return Browser(app.test_client()).login(who)
+
+    return make
+
+
+# --- the engine ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def engine(app: Any, database: Database, clock: ManualClock) -> Iterator[Engine]:
+    from app.notify.recording import RecordingTransport
+
+    RecordingTransport.clear()
+    e = Engine(database, clock, app.config, name="engine-1", transports={"recording": RecordingTransport})
+    yield e
+    e.close()
+
+

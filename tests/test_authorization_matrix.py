@@ -1,0 +1,608 @@
+"""Every route × every role × an object of their own client and of another, with the exact
+status code. The routes are read from app.url_map: a route without an expectation here fails
+the suite, so every new route must say who may use it.
+
+A refused object is 404 when the caller may not even know it exists (another client's incident,
+any connection info for a client viewer, another pool's schedule, any schedule for a client
+viewer), 403 when it is visible but the role may not act. A screen refused to a whole role (the
+managers' area, the schedules for a client viewer) is 403.
+
+Some routes are not authenticated by the session at all: intake (an integration key), ack links
+(the token in the address), the SMS/voice provider's webhooks (X-Twilio-Signature). Each role's
+session is sent anyway and must change nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.authz import CLIENT, KEY, MEMBERS, ROLES, SHIFTS, TWILIO, Ctx, build
+from tests.fakes.twilio import twilio_signature
+from tests.helpers import make_app
+
+Expect = dict[str, tuple[int, int]]
+
+
+def same(anon: int, user: int) -> Expect:
+    """Everyone logged in gets `user`, whatever the object."""
+    return {r: ((anon, anon) if r == "anonymous" else (user, user)) for r in ROLES}
+
+
+def by_client(anon: int, ok: int, hidden: int = 404, refused: int = 403, *, viewers_see: bool = True,
+              staff_only: bool = False) -> Expect:
+    """Access that follows the client: staff everywhere, the pool engineer on Acme only, the
+    outsider nowhere, each viewer its own client. `ok` where allowed; `refused` where the object
+    is visible but the role may not act; `hidden` where it is invisible."""
+    viewer = refused if viewers_see else hidden
+    engineer = (refused, hidden) if staff_only else (ok, hidden)
+    return {
+        "anonymous": (anon, anon),
+        "admin": (ok, ok),
+        "manager": (ok, ok),
+        "engineer": engineer,
+        "outsider": (hidden, hidden),
+        "viewer": (viewer, hidden),
+        "other_viewer": (hidden, viewer),
+    }
+
+
+def viewers_read(e: Expect, ok: int) -> Expect:
+    """Client viewers may read (their own client's object)."""
+    return {**e, "viewer": (ok, e["viewer"][1]), "other_viewer": (e["other_viewer"][0], ok)}
+
+
+def admins_only(anon: int, ok: int) -> Expect:
+    return {r: ((anon, anon) if r == "anonymous" else (ok, ok) if r == "admin" else (403, 403)) for r in ROLES}
+
+
+def staff_only(anon: int, ok: int) -> Expect:
+    return {r: ((anon, anon) if r == "anonymous" else (ok, ok) if r in ("admin", "manager") else (403, 403))
+            for r in ROLES}
+
+
+def schedule_readers(anon: int, ok: int) -> Expect:
+    """Screens of schedules and shifts (no object in the address): everyone but client viewers,
+    whose role sees nothing of schedules (403); each sees only their pools' schedules."""
+    return {r: ((anon, anon) if r == "anonymous" else (403, 403) if r.endswith("viewer") else (ok, ok))
+            for r in ROLES}
+
+
+def by_pool(anon: int, ok: int, *, staff_only: bool = False) -> Expect:
+    """A schedule (layer, override) or pool: own is Pool A's, which covers Acme; other is Pool
+    B's. Staff see both, the pool engineer own only, the outsider and client viewers none."""
+    return by_client(anon, ok, viewers_see=False, staff_only=staff_only)
+
+
+def paged_people(anon: int, ok: int, other: int | None = None) -> Expect:
+    """Being reached (contact methods, rules, devices): everyone who can be paged manages their
+    own. Client viewers are never paged (they are given no contact method or rule), so their role
+    is refused (403), even for a method of their own. `other`: someone else's object (404: it
+    is nobody else's business that it exists, an admin's neither)."""
+    return {r: ((anon, anon) if r == "anonymous" else (403, 403) if r.endswith("viewer")
+                else (ok, ok if other is None else other)) for r in ROLES}
+
+
+Url = Callable[[Ctx, str, str], str]
+
+
+@dataclass
+class Case:
+    url: Url
+    expect: Expect
+    json: Any = None  # a body, or a function (ctx, role, which) -> body
+    form: dict[str, Any] | Callable[[Ctx, str, str], dict[str, Any]] | None = None
+    token: bool = False  # call with the role's API token instead of its session
+    fresh: bool = False  # the request changes the session: a new login per cell
+    headers: dict[str, str] | None = None  # sent with the session's request
+    twilio: bool = False  # a provider webhook: the form is signed for "own", unsigned for "other"
+
+
+def mine(prefix: str, make: Callable[[Ctx, str], int], suffix: str = "") -> Url:
+    """A personal object in the address: the caller's own, or bob's (Ctx.whose)."""
+    return lambda c, role, which: f"{prefix}{make(c, c.whose(role, which))}{suffix}"
+
+
+def incident(suffix: str = "") -> Url:
+    return lambda c, role, which: f"/api/v1/incidents/{c.incident(which)}{suffix}"
+
+
+def page_incident(suffix: str = "") -> Url:
+    return lambda c, role, which: f"/incidents/{c.incident(which)}{suffix}"
+
+
+def conn(prefix: str, suffix: str = "") -> Url:
+    return lambda c, role, which: f"{prefix}{c.connection(which)}{suffix}"
+
+
+def layer_form(c: Ctx, name: str, which: str, reverse: bool = False) -> dict[str, str]:
+    """A layer's form: the pool's two engineers, weekly from Monday 23 Feb at 09:00 in Paris."""
+    members = MEMBERS[which][::-1] if reverse else MEMBERS[which]
+    return {"name": name, "length": "weekly", "handoff_day": "0", "handoff_time": "09:00", "start_date": "2026-02-23",
+            "timezone": "Europe/Paris", **{f"turn_{i}": str(c.world.ids[m]) for i, m in enumerate(members)}}
+
+
+SEE_INCIDENT = viewers_read(by_client(401, 200), 200)
+ACT_INCIDENT = by_client(401, 200)
+PAGE_SEE = viewers_read(by_client(302, 200), 200)
+CONNECTION_FORM = {"kind": "ssh", "label": "db jump", "host": "10.1.1.1", "port": "22", "user": "ops"}
+NEW_CONNECTION = {"kind": "vpn", "label": "office vpn", "vpn_profile": "client\nremote vpn.acme.test 1194"}
+
+MATRIX: dict[tuple[str, str], Case] = {
+    # --- pages and session ---------------------------------------------------------------
+    ("/", "GET"): Case(lambda c, r, w: "/", same(302, 200)),
+    ("/login", "GET"): Case(lambda c, r, w: "/login", same(200, 200)),
+    ("/login", "POST"): Case(lambda c, r, w: "/login", same(401, 401),
+                             form=lambda c, r, w: {"email": f"nobody-{r}-{w}@x.test", "password": "x" * 12}),
+    ("/login/code", "GET"): Case(lambda c, r, w: "/login/code", same(302, 302)),
+    ("/login/code", "POST"): Case(lambda c, r, w: "/login/code", same(302, 302), form={"code": "123456"}),
+    ("/login/enrol", "GET"): Case(lambda c, r, w: "/login/enrol", same(302, 302)),
+    ("/login/enrol", "POST"): Case(lambda c, r, w: "/login/enrol", same(302, 302), form={"code": "123456"}),
+    ("/logout", "POST"): Case(lambda c, r, w: "/logout", same(302, 302), fresh=True),
+    ("/static/<path:filename>", "GET"): Case(lambda c, r, w: "/static/css/app.css", same(200, 200)),
+    ("/healthz", "GET"): Case(lambda c, r, w: "/healthz", same(200, 200)),
+    ("/api/openapi.json", "GET"): Case(lambda c, r, w: "/api/openapi.json", same(200, 200)),
+    ("/incidents", "GET"): Case(lambda c, r, w: "/incidents", same(302, 200)),
+    ("/incidents/<int:incident_id>", "GET"): Case(page_incident(), PAGE_SEE),
+    # A refused form action is told on the page it returns to (a flash), so it is a redirect;
+    # test_a_client_viewer_form_action_changes_nothing checks nothing happened.
+    ("/incidents/<int:incident_id>/<action>", "POST"): Case(
+        page_incident("/ack"), viewers_read(by_client(302, 302), 302)),
+    # --- the incident API ----------------------------------------------------------------
+    ("/api/v1/me", "GET"): Case(lambda c, r, w: "/api/v1/me", same(401, 200)),
+    ("/api/v1/incidents", "GET"): Case(lambda c, r, w: "/api/v1/incidents", same(401, 200)),
+    ("/api/v1/events", "GET"): Case(lambda c, r, w: "/api/v1/events?since=0", same(401, 200)),
+    ("/api/v1/incidents/<int:incident_id>", "GET"): Case(incident(), SEE_INCIDENT),
+    ("/api/v1/incidents/<int:incident_id>/ack", "POST"): Case(incident("/ack"), ACT_INCIDENT, json={}),
+    ("/api/v1/incidents/<int:incident_id>/claim", "POST"): Case(incident("/claim"), ACT_INCIDENT, json={"slot": 1}),
+    ("/api/v1/incidents/<int:incident_id>/escalate", "POST"): Case(incident("/escalate"), ACT_INCIDENT, json={}),
+    ("/api/v1/incidents/<int:incident_id>/actions", "POST"): Case(incident("/actions"), ACT_INCIDENT, json={"text": "looked"}),
+    ("/api/v1/incidents/<int:incident_id>/handover", "POST"): Case(incident("/handover"), ACT_INCIDENT, json={"reason": "app bug"}),
+    ("/api/v1/incidents/<int:incident_id>/resolve", "POST"): Case(incident("/resolve"), ACT_INCIDENT, json={"summary": "fixed"}),
+    # --- intake: integration keys, whoever calls (the key is the credential) ----------------
+    ("/api/v1/intake/<source>/<key>", "POST"): Case(
+        lambda c, r, w: f"/api/v1/intake/generic/{c.world.keys[KEY[w]]}", same(202, 202), json={"summary": "x"}),
+    ("/api/v1/intake/<source>", "POST"): Case(lambda c, r, w: "/api/v1/intake/generic", same(202, 202), json={"summary": "x"}),
+    ("/v2/enqueue", "POST"): Case(lambda c, r, w: "/v2/enqueue", same(202, 202), json="v2"),
+    ("/api/v1/services/<int:service_id>/intake/<source>", "POST"): Case(
+        lambda c, r, w: f"/api/v1/services/{c.service_id(w)}/intake/generic",
+        # A client viewer's token can only read: 403 (scope) before anything else.
+        {**by_client(401, 202), "viewer": (403, 403), "other_viewer": (403, 403)}, json={"summary": "x"}, token=True),
+    # --- connection info ------------------------------------------------------------------
+    ("/api/v1/clients/<int:client_id>/connections", "GET"): Case(
+        lambda c, r, w: f"/api/v1/clients/{c.client_id(w)}/connections", by_client(401, 200, viewers_see=False)),
+    ("/api/v1/clients/<int:client_id>/connections", "POST"): Case(
+        lambda c, r, w: f"/api/v1/clients/{c.client_id(w)}/connections",
+        by_client(401, 201, viewers_see=False, staff_only=True), json=NEW_CONNECTION),
+    ("/api/v1/connections/<int:conn_id>", "PUT"): Case(
+        conn("/api/v1/connections/"), by_client(401, 200, viewers_see=False, staff_only=True), json={"label": "renamed"}),
+    ("/api/v1/connections/<int:conn_id>", "DELETE"): Case(
+        conn("/api/v1/connections/"), by_client(401, 204, viewers_see=False, staff_only=True)),
+    ("/api/v1/connections/<int:conn_id>/reveal", "POST"): Case(
+        conn("/api/v1/connections/", "/reveal"), by_client(401, 200, viewers_see=False)),
+    ("/clients", "GET"): Case(lambda c, r, w: "/clients", same(302, 200)),
+    ("/clients/<slug>", "GET"): Case(lambda c, r, w: f"/clients/{CLIENT[w]}", PAGE_SEE),
+    ("/clients/<slug>/connections/new", "GET"): Case(
+        lambda c, r, w: f"/clients/{CLIENT[w]}/connections/new", by_client(302, 200, viewers_see=True, staff_only=True)
+        | {"viewer": (404, 404), "other_viewer": (404, 404)}),
+    ("/clients/<slug>/connections/new", "POST"): Case(
+        lambda c, r, w: f"/clients/{CLIENT[w]}/connections/new", by_client(302, 302, staff_only=True)
+        | {"viewer": (404, 404), "other_viewer": (404, 404)}, form=CONNECTION_FORM),
+    ("/connections/<int:conn_id>/reveal", "POST"): Case(
+        conn("/connections/", "/reveal"), by_client(302, 200, viewers_see=False)),
+    ("/connections/<int:conn_id>/edit", "GET"): Case(
+        conn("/connections/", "/edit"), by_client(302, 200, viewers_see=False, staff_only=True)),
+    ("/connections/<int:conn_id>/edit", "POST"): Case(
+        conn("/connections/", "/edit"), by_client(302, 302, viewers_see=False, staff_only=True), form=CONNECTION_FORM),
+    ("/connections/<int:conn_id>/delete", "POST"): Case(
+        conn("/connections/", "/delete"), by_client(302, 302, viewers_see=False, staff_only=True)),
+    # --- integration keys ---------------------------------------------------------------------
+    ("/services/<int:service_id>/keys", "GET"): Case(
+        lambda c, r, w: f"/services/{c.service_id(w)}/keys", by_client(302, 200, staff_only=True)),
+    ("/services/<int:service_id>/keys", "POST"): Case(
+        lambda c, r, w: f"/services/{c.service_id(w)}/keys", by_client(302, 201, staff_only=True),
+        form={"source": "grafana", "name": "prod"}),
+    ("/services/<int:service_id>/keys/<int:key_id>/revoke", "POST"): Case(
+        lambda c, r, w: f"/services/{c.service_id(w)}/keys/{c.integration_key(w)}/revoke",
+        by_client(302, 302, staff_only=True)),
+    # --- reports, settings, admin ---------------------------------------------------------------
+    ("/reports/access", "GET"): Case(lambda c, r, w: f"/reports/access?client={CLIENT[w]}", staff_only(302, 200)),
+    ("/settings/tokens", "GET"): Case(lambda c, r, w: "/settings/tokens", same(302, 200)),
+    ("/settings/tokens", "POST"): Case(lambda c, r, w: "/settings/tokens", same(302, 201), form={"name": "ci", "scopes": "read"}),
+    # own: the caller's token; other: someone else's. Only an admin may revoke another's.
+    ("/settings/tokens/<int:token_id>/revoke", "POST"): Case(
+        lambda c, r, w: f"/settings/tokens/{c.api_token(r if w == 'own' and r != 'anonymous' else 'bob')}/revoke",
+        {r: ((302, 302) if r in ("anonymous", "admin") else (302, 404)) for r in ROLES}),
+    ("/settings/security", "GET"): Case(lambda c, r, w: "/settings/security", same(302, 200)),
+    ("/settings/totp", "POST"): Case(lambda c, r, w: "/settings/totp", same(302, 302), form={"code": "000000"}),
+    ("/settings/totp/disable", "POST"): Case(lambda c, r, w: "/settings/totp/disable", same(302, 302), form={"code": "000000"}),
+    ("/settings/sessions/end-others", "POST"): Case(lambda c, r, w: "/settings/sessions/end-others", same(302, 302)),
+    ("/admin/users", "GET"): Case(lambda c, r, w: "/admin/users", admins_only(302, 200)),
+    ("/admin/users/<int:user_id>/reset", "GET"): Case(
+        lambda c, r, w: f"/admin/users/{c.world.bob if w == 'own' else c.world.carol}/reset", admins_only(302, 200)),
+    ("/admin/users/<int:user_id>/reset", "POST"): Case(
+        lambda c, r, w: f"/admin/users/{c.world.bob if w == 'own' else c.world.carol}/reset", admins_only(302, 200),
+        form={"password": ""}),
+    ("/admin/security", "GET"): Case(lambda c, r, w: "/admin/security", admins_only(302, 200)),
+    ("/admin/security", "POST"): Case(lambda c, r, w: "/admin/security", admins_only(302, 302), form={}),
+    ("/admin/audit", "GET"): Case(lambda c, r, w: "/admin/audit", admins_only(302, 200)),
+    # --- the installable app and live updates ------------------------------------------------
+    ("/manifest.webmanifest", "GET"): Case(lambda c, r, w: "/manifest.webmanifest", same(200, 200)),
+    ("/sw.js", "GET"): Case(lambda c, r, w: "/sw.js", same(200, 200)),
+    ("/offline", "GET"): Case(lambda c, r, w: "/offline", same(200, 200)),
+    # Client viewers are never paged: nothing to set up (as the notification API, below).
+    ("/settings/notifications", "GET"): Case(lambda c, r, w: "/settings/notifications", paged_people(302, 200)),
+    # Refused before any upgrade: 401 for strangers (403 for a foreign Origin, see
+    # test_live_socket). From our own origin but without the WebSocket handshake (the test client
+    # cannot upgrade), the route, a WebSocket-only rule, does not match: 400.
+    ("/ws", "GET"): Case(lambda c, r, w: "/ws", same(401, 400), headers={"Origin": "http://vigil.test"}),
+    # --- managers' screens: managers and admins; the whole area is refused to the others ------
+    ("/admin", "GET"): Case(lambda c, r, w: "/admin", staff_only(302, 200)),
+    ("/admin/clients/new", "GET"): Case(lambda c, r, w: "/admin/clients/new", staff_only(302, 200)),
+    ("/admin/clients/new", "POST"): Case(
+        lambda c, r, w: "/admin/clients/new", staff_only(302, 302),
+        form=lambda c, r, w: {"name": f"New {r} {w}", "slug": f"new-{r.replace('_', '-')}-{w}", "tier": "4h",
+                              "pool_id": str(c.pool_id(w)), "policy_id": str(c.world.policy_4h)}),
+    # --- me, runbooks -------------------------------------------------------------------------
+    ("/me", "GET"): Case(lambda c, r, w: "/me", same(302, 200)),
+    # Runbooks hold operational detail: hidden from client viewers (404), written by staff.
+    ("/runbooks/<int:runbook_id>", "GET"): Case(
+        lambda c, r, w: f"/runbooks/{c.runbook(w)}", by_client(302, 200, viewers_see=False)),
+    ("/runbooks/<int:runbook_id>/edit", "GET"): Case(
+        lambda c, r, w: f"/runbooks/{c.runbook(w)}/edit", by_client(302, 200, viewers_see=False, staff_only=True)),
+    ("/runbooks/<int:runbook_id>/edit", "POST"): Case(
+        lambda c, r, w: f"/runbooks/{c.runbook(w)}/edit", by_client(302, 302, viewers_see=False, staff_only=True),
+        form={"title": "Failover", "body": "Promote db-2."}),
+    ("/runbooks/<int:runbook_id>/delete", "POST"): Case(
+        lambda c, r, w: f"/runbooks/{c.runbook(w)}/delete", by_client(302, 302, viewers_see=False, staff_only=True)),
+    ("/clients/<slug>/runbooks/new", "GET"): Case(
+        lambda c, r, w: f"/clients/{CLIENT[w]}/runbooks/new", by_client(302, 200, staff_only=True)),
+    ("/clients/<slug>/runbooks/new", "POST"): Case(
+        lambda c, r, w: f"/clients/{CLIENT[w]}/runbooks/new", by_client(302, 302, staff_only=True),
+        form={"title": "Failover", "body": "Promote db-2."}),
+    ("/admin/clients/<int:client_id>", "GET"): Case(
+        lambda c, r, w: f"/admin/clients/{c.client_id(w)}", staff_only(302, 200)),
+    ("/admin/clients/<int:client_id>", "POST"): Case(
+        lambda c, r, w: f"/admin/clients/{c.new_client(w)}", staff_only(302, 302),
+        form=lambda c, r, w: {**c.made["client"], "name": "Renamed"}),
+    ("/admin/clients/<int:client_id>/services", "POST"): Case(
+        lambda c, r, w: f"/admin/clients/{c.new_client(w)}/services", staff_only(302, 302), form={"name": "Labs API"}),
+    ("/admin/users/new", "GET"): Case(lambda c, r, w: "/admin/users/new", staff_only(302, 200)),
+    ("/admin/users/new", "POST"): Case(
+        lambda c, r, w: "/admin/users/new", staff_only(302, 302),
+        form=lambda c, r, w: {"name": "Eve Night", "email": f"eve-{r}-{w}@vigil.test", "role": "engineer"}),
+    ("/admin/pools/new", "GET"): Case(lambda c, r, w: "/admin/pools/new", staff_only(302, 200)),
+    ("/admin/pools/new", "POST"): Case(
+        lambda c, r, w: "/admin/pools/new", staff_only(302, 302),
+        form=lambda c, r, w: {"name": f"Pool {r} {w}", "members": [str(c.world.alice)]}),
+    ("/admin/pools/<int:pool_id>", "GET"): Case(lambda c, r, w: f"/admin/pools/{c.pool_id(w)}", staff_only(302, 200)),
+    ("/admin/pools/<int:pool_id>", "POST"): Case(
+        lambda c, r, w: f"/admin/pools/{c.new_pool(w)}", staff_only(302, 302), form=lambda c, r, w: c.made["pool"]),
+    ("/admin/policies/new", "GET"): Case(lambda c, r, w: "/admin/policies/new", staff_only(302, 200)),
+    ("/admin/policies/new", "POST"): Case(
+        lambda c, r, w: "/admin/policies/new", staff_only(302, 302),
+        form=lambda c, r, w: {"preset": "4h", "name": f"Policy {r} {w}", "role_primary": f"user:{c.world.alice}",
+                              "role_lead": f"user:{c.world.theo}"}),
+    # --- who is on call, my shifts, open slots, the calendar feed ------------------------------
+    ("/api/v1/oncall", "GET"): Case(lambda c, r, w: "/api/v1/oncall", schedule_readers(401, 200)),
+    ("/api/v1/me/shifts", "GET"): Case(lambda c, r, w: "/api/v1/me/shifts", schedule_readers(401, 200)),
+    ("/api/v1/open-slots", "GET"): Case(lambda c, r, w: "/api/v1/open-slots", schedule_readers(401, 200)),
+    # Only an engineer of the schedule's pool claims; managers see the slot but are not in it.
+    ("/api/v1/open-slots/claim", "POST"): Case(
+        lambda c, r, w: "/api/v1/open-slots/claim", by_pool(401, 200) | {"admin": (403, 403), "manager": (403, 403)},
+        json=lambda c, r, w: c.open_slot(w)),
+    ("/open-slots", "GET"): Case(lambda c, r, w: "/open-slots", schedule_readers(302, 200)),
+    # A refusal of a visible slot is told on the page it returns to; a hidden one is 404.
+    ("/open-slots/claim", "POST"): Case(lambda c, r, w: "/open-slots/claim", by_pool(302, 302),
+                                        form=lambda c, r, w: c.open_slot(w)),
+    ("/me/shifts", "GET"): Case(lambda c, r, w: "/me/shifts", schedule_readers(302, 200)),
+    ("/me/calendar", "POST"): Case(lambda c, r, w: "/me/calendar", schedule_readers(302, 302),
+                                   form={"action": "regenerate"}),
+    # The secret address is the credential, whoever calls: own, a live one; other, a replaced one.
+    ("/ical/<secret>.ics", "GET"): Case(lambda c, r, w: c.ical(w), {r: (200, 404) for r in ROLES}),
+    # --- schedules: staff see all, the pool engineer Pool A's, nobody else any ------------------
+    ("/schedules", "GET"): Case(lambda c, r, w: "/schedules", schedule_readers(302, 200)),
+    ("/schedules/<int:schedule_id>", "GET"): Case(lambda c, r, w: f"/schedules/{c.schedule(w)}", by_pool(302, 200)),
+    ("/schedules/new", "GET"): Case(lambda c, r, w: "/schedules/new", staff_only(302, 200)),
+    ("/schedules/new", "POST"): Case(
+        lambda c, r, w: "/schedules/new", staff_only(302, 302),
+        form=lambda c, r, w: {"name": f"New {r} {w}", "pool_id": str(c.pool_id(w)), "timezone": "Europe/Paris",
+                              "kind": "always"}),
+    ("/schedules/<int:schedule_id>/edit", "GET"): Case(
+        lambda c, r, w: f"/schedules/{c.schedule(w)}/edit", by_pool(302, 200, staff_only=True)),
+    ("/schedules/<int:schedule_id>/edit", "POST"): Case(
+        lambda c, r, w: f"/schedules/{c.schedule(w, fresh=True)}/edit", by_pool(302, 302, staff_only=True),
+        form=lambda c, r, w: {"name": f"Renamed {c.made['schedule']}", "pool_id": str(c.pool_id(w)),
+                              "timezone": "Europe/Paris", "kind": "always"}),
+    ("/schedules/<int:schedule_id>/delete", "POST"): Case(
+        lambda c, r, w: f"/schedules/{c.schedule(w, fresh=True)}/delete", by_pool(302, 302, staff_only=True)),
+    ("/schedules/<int:schedule_id>/layers/new", "GET"): Case(
+        lambda c, r, w: f"/schedules/{c.schedule(w)}/layers/new", by_pool(302, 200, staff_only=True)),
+    ("/schedules/<int:schedule_id>/layers/new", "POST"): Case(
+        lambda c, r, w: f"/schedules/{c.schedule(w, fresh=True)}/layers/new", by_pool(302, 302, staff_only=True),
+        form=lambda c, r, w: layer_form(c, "Secondary", w)),
+    ("/schedules/<int:schedule_id>/layers/<int:layer_id>/edit", "GET"): Case(
+        lambda c, r, w: f"/schedules/{c.layer(w)}/edit", by_pool(302, 200, staff_only=True)),
+    ("/schedules/<int:schedule_id>/layers/<int:layer_id>/edit", "POST"): Case(
+        lambda c, r, w: f"/schedules/{c.layer(w, fresh=True)}/edit", by_pool(302, 302, staff_only=True),
+        form=lambda c, r, w: layer_form(c, "Primary", w, reverse=True)),
+    ("/schedules/<int:schedule_id>/layers/<int:layer_id>/delete", "POST"): Case(
+        lambda c, r, w: f"/schedules/{c.layer(w, fresh=True)}/delete", by_pool(302, 302, staff_only=True)),
+    ("/schedules/<int:schedule_id>/overrides", "POST"): Case(
+        lambda c, r, w: f"/schedules/{c.schedule(w, fresh=True)}/overrides", by_pool(302, 302, staff_only=True),
+        form=lambda c, r, w: {"layer_id": str(c.made["layer"]), "user_id": str(c.world.ids[MEMBERS[w][1]]),
+                              "start": "2026-03-10T20:00", "end": "2026-03-11T08:00", "note": "family event"}),
+    ("/schedules/<int:schedule_id>/overrides/<int:override_id>/delete", "POST"): Case(
+        lambda c, r, w: f"/schedules/{c.override(w)}/delete", by_pool(302, 302, staff_only=True)),
+    ("/schedules/<int:schedule_id>/swap", "POST"): Case(
+        lambda c, r, w: f"/schedules/{c.schedule(w, fresh=True)}/swap", by_pool(302, 302, staff_only=True),
+        form=lambda c, r, w: {"layer_id": str(c.made["layer"]), "a": SHIFTS[0], "b": SHIFTS[1]}),
+    # --- coverage hours, allowances: managers; a client or pool the role cannot see is hidden --
+    # Sets the default hours (24/7, hold): the same client for every role after it.
+    ("/clients/<int:client_id>/coverage", "GET"): Case(
+        lambda c, r, w: f"/clients/{c.client_id(w)}/coverage", by_client(302, 200, staff_only=True)),
+    ("/clients/<int:client_id>/coverage", "POST"): Case(
+        lambda c, r, w: f"/clients/{c.client_id(w)}/coverage", by_client(302, 302, staff_only=True),
+        form={"kind": "always", "timezone": "Europe/Paris", "out_of_coverage": "hold"}),
+    ("/api/v1/clients/<int:client_id>/coverage", "PUT"): Case(
+        lambda c, r, w: f"/api/v1/clients/{c.client_id(w)}/coverage", by_client(401, 200, staff_only=True),
+        json={"coverage": {"kind": "always"}, "out_of_coverage": "hold", "timezone": "Europe/Paris"}),
+    ("/reports/allowances", "GET"): Case(
+        lambda c, r, w: f"/reports/allowances?pool={c.pool_id(w)}&from=2026-02-01&to=2026-02-28", staff_only(302, 200)),
+    ("/reports/allowances.csv", "GET"): Case(
+        lambda c, r, w: f"/reports/allowances.csv?pool={c.pool_id(w)}&from=2026-02-01&to=2026-02-28",
+        staff_only(302, 200)),
+    ("/pools/<int:pool_id>/rates", "POST"): Case(
+        lambda c, r, w: f"/pools/{c.new_pool(w)}/rates", by_pool(302, 302, staff_only=True),
+        form={"weekday": "20", "weekend": "40", "holiday": "60", "currency": "EUR", "country": "FR"}),
+    # --- being reached: contact methods, rules, push devices (the caller's own only) -----------
+    ("/api/v1/push/vapid-public-key", "GET"): Case(lambda c, r, w: "/api/v1/push/vapid-public-key",
+                                                  paged_people(401, 200)),
+    ("/api/v1/push/subscriptions", "GET"): Case(lambda c, r, w: "/api/v1/push/subscriptions", paged_people(401, 200)),
+    # own: this device's subscription, held by the caller (updated: 200); other: a device whose
+    # subscription bob holds, where the caller is now logged in (it moves to the caller: 201).
+    ("/api/v1/push/subscriptions", "POST"): Case(
+        lambda c, r, w: "/api/v1/push/subscriptions", paged_people(401, 200, 201),
+        json=lambda c, r, w: c.push_subscription(c.whose(r, w))),
+    ("/api/v1/push/subscriptions/<int:method_id>", "DELETE"): Case(
+        mine("/api/v1/push/subscriptions/", lambda c, who: c.contact_method(who, "push")), paged_people(401, 204, 404)),
+    ("/api/v1/me/contact-methods", "GET"): Case(lambda c, r, w: "/api/v1/me/contact-methods", paged_people(401, 200)),
+    ("/api/v1/me/contact-methods", "POST"): Case(
+        lambda c, r, w: "/api/v1/me/contact-methods", paged_people(401, 201),
+        json=lambda c, r, w: {"kind": "email", "address": f"{r}-{w}-{uuid.uuid4().hex[:8]}@example.com"}),
+    ("/api/v1/me/contact-methods/<int:method_id>", "DELETE"): Case(
+        mine("/api/v1/me/contact-methods/", Ctx.contact_method), paged_people(401, 204, 404)),
+    ("/api/v1/me/contact-methods/<int:method_id>/test", "POST"): Case(
+        mine("/api/v1/me/contact-methods/", Ctx.contact_method, "/test"), paged_people(401, 202, 404)),
+    ("/api/v1/me/notifications/<int:notification_id>", "GET"): Case(
+        mine("/api/v1/me/notifications/", Ctx.notification), paged_people(401, 200, 404)),
+    ("/api/v1/me/notification-rules", "GET"): Case(lambda c, r, w: "/api/v1/me/notification-rules",
+                                                  paged_people(401, 200)),
+    ("/api/v1/me/notification-rules", "PUT"): Case(
+        lambda c, r, w: "/api/v1/me/notification-rules", paged_people(401, 200),
+        json={"rules": [{"urgency": "high", "kind": "push", "delay_minutes": 0},
+                        {"urgency": "high", "kind": "sms", "delay_minutes": 2}]}),
+    # --- ack links: the token is the credential, whoever calls and whatever their session -------
+    # own: a link for an Acme incident (alice's); other: for an Initech one (erin's). Each
+    # acknowledges as the link's user: test_an_ack_link_acts_as_its_user_whatever_the_session.
+    ("/a/<token>", "GET"): Case(lambda c, r, w: f"/a/{c.ack_token(w)}", same(200, 200)),
+    # The page's form carries a CSRF token (the GET puts one in the visitor's session, a new one
+    # if nobody is logged in), so this POST keeps the CSRF check, as
+    # tests/notifications/test_ack_links.py::test_the_page_form_needs_its_csrf_token wants.
+    ("/a/<token>", "POST"): Case(lambda c, r, w: f"/a/{c.ack_token(w)}", same(200, 200),
+                                 form=lambda c, r, w: {"op_id": f"op-{uuid.uuid4().hex}"}),
+    # The service worker's button: no page, no session, no CSRF token; the token is all.
+    ("/api/v1/ack-links/<token>", "POST"): Case(
+        lambda c, r, w: f"/api/v1/ack-links/{c.ack_token(w)}", same(200, 200),
+        json=lambda c, r, w: {"op_id": f"sw-{uuid.uuid4().hex}"}),
+    # --- the SMS/voice provider's webhooks: authenticated by X-Twilio-Signature alone -----------
+    # own: signed by the provider (this server's account and auth token), so it acts, whoever's
+    # session is sent along; other: the same request unsigned, 403 for everyone, anonymous
+    # included. Forged, misdirected and other-account signatures:
+    # test_a_provider_webhook_not_signed_for_this_server_is_refused.
+    ("/twilio/sms", "POST"): Case(
+        lambda c, r, w: "/twilio/sms", {r: (200, 403) for r in ROLES}, twilio=True,
+        form=lambda c, r, w: {"MessageSid": f"SM{uuid.uuid4().hex}", "From": c.alice_phone(), "To": TWILIO["TWILIO_FROM"],
+                              "Body": f"ACK {c.incident('own')}"}),
+    ("/twilio/status/<int:notification_id>", "POST"): Case(
+        lambda c, r, w: f"/twilio/status/{c.page('own')}", {r: (204, 403) for r in ROLES}, twilio=True,
+        form=lambda c, r, w: {"MessageSid": c.made["provider_id"], "MessageStatus": "undelivered", "ErrorCode": "30003"}),
+    ("/twilio/voice/<token>", "POST"): Case(
+        lambda c, r, w: f"/twilio/voice/{c.ack_token('own')}", {r: (200, 403) for r in ROLES}, twilio=True,
+        form=lambda c, r, w: {"CallSid": f"CA{uuid.uuid4().hex}", "CallStatus": "in-progress"}),
+    ("/twilio/voice/<token>/gather", "POST"): Case(
+        lambda c, r, w: f"/twilio/voice/{c.ack_token('own')}/gather", {r: (200, 403) for r in ROLES}, twilio=True,
+        form=lambda c, r, w: {"CallSid": f"CA{uuid.uuid4().hex}", "Digits": "1"}),
+}
+
+
+@pytest.fixture
+def app(database, clock, tmp_path) -> Any:
+    """The test app with SMS and voice configured (without a provider account the webhooks do
+    not exist: 404)."""
+    return make_app(database, clock, tmp_path, **TWILIO)
+
+
+def routes(app: Any) -> set[tuple[str, str]]:
+    return {(r.rule, m) for r in app.url_map.iter_rules() for m in (r.methods or ()) if m not in ("HEAD", "OPTIONS")}
+
+
+def test_every_route_has_an_expectation_for_every_role(app) -> None:
+    missing = routes(app) - set(MATRIX)
+    assert not missing, f"give these routes a row in MATRIX: {sorted(missing)}"
+    assert not set(MATRIX) - routes(app), "MATRIX names routes that do not exist"
+    for key, case in MATRIX.items():
+        assert set(case.expect) == set(ROLES), key
+
+
+def _status(ctx: Ctx, case: Case, method: str, role: str, which: str, csrf: bool = True) -> int:
+    r = _call(ctx, case, method, role, which, csrf)
+    r.close()  # static files are streamed
+    return int(r.status_code)
+
+
+def _call(ctx: Ctx, case: Case, method: str, role: str, which: str, csrf: bool = True) -> Any:
+    url = case.url(ctx, role, which)
+    if case.token:
+        headers = {"Authorization": f"Bearer {ctx.bearer(role)}"} if role != "anonymous" else {}
+        return ctx.app.test_client().open(url, method=method, json=case.json, headers=headers)
+    b = ctx.browser(role, fresh=case.fresh)
+    headers = {"X-CSRFToken": b.csrf or ""} if csrf else {}
+    headers.update(case.headers or {})
+    body: dict[str, Any] = {}
+    if case.twilio:
+        assert callable(case.form)
+        form = {"AccountSid": TWILIO["TWILIO_ACCOUNT_SID"], **case.form(ctx, role, which)}
+        if which == "own":
+            headers["X-Twilio-Signature"] = ctx.twilio_signature(url, form)
+        return b.client.open(url, method=method, headers=headers, data=form)
+    if case.json == "v2":
+        body["json"] = {"routing_key": ctx.world.keys["acme_v2" if which == "own" else "globex_v2"],
+                        "event_action": "trigger", "payload": {"summary": "x", "source": "s", "severity": "info"}}
+    elif url == "/api/v1/intake/generic":
+        headers["Authorization"] = f"Bearer {ctx.world.keys[KEY[which]]}"
+        body["json"] = case.json
+    elif case.json is not None:
+        body["json"] = case.json(ctx, role, which) if callable(case.json) else case.json
+    elif case.form is not None:
+        body["data"] = case.form(ctx, role, which) if callable(case.form) else case.form
+    return b.client.open(url, method=method, headers=headers, **body)
+
+
+@pytest.mark.parametrize("route", sorted(MATRIX), ids=lambda r: f"{r[1]} {r[0]}")
+def test_route_answers_each_role_exactly(route, app, database, clock, world) -> None:
+    ctx = build(app, database, clock, world)
+    case = MATRIX[route]
+    got: dict[str, tuple[int, int]] = {}
+    for role in ROLES:
+        got[role] = (_status(ctx, case, route[1], role, "own"), _status(ctx, case, route[1], role, "other"))
+    assert got == case.expect, json.dumps({r: [got[r], case.expect[r]] for r in ROLES if got[r] != case.expect[r]})
+
+
+# Authenticated by what they carry (an integration key, an API token, an ack link's token, the
+# provider's signature), never by the cookie. Not /a/<token> POST: the page's form has a CSRF token.
+NO_CSRF = {("/api/v1/intake/<source>/<key>", "POST"), ("/api/v1/intake/<source>", "POST"), ("/v2/enqueue", "POST"),
+           ("/api/v1/services/<int:service_id>/intake/<source>", "POST"), ("/api/v1/ack-links/<token>", "POST"),
+           ("/twilio/sms", "POST"), ("/twilio/status/<int:notification_id>", "POST"), ("/twilio/voice/<token>", "POST"),
+           ("/twilio/voice/<token>/gather", "POST")}
+
+
+def test_every_write_with_the_session_needs_the_csrf_token(app, database, clock, world) -> None:
+    """The matrix sends the token with every request; here each state-changing route is called
+    by a logged-in admin without it (form field or header): 400, before the view runs."""
+    ctx = build(app, database, clock, world)
+    writes = {key for key in MATRIX if key[1] not in ("GET", "HEAD", "OPTIONS")}
+    exempt = {(r.rule, m) for r in app.url_map.iter_rules() for m in (r.methods or ())
+              if (r.rule, m) in writes and getattr(app.view_functions[r.endpoint], "csrf_exempt", False)}
+    assert exempt == NO_CSRF
+    got = {key: _status(ctx, MATRIX[key], key[1], "admin", "own", csrf=False) for key in sorted(writes - NO_CSRF)}
+    assert got == dict.fromkeys(got, 400)
+
+
+def test_a_client_viewer_form_action_changes_nothing(app, database, clock, world) -> None:
+    ctx = build(app, database, clock, world)
+    iid = ctx.incident("own")
+    r = ctx.browser("viewer").client.post(f"/incidents/{iid}/resolve", data={"summary": "x", "csrf_token": ctx.browser("viewer").csrf})
+    assert r.status_code == 302
+    assert ctx.browser("admin").get(f"/api/v1/incidents/{iid}").get_json()["incident"]["status"] == "triggered"
+
+
+def test_another_clients_incident_by_id_is_not_found_not_forbidden(app, database, clock, world) -> None:
+    ctx = build(app, database, clock, world)
+    theirs = ctx.incident("other")
+    for role in ("engineer", "outsider", "viewer"):
+        b = ctx.browser(role)
+        for r in (b.get(f"/api/v1/incidents/{theirs}"), b.get(f"/incidents/{theirs}"),
+                  b.post(f"/api/v1/incidents/{theirs}/ack", json={}), b.get(f"/api/v1/incidents/{theirs + 1000}")):
+            assert r.status_code == 404, (role, r.request.path)
+        assert theirs not in [i["id"] for i in b.get("/api/v1/incidents?status=all").get_json()["incidents"]]
+
+
+def _acknowledged_by(ctx: Ctx, iid: int) -> str | None:
+    from app.models import Incident
+
+    with ctx.database.transaction() as s:
+        inc = s.get(Incident, iid)
+        return inc.acknowledged_by.name if inc.acknowledged_by else None
+
+
+def test_an_ack_link_acts_as_its_user_whatever_the_session(app, database, clock, world) -> None:
+    """The token is the credential: Acme's client viewer (who may not act on any incident), the
+    Initech viewer and an engineer of another pool, holding Erin's link to an Initech incident,
+    acknowledge as Erin; their own session neither helps nor hinders."""
+    ctx = build(app, database, clock, world)
+    for role in ("viewer", "other_viewer", "engineer"):
+        b = ctx.browser(role)
+        token = ctx.ack_token("other")
+        iid = ctx.made["incident"]
+        assert "Acknowledge as Erin Night" in b.get(f"/a/{token}").get_data(as_text=True)
+        r = b.client.post(f"/a/{token}", data={"op_id": f"op-{role}", "csrf_token": b.csrf})
+        assert r.status_code == 200 and f"#{iid} acknowledged." in r.get_data(as_text=True), role
+        assert _acknowledged_by(ctx, iid) == "Erin Night"
+        token = ctx.ack_token("other")
+        r = b.post(f"/api/v1/ack-links/{token}", json={"op_id": f"sw-{role}"})
+        assert r.status_code == 200 and _acknowledged_by(ctx, ctx.made["incident"]) == "Erin Night", role
+
+
+def test_a_provider_webhook_not_signed_for_this_server_is_refused(app, database, clock, world, tmp_path) -> None:
+    """Besides unsigned (the matrix's "other"): a signature made with another auth token, one made
+    for another address, and a good signature on a request for another account are all 403, and
+    change nothing. A server without a provider account has no webhooks: 404."""
+    from app.models import InboundMessage, TimelineEntry
+
+    ctx = build(app, database, clock, world)
+    sid = TWILIO["TWILIO_ACCOUNT_SID"]
+    token = ctx.ack_token("own")
+    iid = ctx.made["incident"]
+    other = ctx.ack_token("own")
+    nid = ctx.page("own")
+    paged = ctx.made["incident"]
+    cases = {
+        "/twilio/sms": {"MessageSid": "SM" + "1" * 32, "From": ctx.alice_phone(), "Body": f"ACK {iid}"},
+        f"/twilio/status/{nid}": {"MessageSid": ctx.made["provider_id"], "MessageStatus": "failed"},
+        f"/twilio/voice/{token}": {"CallSid": "CA" + "1" * 32},
+        f"/twilio/voice/{token}/gather": {"CallSid": "CA" + "2" * 32, "Digits": "1"},
+    }
+    for path, form in cases.items():
+        form = {"AccountSid": sid, **form}
+        # Signed for another address: another link's call, or this path on another server.
+        elsewhere = (ctx.twilio_signature(path.replace(token, other), form) if token in path
+                     else twilio_signature(TWILIO["TWILIO_AUTH_TOKEN"], "https://elsewhere.example" + path, form))
+        for signature, sent in ((ctx.twilio_signature(path, form, token="another-accounts-auth-token"), form),
+                                (elsewhere, form),
+                                (ctx.twilio_signature(path, {**form, "AccountSid": "AC" + "9" * 32}),
+                                 {**form, "AccountSid": "AC" + "9" * 32})):
+            r = app.test_client().post(path, data=sent, headers={"X-Twilio-Signature": signature})
+            assert r.status_code == 403, (path, r.get_data(as_text=True))
+    assert _acknowledged_by(ctx, iid) is None
+    with database.transaction() as s:
+        assert not s.query(TimelineEntry).filter_by(incident_id=paged, kind="delivery_report").count()
+        assert not s.query(InboundMessage).count()
+
+    bare = make_app(database, clock, tmp_path / "no-twilio")
+    form = {"AccountSid": sid, "CallSid": "CA" + "3" * 32}
+    r = bare.test_client().post(f"/twilio/voice/{token}", data=form,
+                                headers={"X-Twilio-Signature": ctx.twilio_signature(f"/twilio/voice/{token}", form)})
+    assert r.status_code == 404
+
+
+def test_a_client_viewers_refusal_changes_nothing(app, database, clock, world) -> None:
+    """Refused before anything is looked up: a viewer's own method (made behind the API's back)
+    stays, and subscribing the device whose subscription bob holds does not take it from him."""
+    from app.models import ContactMethod
+
+    ctx = build(app, database, clock, world)
+    viewer = ctx.browser("viewer")
+    own = ctx.contact_method("viewer")
+    assert viewer.client.delete(f"/api/v1/me/contact-methods/{own}", headers={"X-CSRFToken": viewer.csrf}).status_code == 403
+    body = ctx.push_subscription("bob")
+    assert viewer.post("/api/v1/push/subscriptions", json=body).status_code == 403
+    with database.transaction() as s:
+        assert s.get(ContactMethod, own) is not None
+        [held] = s.query(ContactMethod).filter_by(kind="push", address=body["endpoint"]).all()
+        assert held.user_id == world.bob

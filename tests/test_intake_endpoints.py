@@ -1,0 +1,174 @@
+"""Alerts come in over HTTP: each source, authenticated by integration key, with real payloads."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from app.models import Alert, Incident, TimelineEntry
+
+PAYLOADS = Path(__file__).parent / "payloads"
+
+
+def payload(name: str, **changes: Any) -> dict[str, Any]:
+    body = json.loads((PAYLOADS / name).read_text())
+    body.update(changes)
+    return body
+
+
+def count(database: Any, model: Any) -> int:
+    with database.transaction() as s:
+        return s.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+def test_an_alertmanager_group_opens_one_incident_and_its_resolution_resolves_it(client, world, database) -> None:
+    key = world.keys["acme_am"]
+    r = client.post(f"/api/v1/intake/alertmanager/{key}", json=payload("alertmanager_firing.json"))
+    assert r.status_code == 202, r.get_json()
+    first = r.get_json()["results"][0]
+    assert first["outcome"] == "created"
+    r = client.post(f"/api/v1/intake/alertmanager/{key}", json=payload("alertmanager_resolved.json"))
+    assert r.status_code == 202
+    assert r.get_json()["results"][0] == {**first, "outcome": "resolved"}
+    with database.transaction() as s:
+        inc = s.get(Incident, first["incident"])
+        assert inc.status == "resolved" and inc.source == "alertmanager"
+        assert "alertmanager" in inc.resolution_summary
+        stored = s.execute(select(Alert).order_by(Alert.id)).scalars().all()
+        assert [a.outcome for a in stored] == ["created", "resolved"]
+        assert stored[0].payload == payload("alertmanager_firing.json")  # the raw body, kept for audit
+
+
+def test_the_key_may_also_come_as_a_bearer_token_or_basic_auth_password(client, world) -> None:
+    body = payload("alertmanager_firing.json")
+    r = client.post("/api/v1/intake/alertmanager", json=body, headers={"Authorization": f"Bearer {world.keys['acme_am']}"})
+    assert r.status_code == 202
+    import base64
+    basic = base64.b64encode(f"alertmanager:{world.keys['globex_am']}".encode()).decode()
+    r = client.post("/api/v1/intake/alertmanager", json=body, headers={"Authorization": f"Basic {basic}"})
+    assert r.status_code == 202
+
+
+def test_a_grafana_alert_opens_an_incident(client, world, database) -> None:
+    r = client.post(f"/api/v1/intake/grafana/{world.keys['acme_grafana']}", json=payload("grafana_unified_firing.json"))
+    assert r.status_code == 202, r.get_json()
+    assert r.get_json()["results"][0]["outcome"] == "created"
+    r = client.post(f"/api/v1/intake/grafana/{world.keys['acme_grafana']}", json=payload("grafana_legacy_alerting.json"))
+    assert r.get_json()["results"][0]["outcome"] == "created"
+    assert count(database, Incident) == 2
+
+
+def test_the_events_v2_endpoint_answers_like_pagerduty(client, world, database) -> None:
+    key = world.keys["globex_v2"]
+    r = client.post("/v2/enqueue", json=payload("pagerduty_v2_trigger.json", routing_key=key))
+    assert r.status_code == 202
+    assert r.get_json() == {"status": "success", "message": "Event processed", "dedup_key": "samplekeyhere"}
+    r = client.post("/v2/enqueue", json=payload("pagerduty_v2_acknowledge.json", routing_key=key, dedup_key="samplekeyhere"))
+    assert r.status_code == 202
+    r = client.post("/v2/enqueue", json=payload("pagerduty_v2_resolve.json", routing_key=key, dedup_key="samplekeyhere"))
+    assert r.status_code == 202 and r.get_json()["dedup_key"] == "samplekeyhere"
+    with database.transaction() as s:
+        inc = s.execute(select(Incident)).scalar_one()
+        kinds = s.execute(select(TimelineEntry.kind).where(TimelineEntry.incident_id == inc.id)).scalars().all()
+        assert inc.status == "resolved"
+        assert kinds[0] == "triggered" and "acknowledged" in kinds and kinds[-1] == "resolved"
+        assert inc.urgency == "low"  # the documented example says severity "info"
+
+
+def test_an_events_v2_trigger_without_a_dedup_key_gets_one_back(client, world) -> None:
+    body = payload("pagerduty_v2_trigger.json", routing_key=world.keys["globex_v2"])
+    del body["dedup_key"]
+    r = client.post("/v2/enqueue", json=body)
+    assert r.status_code == 202
+    key = r.get_json()["dedup_key"]
+    assert len(key) >= 16
+    body["dedup_key"] = key
+    assert client.post("/v2/enqueue", json=body).get_json()["dedup_key"] == key
+
+
+def test_an_invalid_events_v2_event_lists_every_problem(client, world) -> None:
+    r = client.post("/v2/enqueue", json={"routing_key": world.keys["globex_v2"], "event_action": "trigger",
+                                          "payload": {"summary": 3}})
+    assert r.status_code == 400
+    body = r.get_json()
+    assert body["status"] == "invalid event" and body["message"] == "Event object is invalid"
+    assert len(body["errors"]) >= 2
+
+
+def test_a_generic_alert_with_the_same_key_attaches_instead_of_paging_again(client, world, database, engine) -> None:
+    from app.notify.recording import RecordingTransport
+    from tests.helpers import post_alert
+
+    first = post_alert(client, world.keys["acme_generic"]).get_json()["results"][0]
+    engine.run_until_idle()
+    again = post_alert(client, world.keys["acme_generic"]).get_json()["results"][0]
+    engine.run_until_idle()
+    assert again == {**first, "outcome": "attached"}
+    assert len(RecordingTransport.sent) == 1
+    with database.transaction() as s:
+        inc = s.get(Incident, first["incident"])
+        assert inc.alert_count == 2
+        assert s.execute(select(func.count()).select_from(TimelineEntry).where(
+            TimelineEntry.kind == "alert_repeated")).scalar_one() == 1
+
+
+def test_after_resolution_the_same_key_opens_a_new_incident(client, world) -> None:
+    from tests.helpers import post_alert
+
+    first = post_alert(client, world.keys["acme_generic"]).get_json()["results"][0]
+    post_alert(client, world.keys["acme_generic"], action="resolve")
+    second = post_alert(client, world.keys["acme_generic"]).get_json()["results"][0]
+    assert second["outcome"] == "created" and second["incident"] != first["incident"]
+
+
+def test_a_resolve_for_nothing_open_is_accepted_and_kept(client, world, database) -> None:
+    from tests.helpers import post_alert
+
+    r = post_alert(client, world.keys["acme_generic"], action="resolve", dedup="never-seen")
+    assert r.status_code == 202 and r.get_json()["results"][0]["outcome"] == "no_open_incident"
+    assert count(database, Alert) == 1 and count(database, Incident) == 0
+
+
+def test_bad_input_gets_a_clear_4xx_never_a_500(client, world, app) -> None:
+    key = world.keys["acme_generic"]
+    url = f"/api/v1/intake/generic/{key}"
+    cases = [
+        (client.post(url, data="{not json", content_type="application/json"), 400, "malformed JSON"),
+        (client.post(url, data="summary=x", content_type="application/x-www-form-urlencoded"), 415, "Content-Type"),
+        (client.post(url, json={"severity": "critical"}), 400, "summary"),
+        (client.post(url, json={"summary": ["a list"]}), 400, "summary"),
+        (client.post(url, json=["not", "an", "object"]), 400, ""),
+        (client.post("/api/v1/intake/generic/0123456789abcdef0123456789abcdef", json={"summary": "x"}), 401, "unknown"),
+        (client.post("/api/v1/intake/generic", json={"summary": "x"}), 401, "key is required"),
+        (client.post(f"/api/v1/intake/alertmanager/{key}", json={"summary": "x"}), 403, "for generic"),
+        (client.post(f"/api/v1/intake/nagios/{key}", json={"summary": "x"}), 404, "unknown source"),
+        (client.post(url, data=b"{" + b" " * (app.config["MAX_CONTENT_LENGTH"] + 1) + b"}",
+                     content_type="application/json"), 413, "larger than"),
+        (client.get(url), 405, ""),
+        (client.post("/v2/enqueue", data="nope", content_type="application/json"), 400, ""),
+        (client.post("/v2/enqueue", data="nope", content_type="text/plain"), 415, ""),
+        (client.post("/v2/enqueue", json={"routing_key": "x" * 32, "event_action": "trigger"}), 401, ""),
+    ]
+    for r, status, words in cases:
+        assert r.status_code == status, (status, r.get_data(as_text=True))
+        assert r.is_json, r.get_data(as_text=True)
+        assert words in json.dumps(r.get_json()), r.get_json()
+
+
+def test_unstorable_characters_are_replaced_and_the_alert_is_kept(client, world, database) -> None:
+    raw = '{"summary": "disk \\ud800 full \\u0000 now", "dedup_key": "nul"}'
+    r = client.post(f"/api/v1/intake/generic/{world.keys['acme_generic']}", data=raw, content_type="application/json")
+    assert r.status_code == 202, r.get_json()
+    with database.transaction() as s:
+        assert s.execute(select(Incident.summary)).scalar_one() == "disk \ufffd full \ufffd now"
+
+
+def test_a_revoked_key_is_refused(client, world, database, clock) -> None:
+    from app.integrations import find_key, revoke
+
+    assert client.post(f"/api/v1/intake/generic/{world.keys['acme_generic']}", json={"summary": "x"}).status_code == 202
+    with database.transaction() as s:
+        revoke(s, find_key(s, world.keys["acme_generic"]), clock.now())
+    r = client.post(f"/api/v1/intake/generic/{world.keys['acme_generic']}", json={"summary": "x"})
+    assert r.status_code == 401

@@ -1,0 +1,127 @@
+"""Schema migrations and the `vigil` command."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from click.testing import CliRunner
+from sqlalchemy import func, select, text
+
+from app import migrate
+from app.cli import main
+from app.db import Database
+from app.models import Base, Client, IntegrationKey, User
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_migrations_build_exactly_the_models(tmp_path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'm.db'}")
+    migrate.upgrade(db)
+    with db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+    db.dispose()
+    assert diff == []
+
+
+def test_an_upgrade_keeps_existing_data(tmp_path) -> None:
+    """Every revision is applied to a database holding data from the one before."""
+    from alembic.script import ScriptDirectory
+
+    db = Database(f"sqlite:///{tmp_path / 'm.db'}")
+    revisions = [r.revision for r in ScriptDirectory.from_config(migrate.alembic_config(db)).walk_revisions()][::-1]
+    migrate.upgrade(db, revisions[0])
+    with db.engine.begin() as c:
+        c.execute(text("INSERT INTO pools (name, created_at) VALUES ('Pool A', '2026-01-01 00:00:00')"))
+        c.execute(text("INSERT INTO clients (name, slug, tier, timezone, coverage, out_of_coverage, created_at, pool_id) "
+                       "VALUES ('Acme', 'acme', '4h', 'Europe/Paris', '{\"kind\": \"always\"}', 'hold', '2026-01-01 00:00:00', 1)"))
+    for rev in revisions[1:]:
+        migrate.upgrade(db, rev)
+    migrate.upgrade(db)
+    with db.transaction() as s:
+        assert s.execute(select(Client.slug)).scalars().all() == ["acme"]
+    db.dispose()
+
+
+def cli(tmp_path: Path, *args: str) -> str:
+    env = {"VIGIL_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "VIGIL_INSTANCE_PATH": str(tmp_path / "instance"),
+           "VIGIL_PASSWORD_PROFILE": "CHEAPEST"}
+    result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_vigil_demo_is_idempotent_and_prints_working_logins_and_keys(tmp_path) -> None:
+    first = json.loads(cli(tmp_path, "demo", "--json"))
+    second = json.loads(cli(tmp_path, "demo", "--json"))
+    assert first == second
+    db = Database(f"sqlite:///{tmp_path / 'cli.db'}")
+    with db.transaction() as s:
+        assert s.execute(select(func.count()).select_from(User)).scalar_one() == len(first["logins"])
+        assert s.execute(select(func.count()).select_from(IntegrationKey)).scalar_one() == len(first["integration_keys"])
+        from app.auth import check_password, find_by_email
+
+        for login in first["logins"]:
+            assert check_password(find_by_email(s, login["email"]), login["password"]), login
+    db.dispose()
+    assert "curl" in first["curl"] and "/v2/enqueue" in first["curl"]
+    text_out = cli(tmp_path, "demo")
+    assert "admin@vigil.example" in text_out and first["integration_keys"][0]["key"] in text_out
+
+
+def test_the_demo_curl_line_fires_a_real_alert(tmp_path) -> None:
+    """Run the printed curl against the app (through the test client) and see the incident."""
+    import shlex
+
+    from app import create_app
+
+    info = json.loads(cli(tmp_path, "demo", "--json"))
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "INSTANCE_PATH": str(tmp_path / "instance"),
+                      "TESTING": True, "PASSWORD_PROFILE": "CHEAPEST"})
+    args = shlex.split(info["curl"])
+    body = args[args.index("-d") + 1]
+    r = app.test_client().post("/v2/enqueue", data=body, content_type="application/json")
+    assert r.status_code == 202 and r.get_json()["dedup_key"] == "disk-web-2"
+
+
+def test_vigil_create_user_and_db_upgrade(tmp_path) -> None:
+    assert "database at revision" in cli(tmp_path, "db", "upgrade")
+    out = cli(tmp_path, "create-user", "--email", "eve@example.com", "--name", "Eve", "--role", "engineer",
+              "--password", "a long enough password")
+    assert "created engineer eve@example.com" in out
+    env = {"VIGIL_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "VIGIL_INSTANCE_PATH": str(tmp_path / "instance")}
+    bad = CliRunner().invoke(main, ["create-user", "--email", "nope", "--name", "X", "--password", "a long enough password"], env=env)
+    assert bad.exit_code != 0 and "not an e-mail address" in bad.output
+
+
+def test_the_console_script_runs(tmp_path) -> None:
+    env = dict(os.environ, VIGIL_DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}", VIGIL_INSTANCE_PATH=str(tmp_path / "i"))
+    out = subprocess.run([sys.executable, "-m", "app.cli", "--help"], env=env, capture_output=True, text=True, cwd=ROOT, check=True)
+    for command in ("demo", "engine", "create-user", "serve", "db"):
+        assert command in out.stdout
+
+
+def test_the_migrations_build_exactly_the_models_on_postgres() -> None:
+    import pytest
+    from sqlalchemy.engine import make_url
+
+    from tests.helpers import PG_URL
+
+    if not PG_URL:
+        pytest.skip("set VIGIL_TEST_POSTGRES_URL to run PostgreSQL tests")
+    scratch = make_url(PG_URL).set(database="vigil_migrations_check")
+    admin = Database(PG_URL)
+    with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+        c.execute(text('DROP DATABASE IF EXISTS "vigil_migrations_check" WITH (FORCE)'))
+        c.execute(text('CREATE DATABASE "vigil_migrations_check"'))
+    admin.dispose()
+    db = Database(scratch.render_as_string(hide_password=False))
+    migrate.upgrade(db)
+    with db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+    db.dispose()
+    assert diff == []
