@@ -44,11 +44,14 @@ def main() -> None:
         key = next(k["key"] for k in json.loads(out)["integration_keys"] if k["source"] == "generic")
         db = Database(env["VIGIL_DATABASE_URL"])
         sub = push.new_subscription()
-        with db.transaction() as s:  # Alice, on call for Acme, has a phone subscribed to push
-            alice = s.execute(select(User).where(User.email == "alice@vigil.example")).scalar_one()
-            s.execute(delete(ContactMethod).where(ContactMethod.user_id == alice.id))
-            s.add(ContactMethod(user_id=alice.id, kind="push", address=sub.endpoint, push_p256dh=sub.p256dh,
-                                push_auth=sub.auth, label="bench phone", created_at=datetime.now(UTC)))
+        with db.transaction() as s:
+            # Whoever the demo rotation has on call today, their only contact is a phone
+            # subscribed to push (one subscription shared by the engineers: M+0 pages one of
+            # them per incident; managers are left out, their gap warnings would count too).
+            for user in s.execute(select(User).where(User.role == "engineer")).scalars():
+                s.execute(delete(ContactMethod).where(ContactMethod.user_id == user.id))
+                s.add(ContactMethod(user_id=user.id, kind="push", address=sub.endpoint, push_p256dh=sub.p256dh,
+                                    push_auth=sub.auth, label="bench phone", created_at=datetime.now(UTC)))
             push.expect_vapid_public_key(vapid.load_or_create(s, datetime.now(UTC)).public_key)
         backend = "postgresql" if db.is_postgres else "sqlite"
         db.dispose()
@@ -71,6 +74,8 @@ def main() -> None:
                 e.wait(30)
     first: dict[int, tuple[float, float]] = {}  # incident -> (monotonic, wall) of its first push
     for r in received:
+        if r.json().get("kind") != "incident":
+            continue
         iid = r.json()["incident"]["id"]
         if iid not in first or r.received_at < first[iid][0]:
             first[iid] = (r.received_at, r.received_at_wall.timestamp())

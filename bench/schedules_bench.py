@@ -20,8 +20,13 @@ overrides each, mixed coverage kinds), then prints one line per measurement:
 The database lines use a fresh SQLite file, or the PostgreSQL database given with --db (its
 public schema is dropped and recreated).
 
-Rotation lengths are a mix of weekly, daily and 12-hour, so the year has ~49k shifts: a heavy
+Rotation lengths are a mix of weekly, daily and 12-hour, so the year has ~49k shifts: a stress
 load (about 4.5 shifts per engineer per day); the report's cost is linear in the shift count.
+
+Then the same year's report for the pool the product is built for (`pool_*` lines): 30
+engineers sharing one pool on weekly rotations - a dual on-call schedule (primary and secondary
+layers, 24/7), an after-hours schedule (French holidays) and a 07:00-22:00 window schedule, with
+60 overrides over the year - pure, and from the database.
 """
 
 from __future__ import annotations
@@ -85,6 +90,25 @@ def build_schedules(rng: random.Random, n: int = 50) -> list[Schedule]:
     return out
 
 
+def build_pool(rng: random.Random) -> list[Schedule]:
+    """The shared pool of the product: weekly rotations of the same 30 engineers."""
+    anchor = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)  # a Monday, 09:00 in Paris
+    kinds = [("dual 24/7", COVERAGES[1], 2), ("after hours", COVERAGES[2], 1), ("07-22", COVERAGES[3], 1)]
+    out = []
+    for sid, (name, coverage, n_layers) in enumerate(kinds, start=1):
+        layers = []
+        for j in range(n_layers):
+            people = tuple(ENGINEERS[(sid * 7 + j * 15 + k) % 30] for k in range(30))
+            layers.append(Layer(sid * 10 + j, "primary" if j == 0 else "secondary", Rotation(people, anchor, "weekly", TZ)))
+        overrides = []
+        for k in range(20):
+            o_start = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=rng.randint(0, 365 * 24))
+            overrides.append(Override(sid * 100 + k, rng.choice(layers).id, o_start,
+                                      o_start + timedelta(hours=rng.randint(8, 72)), rng.choice(ENGINEERS)))
+        out.append(Schedule(sid, f"Pool A {name}", TZ, tuple(layers), coverage, tuple(overrides)))
+    return out
+
+
 def timed_ms(fn: Callable[[], object], runs: int) -> list[float]:
     samples = []
     for _ in range(runs):
@@ -140,8 +164,20 @@ def main() -> None:
     total = sum((r.amount for r in rows), Decimal(0))
     print(f"allowance_year_rows={len(rows)} total_amount={total} EUR")
 
+    pool = build_pool(random.Random(7))
 
-def bench_db(schedules: list[Schedule], url: str | None) -> None:
+    def pool_year() -> None:
+        held: list[Shift] = []
+        for s in pool:
+            held.extend(shifts(s, year_start, year_end))
+        allowance_report(held, date(2026, 1, 1), date(2026, 12, 31), TZ, rates)
+
+    pool_shifts = sum(len(shifts(s, year_start, year_end)) for s in pool)
+    report(f"pool_allowance_year_30_engineers_ms shifts={pool_shifts} (shifts computed + report)",
+           timed_ms(pool_year, 20))
+
+
+def bench_db(schedules: list[Schedule], url: str | None, *, only_report: str | None = None) -> None:
     """The same schedules stored as rows, read back the way the app reads them."""
     import tempfile
 
@@ -181,6 +217,11 @@ def bench_db(schedules: list[Schedule], url: str | None) -> None:
             def year() -> None:
                 build(s, boss, 1, date(2026, 1, 1), date(2026, 12, 31))
 
+            if only_report:
+                year()
+                report(f"{only_report} backend={backend}", timed_ms(year, 20))
+                db.dispose()
+                return
             who_now()
             report(f"oncall_now_50_schedules_db_ms backend={backend}", timed_ms(who_now, 50))
             report(f"oncall_api_50_schedules_db_ms backend={backend}", timed_ms(api, 20))
@@ -243,3 +284,4 @@ if __name__ == "__main__":
     args = ap.parse_args()
     main()
     bench_db(build_schedules(random.Random(42)), args.db)
+    bench_db(build_pool(random.Random(7)), args.db, only_report="pool_allowance_year_30_engineers_db_ms")
