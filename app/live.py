@@ -66,6 +66,8 @@ class EventBus:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
+        # Set once the Redis or PostgreSQL subscription is in place (wake-ups from then on).
+        self.listening = threading.Event()
         self._started = False
         self._redis: Any = None
         self._threads: list[threading.Thread] = []
@@ -166,6 +168,8 @@ class EventBus:
                 client = redis.Redis.from_url(self.redis_url, socket_timeout=30, socket_connect_timeout=5)
                 with client, client.pubsub(ignore_subscribe_messages=True) as pubsub:
                     pubsub.subscribe(REDIS_CHANNEL)
+                    pubsub.get_message(timeout=2.0)  # the subscription's confirmation
+                    self.listening.set()
                     while not self._stop.is_set():
                         if pubsub.get_message(timeout=1.0) is not None:
                             self._wake.set()
@@ -181,6 +185,7 @@ class EventBus:
             try:
                 with psycopg.connect(dsn, autocommit=True, connect_timeout=5) as conn:
                     conn.execute(f"LISTEN {events.PG_CHANNEL}")
+                    self.listening.set()
                     while not self._stop.is_set():
                         for _ in conn.notifies(timeout=1.0):
                             self._wake.set()

@@ -58,7 +58,7 @@ def test_postgres_notify_wakes_another_process_without_polling(postgres, pg_url,
     bus = EventBus(other, poll=30.0)
     sub = bus.subscribe()
     try:
-        time.sleep(0.5)  # let LISTEN start
+        assert bus.listening.wait(10), "LISTEN never started"
         trigger(postgres, world.keys["acme_generic"], clock.now())
         ev, waited = received_within(sub, 5.0)
         assert ev["kind"] == "incident.triggered" and waited < 2.0
@@ -77,7 +77,7 @@ def test_redis_pubsub_wakes_another_process_without_polling(database, db_url, wo
     bus = EventBus(other, redis_url=url, poll=30.0)
     sub = bus.subscribe()
     try:
-        time.sleep(0.5)  # let SUBSCRIBE start
+        assert bus.listening.wait(10), "the Redis subscription never started"
         trigger(database, world.keys["acme_generic"], clock.now())
         ev, waited = received_within(sub, 5.0)
         assert ev["kind"] == "incident.triggered" and waited < 2.0

@@ -154,7 +154,7 @@ def test_an_event_raised_in_one_worker_reaches_a_socket_held_by_another_through_
         with b.socket(b.login("alice")) as ws:
             hello = json.loads(ws.recv(timeout=5))
             assert hello["type"] == "hello"
-            time.sleep(0.3)  # let b's follower subscribe to Redis
+            time.sleep(1.0)  # let b's follower subscribe to Redis (another process: no handle on it)
             t0 = time.monotonic()
             iid = post_alert(a, world, "cross-process")
             ev = receive_event(ws, 5)
