@@ -174,6 +174,7 @@ class EventBus:
                         if pubsub.get_message(timeout=1.0) is not None:
                             self._wake.set()
             except Exception:
+                self.listening.clear()
                 log.warning("Redis subscription lost; reconnecting", exc_info=True)
                 self._stop.wait(1.0)
 
@@ -190,6 +191,7 @@ class EventBus:
                         for _ in conn.notifies(timeout=1.0):
                             self._wake.set()
             except Exception:
+                self.listening.clear()
                 log.warning("PostgreSQL LISTEN lost; reconnecting", exc_info=True)
                 self._stop.wait(1.0)
 

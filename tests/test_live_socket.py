@@ -22,17 +22,9 @@ from websockets.sync.client import connect as ws_connect
 from app import migrate
 from app.auth import use_hash_profile
 from app.db import Database
-from tests.helpers import PASSWORD, build_world, requires_redis
+from tests.helpers import PASSWORD, build_world, free_port, requires_redis
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Web:

@@ -4,7 +4,6 @@ loopback, driven by Playwright through Debian's Chromium (headless), at phone si
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from app import migrate
 from app.auth import use_hash_profile
 from app.crypto import Vault, generate_key, parse_keys
 from app.db import Database
-from tests.helpers import PASSWORD, World, build_world
+from tests.helpers import PASSWORD, World, build_world, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -35,12 +34,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "/e2e/" in str(item.fspath):
             item.add_marker(pytest.mark.e2e)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

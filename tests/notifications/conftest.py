@@ -5,7 +5,6 @@ provider's webhooks are followed over HTTP like in production. Time stays manual
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,16 +20,10 @@ from tests.fakes.servers import WSGIServerThread
 from tests.fakes.smtp import FakeSMTPServer
 from tests.fakes.twilio import FakeTwilio
 from tests.fakes.webpush import FakePushService
-from tests.helpers import make_app
+from tests.helpers import free_port, make_app
 
 SMTP_LOGIN = ("vigil", "mail-secret")
 SENDER = "+15005550006"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
