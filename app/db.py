@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, create_engine, event
 from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -57,10 +57,12 @@ class Database:
                 os.makedirs(os.path.dirname(os.path.abspath(self.url.database)), exist_ok=True)
             kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
         else:
-            kwargs.update(pool_size=10, max_overflow=30, pool_pre_ping=True, pool_timeout=30)
+            kwargs.update(pool_size=10, max_overflow=30, pool_timeout=30)
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
+        else:
+            _ping_idle_connections(self.engine)
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
         # A read-only view: on SQLite it begins deferred transactions that never take the write
         # lock, for followers that poll (see _configure_sqlite).
@@ -84,6 +86,36 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+PING_IDLE_SECONDS = 2.0
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """SQLAlchemy's pool_pre_ping, but only for a connection that sat in the pool for a while.
+
+    A pooled connection can be dead (the server restarted, a firewall dropped an idle socket);
+    a ping at checkout finds that out and the pool opens a fresh one, so the request never sees
+    it. Pinging on every checkout, though, is a round trip per request, about 8 % of intake's CPU
+    in an alert storm, when connections go back and out again within milliseconds. A connection
+    that was last returned under PING_IDLE_SECONDS ago is trusted; were the server to die in that
+    window, the statement fails, SQLAlchemy invalidates the pool, and the alert's sender retries
+    (every monitoring tool retries a failed webhook).
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_conn: Any, record: Any) -> None:
+        record.info["vigil_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, proxy: Any) -> None:
+        since = record.info.get("vigil_idle_since")
+        if since is None or time.monotonic() - since < PING_IDLE_SECONDS:
+            return  # a new connection, or one in use a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as e:  # whatever it was, this connection is no good: the pool retries afresh
+            raise DisconnectionError(f"the pooled database connection is dead: {e}") from e
 
 
 LOCK_WAIT_SECONDS = 30.0

@@ -129,8 +129,10 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def security_headers(response: Response) -> Response:
+        have = response.headers
         for name, value in headers.items():
-            response.headers.setdefault(name, value)
+            if name not in have:  # (setdefault raises and catches a KeyError per header)
+                have[name] = value
         if g.get("no_store"):
             response.headers["Cache-Control"] = "no-store"
         return response

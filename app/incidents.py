@@ -170,13 +170,21 @@ def _note(
 
 
 def _note_id(
-    session: Session, incident_id: int, kind: str, actor: Actor, message: str, now: datetime, **data: Any
+    session: Session, incident_id: int, kind: str, actor: Actor, message: str, now: datetime,
+    *, at_commit: bool = False, **data: Any,
 ) -> None:
     # A plain INSERT: timeline rows are append-only; the unit of work would only add overhead.
-    session.connection().execute(_INSERT_NOTE, {
+    # at_commit: written with the transaction's events (see events.append_at_commit), for hot
+    # paths that do not read the timeline back before they commit.
+    row = {
         "incident_id": incident_id, "at": now, "kind": kind, "actor_id": actor.user.id if actor.user else None,
         "actor_label": actor.label, "message": message, "data": data,
-    })
+    }
+    if at_commit:
+        events.append_at_commit(session, _TIMELINE, row)
+    else:
+        events.write_queued_rows(session)  # so the timeline keeps the order things happened in
+        session.connection().execute(_INSERT_NOTE, row)
 
 
 def _publish(session: Session, inc: Incident, kind: str, now: datetime, **data: Any) -> None:
@@ -230,7 +238,9 @@ def _fmt(t: datetime) -> str:
 # --- intake ----------------------------------------------------------------------------------
 # The hot path: an alert storm can bring hundreds of alerts a second. So intake works on an
 # IntakeTarget (cached facts about the key's service and client) and writes with plain SQL on
-# the session's connection: a new alert is 7 statements, a repeat 6, no ORM unit of work.
+# the session's connection, no ORM unit of work. A new or repeated alert is one upsert, then its
+# timeline entry, raw alert and event are queued for the commit (events.append_at_commit): on
+# PostgreSQL two statements and the commit in all.
 
 _T = Incident.__table__
 # Built once: constructing a statement with literal values costs more than running it.
@@ -238,20 +248,26 @@ _FIND_OPEN = select(_T.c.id).where(
     _T.c.service_id == bindparam("b_service"), _T.c.dedup_key == bindparam("b_dedup"),
     _T.c.status != Status.resolved.value,
 )
-_FIND_OPEN_LOCKED = _FIND_OPEN.with_for_update()
 _OPEN_ONLY = text("status != 'resolved'")  # literal: it must match the index predicate
-# "Unless an open incident with this key exists": the partial unique index is the arbiter.
-_INSERT_INCIDENT = {
-    "postgresql": pg_insert(_T).on_conflict_do_nothing(index_elements=["service_id", "dedup_key"], index_where=_OPEN_ONLY).returning(_T.c.id),
-    "sqlite": sqlite_insert(_T).on_conflict_do_nothing(index_elements=["service_id", "dedup_key"], index_where=_OPEN_ONLY).returning(_T.c.id),
-}
-_ATTACH = (
-    update(_T).where(_T.c.id == bindparam("b_id"))
-    .values(alert_count=_T.c.alert_count + 1, last_alert_at=bindparam("b_now"))
-    .returning(_T.c.alert_count)
-)
-_INSERT_ALERT = insert(Alert.__table__)
-_INSERT_NOTE = insert(TimelineEntry.__table__)
+
+
+def _upsert(insert_for_dialect: Any) -> Any:
+    """Open an incident, or count one more alert on the open incident with the same key, in one
+    statement: the partial unique index on open (service, dedup key) is the arbiter, so two
+    simultaneous alerts with one key can never open two incidents (the second waits for the first
+    to commit, then counts itself in). A new incident starts at alert_count 1 and an attached
+    alert makes it at least 2, so the returned count says which happened."""
+    ins = insert_for_dialect(_T)
+    return ins.on_conflict_do_update(
+        index_elements=["service_id", "dedup_key"], index_where=_OPEN_ONLY,
+        set_={"alert_count": _T.c.alert_count + 1, "last_alert_at": ins.excluded.last_alert_at},
+    ).returning(_T.c.id, _T.c.alert_count)
+
+
+_UPSERT_INCIDENT = {"postgresql": _upsert(pg_insert), "sqlite": _upsert(sqlite_insert)}
+_ALERTS = Alert.__table__
+_TIMELINE = TimelineEntry.__table__
+_INSERT_NOTE = insert(_TIMELINE)
 
 
 @dataclass
@@ -279,7 +295,7 @@ def ingest(session: Session, target: IntakeTarget, ev: IntakeEvent, payload: Any
                 outcome = acknowledge(session, incident_id, actor, now).outcome
             else:
                 outcome = resolve(session, incident_id, actor, f"Resolved by {target.source}: the alert cleared.", now).outcome
-    session.connection().execute(_INSERT_ALERT, {
+    events.append_at_commit(session, _ALERTS, {
         "incident_id": incident_id, "service_id": target.service_id, "integration_key_id": target.key_id,
         "source": target.source, "action": ev.action, "dedup_key": dedup, "summary": ev.summary,
         "outcome": outcome, "received_at": now, "payload": payload,
@@ -287,9 +303,8 @@ def ingest(session: Session, target: IntakeTarget, ev: IntakeEvent, payload: Any
     return IngestResult(outcome, dedup, incident_id)
 
 
-def find_open(session: Session, service_id: int, dedup_key: str, *, lock: bool = False) -> int | None:
-    q = _FIND_OPEN_LOCKED if lock else _FIND_OPEN
-    return session.connection().execute(q, {"b_service": service_id, "b_dedup": dedup_key}).scalar()
+def find_open(session: Session, service_id: int, dedup_key: str) -> int | None:
+    return session.connection().execute(_FIND_OPEN, {"b_service": service_id, "b_dedup": dedup_key}).scalar()
 
 
 def trigger(
@@ -297,32 +312,17 @@ def trigger(
 ) -> tuple[int, bool]:
     """Open an incident, or attach to the open one with the same dedup key (no new page).
     Returns (incident id, created)."""
-    incident_id = find_open(session, target.service_id, dedup_key, lock=True)
-    if incident_id is None:
-        values, decision = _new_incident(target, ev, dedup_key, now)
-        incident_id = _insert_unless_raced(session, values)
-        if incident_id is not None:
-            _opened(session, incident_id, target, values, decision, ev, now)
-            return incident_id, True
-        incident_id = find_open(session, target.service_id, dedup_key, lock=True)
-        assert incident_id is not None
-    count = session.connection().execute(_ATTACH, {"b_id": incident_id, "b_now": now}).scalar_one()
+    values, decision = _new_incident(target, ev, dedup_key, now)
+    stmt = _UPSERT_INCIDENT[session.get_bind().dialect.name]
+    incident_id, count = session.connection().execute(stmt, values).one()
+    if count == 1:
+        _opened(session, incident_id, target, values, decision, ev, now)
+        return incident_id, True
     _note_id(session, incident_id, "alert_repeated", Actor.system(target.source),
-             f"The alert fired again ({count} alerts); no new page.", now, alert_count=count)
+             f"The alert fired again ({count} alerts); no new page.", now, at_commit=True, alert_count=count)
     events.publish(session, "incident.alert_repeated", now=now, incident_id=incident_id, client_id=target.client_id,
                    data={"incident": {"id": incident_id, "alert_count": count, "last_alert_at": now.isoformat()}})
     return incident_id, False
-
-
-def _insert_unless_raced(session: Session, values: dict[str, Any]) -> int | None:
-    """Insert a new incident; None if another transaction just opened one with its key.
-
-    Race: two alerts with one key arrive at once on PostgreSQL. Both find nothing open; the
-    partial unique index makes the second INSERT do nothing (it waits for the first transaction
-    to commit), and that request attaches to the winner's incident instead."""
-    stmt = _INSERT_INCIDENT[session.get_bind().dialect.name]
-    found = session.connection().execute(stmt, values).scalar()
-    return None if found is None else int(found)
 
 
 def _new_incident(target: IntakeTarget, ev: IntakeEvent, dedup_key: str, now: datetime) -> tuple[dict[str, Any], Any]:
@@ -347,12 +347,12 @@ def _opened(
 ) -> None:
     source = Actor.system(target.source)
     _note_id(session, incident_id, "triggered", source, f"Incident opened: {ev.summary}", now,
-             severity=ev.severity, urgency=values["urgency"])
+             at_commit=True, severity=ev.severity, urgency=values["urgency"])
     if decision.message:
-        _note_id(session, incident_id, "coverage", Actor.system("coverage"), decision.message, now)
+        _note_id(session, incident_id, "coverage", Actor.system("coverage"), decision.message, now, at_commit=True)
     if target.policy_id is None:
         _note_id(session, incident_id, "warning", Actor.system("escalation"),
-                 "No escalation policy for this service: every manager and admin will be paged.", now)
+                 "No escalation policy for this service: every manager and admin will be paged.", now, at_commit=True)
     snap = snapshot_of(
         id=incident_id, status=values["status"], summary=values["summary"], urgency=values["urgency"],
         source=values["source"], client={"id": target.client_id, "name": target.client_name, "slug": target.client_slug},

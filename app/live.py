@@ -22,9 +22,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import events
 from .db import Database
 from .models import Event
+from .models.core import EVENTS_PG_CHANNEL
 
 log = logging.getLogger("vigil.live")
 REDIS_CHANNEL = "vigil:events"
@@ -185,7 +185,7 @@ class EventBus:
         while not self._stop.is_set():
             try:
                 with psycopg.connect(dsn, autocommit=True, connect_timeout=5) as conn:
-                    conn.execute(f"LISTEN {events.PG_CHANNEL}")
+                    conn.execute(f"LISTEN {EVENTS_PG_CHANNEL}")
                     self.listening.set()
                     while not self._stop.is_set():
                         for _ in conn.notifies(timeout=1.0):

@@ -16,7 +16,7 @@ from app.intake.base import IntakeEvent
 from app.integrations import lookup
 from app.models import DeliveryAttempt, Incident, Notification, StepFiring, User
 from app.notify.recording import RecordingTransport
-from tests.helpers import race
+from tests.helpers import race, requires_postgres
 
 
 def open_incident(database: Database, world: Any, now: Any) -> int:
@@ -109,3 +109,22 @@ def test_two_engines_never_notify_the_same_step_twice(world, database, db_url, c
         assert s.execute(select(func.count()).select_from(DeliveryAttempt)).scalar_one() == 4 * len(ids)
         engines_used = set(s.execute(select(StepFiring.engine)).scalars())
     assert engines_used <= {"engine-0", "engine-1"}
+
+
+@requires_postgres
+def test_a_pooled_connection_that_died_while_idle_is_replaced_before_a_request_uses_it(postgres, monkeypatch) -> None:
+    """Connections used a moment ago skip the ping (a round trip per request); one that sat idle
+    is pinged at checkout, and a dead one is swapped for a fresh one instead of failing."""
+    from sqlalchemy import text
+
+    from app import db as db_module
+
+    with postgres.engine.connect() as doomed, postgres.engine.connect() as other:
+        pid = doomed.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        doomed.close()  # back to the pool, idle
+        other.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+        other.commit()
+    monkeypatch.setattr(db_module, "PING_IDLE_SECONDS", 0.0)  # both have now "been idle long"
+    with postgres.engine.connect() as a, postgres.engine.connect() as b:
+        pids = {c.execute(text("SELECT pg_backend_pid()")).scalar_one() for c in (a, b)}
+    assert pid not in pids and len(pids) == 2

@@ -98,3 +98,72 @@ def test_events_of_a_rolled_back_transaction_never_appear(database, world, clock
         s.rollback()
     with database.transaction() as s:
         assert s.execute(select(func.count()).select_from(Event)).scalar_one() == 0
+
+
+@requires_postgres
+def test_on_postgres_an_event_takes_its_id_when_it_commits_not_when_it_was_written(postgres, clock) -> None:
+    """A follower that has read id N never looks below N again. So an event written early by a
+    transaction that commits late must still get an id above every event committed before it."""
+    from sqlalchemy import insert, select
+
+    from app.models import Event
+
+    row = {"at": clock.now(), "incident_id": None, "client_id": None, "data": {}}
+    with postgres.engine.connect() as slow, postgres.engine.connect() as quick:
+        slow.execute(insert(Event.__table__), {**row, "kind": "written first, committed last"})
+        quick.execute(insert(Event.__table__), {**row, "kind": "written last, committed first"})
+        quick.commit()
+        with postgres.engine.connect() as follower:
+            seen = follower.execute(select(Event.id, Event.kind)).all()
+        assert [k for _, k in seen] == ["written last, committed first"]
+        slow.commit()
+    with postgres.engine.connect() as follower:
+        after = follower.execute(select(Event.kind).where(Event.id > seen[-1].id)).scalars().all()
+    assert after == ["written first, committed last"]
+
+
+def test_rows_queued_for_the_commit_are_written_with_the_events_in_order_and_dropped_on_rollback(
+    database, world, clock
+) -> None:
+    from sqlalchemy import select
+
+    from app import events
+    from app.models import Event, TimelineEntry
+
+    iid = trigger(database, world.keys["acme_generic"], clock.now())
+    note = {"incident_id": iid, "at": clock.now(), "kind": "note", "actor_id": None, "actor_label": "test", "data": {}}
+
+    with database.session() as s:
+        events.append_at_commit(s, TimelineEntry.__table__, {**note, "message": "rolled back"})
+        events.publish(s, "test.rolled_back", now=clock.now(), incident_id=iid)
+        s.rollback()
+    with database.session() as s:
+        for text_ in ("one", "two", "three"):
+            events.append_at_commit(s, TimelineEntry.__table__, {**note, "message": text_, "data": {"n": text_}})
+        events.publish(s, "test.first", now=clock.now(), incident_id=iid)
+        events.publish(s, "test.second", now=clock.now(), incident_id=iid, data={"x": 1})
+        s.commit()
+
+    with database.session() as s:
+        notes = s.execute(select(TimelineEntry.message, TimelineEntry.data).where(TimelineEntry.kind == "note")
+                          .order_by(TimelineEntry.id)).all()
+        kinds = s.execute(select(Event.kind, Event.data).where(Event.kind.like("test.%")).order_by(Event.id)).all()
+    assert [tuple(n) for n in notes] == [("one", {"n": "one"}), ("two", {"n": "two"}), ("three", {"n": "three"})]
+    assert [tuple(k) for k in kinds] == [("test.first", {}), ("test.second", {"x": 1})]
+
+
+def test_a_trigger_and_a_resolve_in_one_transaction_keep_their_timeline_order(database, world, clock) -> None:
+    """Intake queues its timeline rows for the commit; a note written at once after them (a
+    resolve) must still come after them."""
+    from sqlalchemy import select
+
+    from app.models import TimelineEntry
+
+    with database.transaction() as s:
+        target = lookup(s, world.keys["acme_generic"])
+        first = incidents.ingest(s, target, IntakeEvent("trigger", "boom", "k"), {}, clock.now())
+        incidents.ingest(s, target, IntakeEvent("resolve", "boom", "k"), {}, clock.now())
+    with database.session() as s:
+        kinds = s.execute(select(TimelineEntry.kind).where(TimelineEntry.incident_id == first.incident_id)
+                          .order_by(TimelineEntry.id)).scalars().all()
+    assert kinds.index("triggered") < kinds.index("resolved"), kinds

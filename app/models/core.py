@@ -12,6 +12,7 @@ from typing import Any
 
 from flask_login import UserMixin
 from sqlalchemy import (
+    DDL,
     JSON,
     BigInteger,
     Boolean,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -478,7 +480,7 @@ class Operation(Base):
 
 
 class Event(Base):
-    """The append-only event bus. Ids only grow, and (see events.publish) commit in id order, so a
+    """The append-only event bus. Ids only grow, and become visible in id order (see below), so a
     follower or a reconnecting client can ask for everything after the last id it saw."""
 
     __tablename__ = "events"
@@ -488,6 +490,34 @@ class Event(Base):
     incident_id: Mapped[int | None] = mapped_column(Integer, index=True)
     client_id: Mapped[int | None] = mapped_column(Integer)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+# Commit order on PostgreSQL. A sequence hands out ids at INSERT time, so a transaction holding
+# id 10 could commit after one holding id 11, and a follower that had read 11 would never see 10.
+# The fix is to draw the final id inside COMMIT: a deferred constraint trigger runs there, takes a
+# transaction-scoped advisory lock (held until the commit is complete, so event-writing commits
+# pass one at a time) and renumbers the transaction's events from the sequence. The serialised
+# section is the tail of one COMMIT, all inside the server; no client round trip happens under the
+# lock, so a busy web worker cannot stretch it. The NOTIFY wakes followers (LISTEN) at commit and
+# is dropped on rollback. SQLite needs none of this: it already serialises writers.
+EVENTS_PG_CHANNEL = "vigil_events"
+EVENTS_ORDER_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION vigil_events_commit_order() RETURNS trigger AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock({0x56494749});
+    UPDATE events SET id = nextval('events_id_seq') WHERE id = NEW.id;
+    PERFORM pg_notify('{EVENTS_PG_CHANNEL}', '');
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql
+"""
+EVENTS_ORDER_TRIGGER = """
+CREATE CONSTRAINT TRIGGER events_commit_order AFTER INSERT ON events
+DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION vigil_events_commit_order()
+"""
+# The migration installs the same; this makes create_all() (tests) match it.
+for _ddl in (EVENTS_ORDER_FUNCTION, EVENTS_ORDER_TRIGGER):
+    event.listen(Event.__table__, "after_create", DDL(_ddl).execute_if(dialect="postgresql"))
 
 
 class EngineHeartbeat(Base):
