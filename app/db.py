@@ -57,7 +57,10 @@ class Database:
                 os.makedirs(os.path.dirname(os.path.abspath(self.url.database)), exist_ok=True)
             kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
         else:
-            kwargs.update(pool_size=10, max_overflow=30, pool_timeout=30)
+            # A fixed pool: in an alert storm, requests wait their turn for one of ten
+            # connections (cheap under gevent) instead of each opening its own, which forks a
+            # PostgreSQL backend per connection just when the machine is busiest.
+            kwargs.update(pool_size=10, max_overflow=0, pool_timeout=30)
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)

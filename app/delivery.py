@@ -149,9 +149,10 @@ class Sender:
         self.firing_done.wait(timeout=MAX_RECORD_DELAY)
         try:
             with self.write() as s:
-                _preload(s, [o[0] for o in batch])
+                loaded = _preload(s, [o[0] for o in batch])  # held: the session only keeps weak references
                 for outcome in sorted(batch, key=lambda o: o[0]):  # one lock order for every batch
                     self._record(s, *outcome)
+                del loaded
         except Exception:
             if len(batch) == 1:
                 raise
@@ -273,14 +274,16 @@ def _pointless(n: Notification, inc: Incident | None) -> str | None:
 _WITH_NAMES = [joinedload(Incident.client), joinedload(Incident.service)]  # what snapshot() reads
 
 
-def _preload(s: Session, notification_ids: list[int]) -> None:
+def _preload(s: Session, notification_ids: list[int]) -> list[Any]:
     """Load a batch's notifications and incidents in two queries; _record then finds them in
-    the session instead of asking one by one."""
-    found = s.execute(select(Notification).where(Notification.id.in_(notification_ids)).options(
-        joinedload(Notification.user), joinedload(Notification.contact_method))).scalars().all()
+    the session instead of asking one by one, as long as the caller keeps what this returns
+    (the identity map holds objects weakly: dropped, they would be loaded again one by one)."""
+    found: list[Any] = list(s.execute(select(Notification).where(Notification.id.in_(notification_ids)).options(
+        joinedload(Notification.user), joinedload(Notification.contact_method))).scalars().all())
     incident_ids = {n.incident_id for n in found if n.incident_id}
     if incident_ids:
-        s.execute(select(Incident).where(Incident.id.in_(incident_ids)).options(*_WITH_NAMES)).unique().all()
+        found += s.execute(select(Incident).where(Incident.id.in_(incident_ids)).options(*_WITH_NAMES)).unique().scalars().all()
+    return found
 
 
 def _lock_incident(s: Session, incident_id: int | None) -> Incident | None:

@@ -30,6 +30,7 @@ from .clock import Clock
 from .db import Database
 from .delivery import MAX_ATTEMPTS, LinkMaker, Sender, backoff  # noqa: F401  (backoff, MAX_ATTEMPTS: API)
 from .gap_watch import GapWatch
+from .live import EventBus
 from .models import (
     EngineHeartbeat,
     Incident,
@@ -46,6 +47,7 @@ LEASE = timedelta(minutes=5)  # longer than any transport timeout times the queu
 HEARTBEAT_EVERY = timedelta(seconds=2)
 CHUNK = 10  # due incidents handled per transaction; the pages of a chunk go out before the next
 CHUNK_THREADS = 3  # chunks handled at once (PostgreSQL)
+NUDGE_GAP = 0.05  # seconds between two looks for due steps prompted by commits
 
 
 
@@ -60,8 +62,10 @@ class Engine:
         name: str | None = None,
         transports: dict[str, type[Transport]] | None = None,
         ack_link: LinkMaker | None = None,
+        bus: EventBus | None = None,
     ) -> None:
         self.db = db
+        self.bus = bus
         self.clock = clock
         self.config = config
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
@@ -73,6 +77,7 @@ class Engine:
         self.inflight: set[Future[None]] = set()
         self._inflight_lock = threading.Lock()
         self.wake = threading.Event()
+        self.nudged = threading.Event()  # something was committed: look for due steps now
         self._writer = threading.Lock()
         self._chunk_pool = ThreadPoolExecutor(CHUNK_THREADS, thread_name_prefix="vigil-fire")
         self.sender = Sender(db, clock, config, self.transports, write=self._write, wake=self.wake)
@@ -84,13 +89,30 @@ class Engine:
 
     def run(self, stop: threading.Event) -> None:
         log.info("engine %s started", self.name)
-        last_tick, behind = float("-inf"), False
+        if self.bus is not None:
+            # A new incident's first step is due at once: rather than find it at the next poll
+            # (up to ENGINE_POLL_SECONDS later), look as soon as anything is committed anywhere
+            # (LISTEN, Redis, or the SQLite commit watch: see live.py).
+            self.bus.add_signal_listener(self._nudge)
+        last_tick, last_fire, behind = float("-inf"), float("-inf"), False
         while not stop.is_set():
             try:
                 if behind or time.monotonic() - last_tick >= self.poll:
+                    self.nudged.clear()
                     started = time.monotonic()  # the cadence counts from the start: a long tick
                     stats = self.tick()  # (an alert storm) is followed by the next one at once
-                    last_tick, behind = started, stats["fired"] >= BATCH
+                    last_tick, last_fire, behind = started, started, stats["fired"] >= BATCH
+                elif self.nudged.is_set():
+                    # Something was committed: fire what is due now, and page (the rest of a
+                    # tick keeps its cadence). In a storm every commit nudges: looking at most
+                    # every NUDGE_GAP takes the new incidents a batch at a time, cheaper than
+                    # one by one, while a lone alert is still looked at within milliseconds.
+                    if (early := last_fire + NUDGE_GAP - time.monotonic()) > 0:
+                        stop.wait(early)
+                    self.nudged.clear()
+                    last_fire = time.monotonic()
+                    self._fire(self.clock.now())
+                    continue
                 else:
                     # Woken by a finished delivery: there is room for more pages. The rest of a
                     # tick can wait for its time (an alert storm wakes us once per delivery).
@@ -105,9 +127,25 @@ class Engine:
         self.close()
         log.info("engine %s stopped", self.name)
 
+    def _nudge(self) -> None:
+        self.nudged.set()
+        self.wake.set()
+
     def tick(self) -> dict[str, int]:
         now = self.clock.now()
         self._heartbeat(now)
+        fired, dispatched = self._fire(now)
+        return {
+            "fired": fired,
+            "retriggered": self._each_due(incidents.retrigger_due, self._due_ack_timeouts, now),
+            "breached": self._each_due(incidents.breach_due, self._due_deadlines, now),
+            "requeued": self._requeue_expired(now),
+            "dispatched": dispatched + self._dispatch(now),
+            "gaps_warned": self._guarded(self.gap_watch.run, now),
+        }
+
+    def _fire(self, now: datetime) -> tuple[int, int]:
+        """Fire the escalation steps due at `now` and send their pages: (fired, dispatched)."""
         dispatched = 0
 
         def pages_out(_fired: int) -> None:
@@ -118,18 +156,11 @@ class Engine:
 
         self.sender.firing_done.clear()
         try:
-            fired = self._each_due(incidents.fire_if_due, self._due_steps, now, progress=pages_out,
+            fired = self._each_due(incidents.fire_due, self._due_steps, now, progress=pages_out,
                                    engine=self.name, cache=incidents.FiringCache())
         finally:
             self.sender.firing_done.set()
-        return {
-            "fired": fired,
-            "retriggered": self._each_due(incidents.retrigger_if_due, self._due_ack_timeouts, now),
-            "breached": self._each_due(incidents.breach_if_due, self._due_deadlines, now),
-            "requeued": self._requeue_expired(now),
-            "dispatched": dispatched + self._dispatch(now),
-            "gaps_warned": self._guarded(self.gap_watch.run, now),
-        }
+        return fired, dispatched
 
     def drain(self, timeout: float = 30.0) -> None:
         """Wait for the deliveries in flight and their records (tests, shutdown)."""
@@ -175,18 +206,18 @@ class Engine:
             with self.db.transaction() as s:
                 yield s
 
-    def _each_due(self, action: Callable[..., bool], finder: Callable[[Session, datetime], list[int]],
+    def _each_due(self, action: Callable[..., int], finder: Callable[[Session, datetime], list[int]],
                   now: datetime, progress: Callable[[int], None] | None = None, **kw: Any) -> int:
         with self.db.Session(bind=self.db.read_engine) as s:
             ids = finder(s, now)
 
         def run(chunk: list[int]) -> int:
             # Several incidents per transaction: fewer commits in an alert storm (event-writing
-            # commits are serialised, see events.py). Each incident is still locked and
-            # re-checked under its lock; a failure replays the chunk one incident at a time.
+            # commits are serialised, see events.py). The chunk's rows are locked together and
+            # each is re-checked under the lock; a failure replays the chunk one at a time.
             try:
                 with self._write() as s:
-                    return sum(bool(action(s, incident_id, now, **kw)) for incident_id in chunk)
+                    return action(s, chunk, now, **kw)
             except Exception:
                 if len(chunk) == 1:
                     log.exception("%s failed for incident %s", action.__name__, chunk[0])

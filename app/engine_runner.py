@@ -17,7 +17,7 @@ log = logging.getLogger("vigil.engine")
 
 def build(app: Flask, **kw: Any) -> Engine:
     v = app.extensions["vigil"]
-    return Engine(v.db, v.clock, app.config, **kw)
+    return Engine(v.db, v.clock, app.config, bus=v.bus, **kw)
 
 
 def run_process(app: Flask) -> None:

@@ -75,8 +75,11 @@ def _write_pending(session: Session) -> None:
 
 
 def insert_rows(conn: Connection, groups: Sequence[tuple[Table, list[dict[str, Any]]]]) -> None:
-    """Insert batches of rows (each batch: one table, the same keys in every row)."""
-    if conn.dialect.name != "postgresql" or len(groups) == 1:
+    """Insert batches of rows (each batch: one table, the same keys in every row). A few single
+    rows (an alert's) go as one statement on PostgreSQL; bigger batches (an engine chunk's) as
+    one executemany per table, which psycopg pipelines: a statement with hundreds of parameters
+    costs more to build and bind than the round trips it saves."""
+    if conn.dialect.name != "postgresql" or len(groups) == 1 or any(len(batch) > 1 for _, batch in groups):
         for table, batch in groups:
             conn.execute(insert(table), batch)
         return

@@ -153,20 +153,28 @@ def _lock(session: Session, incident_id: int, actor: Actor | None = None) -> Inc
 
 
 def _try_lock(session: Session, incident_id: int, *, skip_locked: bool) -> Incident | None:
+    locked = _try_lock_many(session, [incident_id], skip_locked=skip_locked)
+    return locked[0] if locked else None
+
+
+def _try_lock_many(session: Session, incident_ids: list[int], *, skip_locked: bool) -> list[Incident]:
     # skip_locked: an engine passes over a row another engine is working on (PostgreSQL).
-    return session.execute(
+    # In id order, so two transactions locking overlapping sets cannot deadlock.
+    return list(session.execute(
         select(Incident)
-        .where(Incident.id == incident_id)
+        .where(Incident.id.in_(incident_ids))
+        .order_by(Incident.id)
         .options(joinedload(Incident.client, innerjoin=True), joinedload(Incident.service, innerjoin=True))
         .with_for_update(of=Incident, skip_locked=skip_locked)
         .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
+    ).scalars())
 
 
 def _note(
-    session: Session, inc: Incident, kind: str, actor: Actor, message: str, now: datetime, **data: Any
+    session: Session, inc: Incident, kind: str, actor: Actor, message: str, now: datetime,
+    *, at_commit: bool = False, **data: Any,
 ) -> None:
-    _note_id(session, inc.id, kind, actor, message, now, **data)
+    _note_id(session, inc.id, kind, actor, message, now, at_commit=at_commit, **data)
 
 
 def _note_id(
@@ -187,8 +195,9 @@ def _note_id(
         session.connection().execute(_INSERT_NOTE, row)
 
 
-def _publish(session: Session, inc: Incident, kind: str, now: datetime, **data: Any) -> None:
-    session.flush()  # the snapshot reads relationships; make ids and FKs real first
+def _publish(session: Session, inc: Incident, kind: str, now: datetime, *, flush: bool = True, **data: Any) -> None:
+    if flush:  # the snapshot reads relationships; make ids and FKs real first
+        session.flush()
     events.publish(
         session,
         f"incident.{kind}",
@@ -268,6 +277,7 @@ _UPSERT_INCIDENT = {"postgresql": _upsert(pg_insert), "sqlite": _upsert(sqlite_i
 _ALERTS = Alert.__table__
 _TIMELINE = TimelineEntry.__table__
 _INSERT_NOTE = insert(_TIMELINE)
+_INSERT_FIRING = insert(StepFiring.__table__).returning(StepFiring.__table__.c.id)
 
 
 @dataclass
@@ -559,36 +569,44 @@ def resolve(session: Session, incident_id: int, actor: Actor, summary: Any, now:
 # finds it already moved on and does nothing.
 
 
+def fire_due(
+    session: Session, incident_ids: list[int], now: datetime, engine: str, cache: FiringCache | None = None
+) -> int:
+    """Fire the due step of each of these incidents (an engine's chunk: the rows are locked in
+    one statement). Returns how many fired."""
+    cache = cache or FiringCache()
+    fired = 0
+    for inc in _try_lock_many(session, incident_ids, skip_locked=True):
+        if inc.status != Status.triggered.value or inc.next_escalation_at is None or inc.next_escalation_at > now:
+            continue
+        if not fire_step(session, inc, now, engine=engine, cache=cache):
+            inc.next_escalation_at = None  # nothing left to fire; stop looking at it
+        fired += 1
+    return fired
+
+
 def fire_if_due(
     session: Session, incident_id: int, now: datetime, engine: str, cache: FiringCache | None = None
 ) -> bool:
-    inc = _try_lock(session, incident_id, skip_locked=True)
-    if (
-        inc is None
-        or inc.status != Status.triggered.value
-        or inc.next_escalation_at is None
-        or inc.next_escalation_at > now
-    ):
-        return False
-    if not fire_step(session, inc, now, engine=engine, cache=cache):
-        inc.next_escalation_at = None  # nothing left to fire; stop looking at it
-    return True
+    return fire_due(session, [incident_id], now, engine, cache) == 1
 
 
-def retrigger_if_due(session: Session, incident_id: int, now: datetime) -> bool:
-    inc = _try_lock(session, incident_id, skip_locked=True)
-    if inc is None or inc.status != Status.acknowledged.value or not inc.ack_timeout_at or inc.ack_timeout_at > now:
-        return False
-    retrigger(session, inc, now)
-    return True
+def retrigger_due(session: Session, incident_ids: list[int], now: datetime) -> int:
+    done = 0
+    for inc in _try_lock_many(session, incident_ids, skip_locked=True):
+        if inc.status == Status.acknowledged.value and inc.ack_timeout_at and inc.ack_timeout_at <= now:
+            retrigger(session, inc, now)
+            done += 1
+    return done
 
 
-def breach_if_due(session: Session, incident_id: int, now: datetime) -> bool:
-    inc = _try_lock(session, incident_id, skip_locked=True)
-    if inc is None or inc.status != Status.triggered.value or inc.sla_breached_at or inc.response_deadline > now:
-        return False
-    mark_sla_breach(session, inc, now)
-    return True
+def breach_due(session: Session, incident_ids: list[int], now: datetime) -> int:
+    done = 0
+    for inc in _try_lock_many(session, incident_ids, skip_locked=True):
+        if inc.status == Status.triggered.value and not inc.sla_breached_at and inc.response_deadline <= now:
+            mark_sla_breach(session, inc, now)
+            done += 1
+    return done
 
 
 def note_delivery(session: Session, incident_id: int, kind: str, message: str, now: datetime, **data: Any) -> None:
@@ -596,8 +614,10 @@ def note_delivery(session: Session, incident_id: int, kind: str, message: str, n
     inc = session.get(Incident, incident_id)
     if inc is None:
         return
-    _note(session, inc, kind, Actor.system("notifications"), message, now, **data)
-    _publish(session, inc, "notified", now, message=message)
+    # A burst of outcomes is recorded in one transaction: the lines go in at its commit, and the
+    # incident (loaded with what its snapshot reads) needs no flush for its event.
+    _note(session, inc, kind, Actor.system("notifications"), message, now, at_commit=True, **data)
+    _publish(session, inc, "notified", now, flush=False, message=message)
 
 TargetResolver = Callable[[Session, escalation.TargetSpec, datetime], tuple[list[User], str]]
 
@@ -615,7 +635,6 @@ def fire_step(
     """Fire the incident's next step: resolve its targets, record the firing, plan the pages,
     move the position on. The caller holds the row lock. Returns False when no step is left."""
     from .notify.plan import plan_pages  # notifications depend on incidents, not the reverse
-    from .oncall import resolve_target
 
     cache = cache or FiringCache()
     spec = cache.policy(session, inc.policy_id)
@@ -628,41 +647,42 @@ def fire_step(
     user_ids: list[int] = []
     notes: list[str] = []
     for target in step.targets:
-        found, label = resolve_target(session, target, now)
+        found, label = cache.target(session, target, now)
         if not found:
             notes.append(f"{label}: nobody on call")
         user_ids += [u for u in found if u not in user_ids]
     users = cache.people(session, user_ids)
 
     lateness = max(0, int((now - due).total_seconds() * 1000))
-    firing = StepFiring(
-        incident_id=inc.id, seq=inc.esc_seq, step_index=pos.step, loop=pos.loop, due_at=due,
-        fired_at=now, lateness_ms=lateness, manual=manual, engine=engine, targets=[u.id for u in users],
-    )
-    session.add(firing)
-    session.flush()  # the unique (incident_id, seq) refuses a second firing of this step
+    # A plain INSERT, at once: the unique (incident_id, seq) refuses a second firing of this step
+    # right here. (Through the ORM it took a flush per incident, most of an engine's CPU in an
+    # alert storm; the pages and the incident's new position are flushed once, at commit.)
+    firing_id = session.connection().execute(_INSERT_FIRING, {
+        "incident_id": inc.id, "seq": inc.esc_seq, "step_index": pos.step, "loop": pos.loop, "due_at": due,
+        "fired_at": now, "lateness_ms": lateness, "manual": manual, "engine": engine, "targets": [u.id for u in users],
+    }).scalar_one()
 
     minute = int((due - inc.created_at).total_seconds() // 60)
     label = f"Step {pos.step + 1}" + (f", pass {pos.loop + 1}" if pos.loop else "") + f" (M+{minute})"
     who = actor or Actor.system("escalation")
     if users:
         purpose = "help" if inc.status == Status.acknowledged.value else "page"
-        planned = plan_pages(session, inc, firing, users, now, purpose)
+        planned = plan_pages(session, inc, firing_id, users, now, purpose)
         unreachable = [u.name for u in users if not any(n.user_id == u.id for n in planned)]
         msg = f"{label}: notifying {', '.join(u.name for u in users)}."
         if manual:
             msg = f"Escalated by hand by {who.label}. " + msg
         if lateness >= 5000:
             msg += f" Fired {lateness // 1000} s late (the engine was not running when it fell due)."
-        _note(session, inc, "escalated", who, msg, now, step=pos.step, loop=pos.loop,
+        _note(session, inc, "escalated", who, msg, now, at_commit=True, step=pos.step, loop=pos.loop,
               users=[u.id for u in users], lateness_ms=lateness)
         if unreachable:
             _note(session, inc, "warning", Actor.system("escalation"),
-                  f"NOBODY REACHABLE: {', '.join(unreachable)} has no enabled contact method.", now)
+                  f"NOBODY REACHABLE: {', '.join(unreachable)} has no enabled contact method.", now, at_commit=True)
     else:
         _note(session, inc, "step_skipped", who,
               f"{label}: {'; '.join(notes) or 'no targets'}. Going straight to the next step.", now,
-              step=pos.step, loop=pos.loop)
+              at_commit=True, step=pos.step, loop=pos.loop)
 
     inc.esc_seq += 1
     nxt = escalation.after(spec, pos, due)
@@ -671,14 +691,16 @@ def fire_step(
         if inc.status == Status.triggered.value:
             inc.next_escalation_at = None
             _note(session, inc, "exhausted", Actor.system("escalation"),
-                  "ESCALATION EXHAUSTED: every step has fired and nobody has acknowledged.", now)
+                  "ESCALATION EXHAUSTED: every step has fired and nobody has acknowledged.", now, at_commit=True)
     else:
         (npos, ndue) = nxt
         inc.esc_step, inc.esc_loop = npos.step, npos.loop
         if inc.status == Status.triggered.value:
             # Skipped step (nobody on call): the next one fires now, not at its usual minute.
             inc.next_escalation_at = ndue if users else now
-    _publish(session, inc, "escalated", now, step=pos.step, loop=pos.loop, users=[u.name for u in users])
+    # The incident's relationships are loaded (the engine locked it with them) and its new
+    # position is in memory: the commit flushes it all, no need to flush per incident here.
+    _publish(session, inc, "escalated", now, flush=False, step=pos.step, loop=pos.loop, users=[u.name for u in users])
     return True
 
 
@@ -699,6 +721,17 @@ class FiringCache:
     def __init__(self) -> None:
         self._policies: dict[int | None, escalation.PolicySpec] = {}
         self._people: dict[int, Person] = {}
+        self._targets: dict[tuple[escalation.TargetSpec, datetime], tuple[list[int], str]] = {}
+
+    def target(self, session: Session, target: escalation.TargetSpec, now: datetime) -> tuple[list[int], str]:
+        """Who a step target means at `now` (an alert storm asks about the same layer a hundred
+        times in one tick)."""
+        from .oncall import resolve_target
+
+        key = (target, now)
+        if key not in self._targets:
+            self._targets[key] = resolve_target(session, target, now)
+        return self._targets[key]
 
     def policy(self, session: Session, policy_id: int | None) -> escalation.PolicySpec:
         if policy_id not in self._policies:

@@ -7,7 +7,9 @@ is only how a follower learns that there is something new:
 - in-process: the committing session wakes the follower at once;
 - PostgreSQL: LISTEN (the NOTIFY is sent by the committing transaction itself);
 - Redis, when configured: pub/sub, for any database and any number of hosts;
-- and always a short poll, which alone carries events across processes on SQLite.
+- SQLite: a watch on the file's commit counter (PRAGMA data_version, read every 20 ms without
+  touching a table), which tells that another connection committed;
+- and always a short poll, a safety net behind all of these.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from .models.core import EVENTS_PG_CHANNEL
 
 log = logging.getLogger("vigil.live")
 REDIS_CHANNEL = "vigil:events"
+SQLITE_WATCH_SECONDS = 0.02
 
 
 def event_dict(e: Event) -> dict[str, Any]:
@@ -71,13 +74,15 @@ class EventBus:
         self._started = False
         self._redis: Any = None
         self._threads: list[threading.Thread] = []
+        self._signals_started = False
+        self._signal_listeners: list[Callable[[], None]] = []
         self.last_id = 0
         db.after_commit_hooks.append(self._on_commit)
 
     # --- publishing side: wake everyone after a commit that wrote events -------------------
 
     def _on_commit(self) -> None:
-        self._wake.set()
+        self._signal()
         if self.redis_url:
             try:
                 self._redis_client().publish(REDIS_CHANNEL, "1")
@@ -109,6 +114,18 @@ class EventBus:
             rows = s.execute(select(Event).where(Event.id > since).order_by(Event.id).limit(limit)).scalars().all()
             return [event_dict(e) for e in rows if visible is None or visible(e.client_id)]
 
+    def add_signal_listener(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (from a bus thread; keep it short) whenever events may have been
+        committed anywhere, without reading them: for the engine, which only needs to know when
+        to look for new work."""
+        self._signal_listeners.append(callback)
+        self._start_signals()
+
+    def _signal(self) -> None:
+        self._wake.set()
+        for callback in self._signal_listeners:
+            callback()
+
     def start(self) -> None:
         with self._lock:
             if self._started:
@@ -116,15 +133,25 @@ class EventBus:
             self._started = True
         with Session(self.db.read_engine) as s:
             self.last_id = s.execute(select(Event.id).order_by(Event.id.desc()).limit(1)).scalar() or 0
-        targets = [self._follow]
+        self._spawn(self._follow)
+        self._start_signals()
+
+    def _start_signals(self) -> None:
+        with self._lock:
+            if self._signals_started:
+                return
+            self._signals_started = True
         if self.redis_url:
-            targets.append(self._listen_redis)
+            self._spawn(self._listen_redis)
         elif self.db.is_postgres:
-            targets.append(self._listen_postgres)
-        for target in targets:
-            t = threading.Thread(target=target, name=f"vigil-bus{target.__name__}", daemon=True)
-            t.start()
-            self._threads.append(t)
+            self._spawn(self._listen_postgres)
+        elif self.db.is_sqlite and self.db.url.database not in (None, "", ":memory:"):
+            self._spawn(self._watch_sqlite)
+
+    def _spawn(self, target: Callable[[], None]) -> None:
+        t = threading.Thread(target=target, name=f"vigil-bus{target.__name__}", daemon=True)
+        t.start()
+        self._threads.append(t)
 
     def stop(self) -> None:
         self._stop.set()
@@ -172,10 +199,31 @@ class EventBus:
                     self.listening.set()
                     while not self._stop.is_set():
                         if pubsub.get_message(timeout=1.0) is not None:
-                            self._wake.set()
+                            self._signal()
             except Exception:
                 self.listening.clear()
                 log.warning("Redis subscription lost; reconnecting", exc_info=True)
+                self._stop.wait(1.0)
+
+    def _watch_sqlite(self) -> None:
+        import sqlite3
+
+        while not self._stop.is_set():
+            try:
+                conn = sqlite3.connect(f"file:{self.db.url.database}?mode=ro", uri=True, check_same_thread=False)
+                try:
+                    last = conn.execute("PRAGMA data_version").fetchone()[0]
+                    self.listening.set()
+                    while not self._stop.wait(SQLITE_WATCH_SECONDS):
+                        version = conn.execute("PRAGMA data_version").fetchone()[0]
+                        if version != last:  # another connection committed (ours included)
+                            last = version
+                            self._signal()
+                finally:
+                    conn.close()
+            except Exception:
+                self.listening.clear()
+                log.warning("watching the SQLite file failed; retrying", exc_info=True)
                 self._stop.wait(1.0)
 
     def _listen_postgres(self) -> None:
@@ -189,7 +237,7 @@ class EventBus:
                     self.listening.set()
                     while not self._stop.is_set():
                         for _ in conn.notifies(timeout=1.0):
-                            self._wake.set()
+                            self._signal()
             except Exception:
                 self.listening.clear()
                 log.warning("PostgreSQL LISTEN lost; reconnecting", exc_info=True)

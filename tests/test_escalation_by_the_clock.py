@@ -150,3 +150,43 @@ def test_a_service_without_a_policy_pages_every_manager_and_admin(client, world,
     open_incident(client, world.keys["initech_generic"])
     engine.run_until_idle()
     assert sorted(names()) == ["Ada Admin", "Maya Manager"]
+
+
+def test_a_running_engine_pages_a_new_incident_at_once_not_at_its_next_poll(app, client, world, db_url, clock) -> None:
+    """The engine as its own process (its own connections and event bus), polling only every
+    30 s: the new incident's event (LISTEN on PostgreSQL, the commit watch on SQLite) makes it
+    tick at once."""
+    import threading
+    import time
+
+    from app.db import Database
+    from app.engine import Engine
+    from app.live import EventBus
+    from app.models import EngineHeartbeat
+
+    RecordingTransport.clear()
+    other = Database(db_url)
+    bus = EventBus(other, poll=30.0)
+    engine = Engine(other, clock, {**app.config, "ENGINE_POLL_SECONDS": 30.0}, name="engine-nudged",
+                    transports={"recording": RecordingTransport}, bus=bus)
+    stop = threading.Event()
+    runner = threading.Thread(target=engine.run, args=(stop,))
+    runner.start()
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # its first tick (at start) is done, and it listens
+            with other.session() as s:
+                if s.get(EngineHeartbeat, "engine-nudged") is not None and bus.listening.is_set():
+                    break
+            time.sleep(0.05)
+        time.sleep(0.2)
+        open_incident(client, world.keys["acme_generic"])
+        t0 = time.monotonic()
+        while names() != ["Alice Martin"] and time.monotonic() - t0 < 5:
+            time.sleep(0.02)
+        assert names() == ["Alice Martin"], "not paged within 5 s: the engine waited for its 30 s poll"
+    finally:
+        stop.set()
+        runner.join(30)
+        bus.stop()
+        other.dispose()

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from ..models import Incident, Notification, NotificationRule, StepFiring, User
+from ..models import Incident, Notification, NotificationRule, User
 
 if TYPE_CHECKING:
     from ..incidents import Person
@@ -36,7 +36,7 @@ def default_rules(user: User) -> list[NotificationRule]:
 
 
 def plan_pages(
-    session: Session, inc: Incident, firing: StepFiring, people: list[Person], now: datetime, purpose: str = "page"
+    session: Session, inc: Incident, firing_id: int, people: list[Person], now: datetime, purpose: str = "page"
 ) -> list[Notification]:
     """purpose "page": the escalation's own pages, cancelled by an acknowledgement; "help": an
     engineer who already acknowledged escalated by hand, so only a resolution cancels them."""
@@ -49,7 +49,7 @@ def plan_pages(
             if delay is None:
                 continue
             n = Notification(
-                incident_id=inc.id, firing_id=firing.id, user_id=person.id,
+                incident_id=inc.id, firing_id=firing_id, user_id=person.id,
                 contact_method_id=method_id, kind=kind, purpose=purpose,
                 status="pending", not_before=now + timedelta(minutes=delay), created_at=now,
             )

@@ -16,6 +16,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from pywebpush import WebPushException, webpush
@@ -146,7 +147,7 @@ class WebPushTransport(Transport):
     def _session(self) -> requests.Session:
         session: requests.Session | None = getattr(self._local, "session", None)
         if session is None:
-            session = self._local.session = requests.Session()
+            session = self._local.session = _PushSession()
             with self._lock:
                 self._sessions.append(session)
         return session
@@ -156,6 +157,26 @@ class WebPushTransport(Transport):
             sessions, self._sessions = self._sessions, []
         for session in sessions:
             session.close()
+
+
+class _PushSession(requests.Session):
+    """requests looks up proxy and CA settings in the environment on every request, scanning
+    all of os.environ twice: about a sixth of a push's CPU, paid by the engine process in an
+    alert storm. They do not change while we run, so each push service's are read once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._env: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> dict[str, Any]:
+        if proxies or stream is not None or verify is not None or cert is not None:
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc)
+        if key not in self._env:
+            self._env[key] = super().merge_environment_settings(url, {}, None, None, None)
+        found = self._env[key]
+        return {**found, "proxies": dict(found["proxies"])}
 
 
 def _classify(e: WebPushException) -> TransportError:
