@@ -247,9 +247,9 @@ def _fmt(t: datetime) -> str:
 # --- intake ----------------------------------------------------------------------------------
 # The hot path: an alert storm can bring hundreds of alerts a second. So intake works on an
 # IntakeTarget (cached facts about the key's service and client) and writes with plain SQL on
-# the session's connection, no ORM unit of work. A new or repeated alert is one upsert, then its
-# timeline entry, raw alert and event are queued for the commit (events.append_at_commit): on
-# PostgreSQL two statements and the commit in all.
+# the session's connection, no ORM unit of work. A repeated alert is one UPDATE, a new one an
+# UPDATE that finds nothing and an INSERT; its timeline entry, raw alert and event are then
+# queued for the commit (events.append_at_commit), one more statement on PostgreSQL.
 
 _T = Incident.__table__
 # Built once: constructing a statement with literal values costs more than running it.
@@ -260,20 +260,22 @@ _FIND_OPEN = select(_T.c.id).where(
 _OPEN_ONLY = text("status != 'resolved'")  # literal: it must match the index predicate
 
 
-def _upsert(insert_for_dialect: Any) -> Any:
-    """Open an incident, or count one more alert on the open incident with the same key, in one
-    statement: the partial unique index on open (service, dedup key) is the arbiter, so two
-    simultaneous alerts with one key can never open two incidents (the second waits for the first
-    to commit, then counts itself in). A new incident starts at alert_count 1 and an attached
-    alert makes it at least 2, so the returned count says which happened."""
-    ins = insert_for_dialect(_T)
-    return ins.on_conflict_do_update(
-        index_elements=["service_id", "dedup_key"], index_where=_OPEN_ONLY,
-        set_={"alert_count": _T.c.alert_count + 1, "last_alert_at": ins.excluded.last_alert_at},
-    ).returning(_T.c.id, _T.c.alert_count)
-
-
-_UPSERT_INCIDENT = {"postgresql": _upsert(pg_insert), "sqlite": _upsert(sqlite_insert)}
+# An alert with the key of an open incident counts itself in; otherwise it opens one. The UPDATE
+# comes first, so a repeat (the usual case in a storm: monitoring re-sends what still fires) is a
+# single statement, and only a new incident draws a number from the sequence (an INSERT that
+# meets a conflict would burn one: incident numbers would skip by every repeat).
+_ATTACH_OPEN = (
+    update(_T)
+    .where(_T.c.service_id == bindparam("b_service"), _T.c.dedup_key == bindparam("b_dedup"),
+           _T.c.status != Status.resolved.value)
+    .values(alert_count=_T.c.alert_count + 1, last_alert_at=bindparam("b_now"))
+    .returning(_T.c.id, _T.c.alert_count)
+)
+# "Unless an open incident with this key exists": the partial unique index is the arbiter.
+_INSERT_INCIDENT = {
+    "postgresql": pg_insert(_T).on_conflict_do_nothing(index_elements=["service_id", "dedup_key"], index_where=_OPEN_ONLY).returning(_T.c.id),
+    "sqlite": sqlite_insert(_T).on_conflict_do_nothing(index_elements=["service_id", "dedup_key"], index_where=_OPEN_ONLY).returning(_T.c.id),
+}
 _ALERTS = Alert.__table__
 _TIMELINE = TimelineEntry.__table__
 _INSERT_NOTE = insert(_TIMELINE)
@@ -322,12 +324,19 @@ def trigger(
 ) -> tuple[int, bool]:
     """Open an incident, or attach to the open one with the same dedup key (no new page).
     Returns (incident id, created)."""
-    values, decision = _new_incident(target, ev, dedup_key, now)
-    stmt = _UPSERT_INCIDENT[session.get_bind().dialect.name]
-    incident_id, count = session.connection().execute(stmt, values).one()
-    if count == 1:
-        _opened(session, incident_id, target, values, decision, ev, now)
-        return incident_id, True
+    conn = session.connection()
+    attach = {"b_service": target.service_id, "b_dedup": dedup_key, "b_now": now}
+    row = conn.execute(_ATTACH_OPEN, attach).first()
+    if row is None:
+        values, decision = _new_incident(target, ev, dedup_key, now)
+        incident_id = conn.execute(_INSERT_INCIDENT[session.get_bind().dialect.name], values).scalar()
+        if incident_id is not None:
+            _opened(session, incident_id, target, values, decision, ev, now)
+            return incident_id, True
+        # Race: another alert with this key opened the incident just now (PostgreSQL: our INSERT
+        # waited for its commit, then did nothing). It is open and visible now: count ourselves in.
+        row = conn.execute(_ATTACH_OPEN, attach).one()
+    incident_id, count = row
     _note_id(session, incident_id, "alert_repeated", Actor.system(target.source),
              f"The alert fired again ({count} alerts); no new page.", now, at_commit=True, alert_count=count)
     events.publish(session, "incident.alert_repeated", now=now, incident_id=incident_id, client_id=target.client_id,

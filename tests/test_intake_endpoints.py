@@ -113,6 +113,19 @@ def test_a_generic_alert_with_the_same_key_attaches_instead_of_paging_again(clie
             TimelineEntry.kind == "alert_repeated")).scalar_one() == 1
 
 
+def test_repeated_alerts_do_not_use_up_incident_numbers(client, world) -> None:
+    """The number is what an engineer texts back ("ACK 1042"): a storm of repeats must not
+    make the next incident's number jump (an INSERT that meets a conflict would draw one from
+    PostgreSQL's sequence each time)."""
+    from tests.helpers import post_alert
+
+    first = post_alert(client, world.keys["acme_generic"], dedup="cpu").get_json()["results"][0]["incident"]
+    for _ in range(5):
+        assert post_alert(client, world.keys["acme_generic"], dedup="cpu").get_json()["results"][0]["outcome"] == "attached"
+    second = post_alert(client, world.keys["acme_generic"], dedup="disk").get_json()["results"][0]["incident"]
+    assert second == first + 1
+
+
 def test_after_resolution_the_same_key_opens_a_new_incident(client, world) -> None:
     from tests.helpers import post_alert
 
