@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -248,8 +247,8 @@ def _fmt(t: datetime) -> str:
 # The hot path: an alert storm can bring hundreds of alerts a second. So intake works on an
 # IntakeTarget (cached facts about the key's service and client) and writes with plain SQL on
 # the session's connection, no ORM unit of work. A repeated alert is one UPDATE, a new one an
-# UPDATE that finds nothing and an INSERT; its timeline entry, raw alert and event are then
-# queued for the commit (events.append_at_commit), one more statement on PostgreSQL.
+# UPDATE that finds nothing and an INSERT (one statement on PostgreSQL); its timeline entry, raw
+# alert and event are then queued for the commit (events.append_at_commit): one more statement.
 
 _T = Incident.__table__
 # Built once: constructing a statement with literal values costs more than running it.
@@ -272,10 +271,29 @@ _ATTACH_OPEN = (
     .returning(_T.c.id, _T.c.alert_count)
 )
 # "Unless an open incident with this key exists": the partial unique index is the arbiter.
-_INSERT_INCIDENT = {
-    "postgresql": pg_insert(_T).on_conflict_do_nothing(index_elements=["service_id", "dedup_key"], index_where=_OPEN_ONLY).returning(_T.c.id),
-    "sqlite": sqlite_insert(_T).on_conflict_do_nothing(index_elements=["service_id", "dedup_key"], index_where=_OPEN_ONLY).returning(_T.c.id),
-}
+_INSERT_INCIDENT = sqlite_insert(_T).on_conflict_do_nothing(
+    index_elements=["service_id", "dedup_key"], index_where=_OPEN_ONLY).returning(_T.c.id)
+# PostgreSQL does both in one round trip: the UPDATE is a CTE, and the INSERT's row exists only
+# when the UPDATE found nothing (so, again, a repeat draws no number). No row back: an alert with
+# the same key won the INSERT a moment ago. Written as text once: SQLAlchemy would compile a DML
+# CTE afresh on every call.
+_NEW_COLUMNS = ("client_id", "service_id", "policy_id", "summary", "details", "source", "severity", "urgency",
+                "dedup_key", "status", "alert_count", "created_at", "last_alert_at", "response_deadline",
+                "held_until", "next_escalation_at", "esc_seq", "esc_step", "esc_loop")
+_ATTACH_OR_OPEN_PG = text(f"""
+WITH attached AS (
+    UPDATE incidents SET alert_count = alert_count + 1, last_alert_at = :b_now
+    WHERE service_id = :b_service AND dedup_key = :b_dedup AND status != 'resolved'
+    RETURNING id, alert_count
+), opened AS (
+    INSERT INTO incidents ({", ".join(_NEW_COLUMNS)})
+    SELECT {", ".join(":n_" + c for c in _NEW_COLUMNS)} WHERE NOT EXISTS (SELECT 1 FROM attached)
+    ON CONFLICT (service_id, dedup_key) WHERE status != 'resolved' DO NOTHING
+    RETURNING id, alert_count
+)
+SELECT id, alert_count FROM attached UNION ALL SELECT id, alert_count FROM opened
+""").bindparams(*[bindparam(f"n_{c}", type_=_T.c[c].type) for c in _NEW_COLUMNS],
+                bindparam("b_now", type_=_T.c.last_alert_at.type))
 _ALERTS = Alert.__table__
 _TIMELINE = TimelineEntry.__table__
 _INSERT_NOTE = insert(_TIMELINE)
@@ -326,13 +344,20 @@ def trigger(
     Returns (incident id, created)."""
     conn = session.connection()
     attach = {"b_service": target.service_id, "b_dedup": dedup_key, "b_now": now}
-    row = conn.execute(_ATTACH_OPEN, attach).first()
+    values, decision = _new_incident(target, ev, dedup_key, now)
+    if conn.dialect.name == "postgresql":
+        row = conn.execute(_ATTACH_OR_OPEN_PG, {**attach, **{f"n_{k}": v for k, v in values.items()}}).first()
+        if row is not None and row.alert_count == 1:  # opened (a repeat makes the count at least 2)
+            _opened(session, row.id, target, values, decision, ev, now)
+            return row.id, True
+    else:
+        row = conn.execute(_ATTACH_OPEN, attach).first()
+        if row is None:
+            incident_id = conn.execute(_INSERT_INCIDENT, values).scalar()
+            if incident_id is not None:
+                _opened(session, incident_id, target, values, decision, ev, now)
+                return incident_id, True
     if row is None:
-        values, decision = _new_incident(target, ev, dedup_key, now)
-        incident_id = conn.execute(_INSERT_INCIDENT[session.get_bind().dialect.name], values).scalar()
-        if incident_id is not None:
-            _opened(session, incident_id, target, values, decision, ev, now)
-            return incident_id, True
         # Race: another alert with this key opened the incident just now (PostgreSQL: our INSERT
         # waited for its commit, then did nothing). It is open and visible now: count ourselves in.
         row = conn.execute(_ATTACH_OPEN, attach).one()
