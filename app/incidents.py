@@ -246,9 +246,9 @@ def _fmt(t: datetime) -> str:
 # --- intake ----------------------------------------------------------------------------------
 # The hot path: an alert storm can bring hundreds of alerts a second. So intake works on an
 # IntakeTarget (cached facts about the key's service and client) and writes with plain SQL on
-# the session's connection, no ORM unit of work. A repeated alert is one UPDATE, a new one an
-# UPDATE that finds nothing and an INSERT (one statement on PostgreSQL); its timeline entry, raw
-# alert and event are then queued for the commit (events.append_at_commit): one more statement.
+# the session's connection, no ORM unit of work. One statement attaches the alert to the open
+# incident with its key or opens one; its timeline entry, raw alert and event are then queued for
+# the commit (events.append_at_commit): one more statement.
 
 _T = Incident.__table__
 # Built once: constructing a statement with literal values costs more than running it.
@@ -259,10 +259,8 @@ _FIND_OPEN = select(_T.c.id).where(
 _OPEN_ONLY = text("status != 'resolved'")  # literal: it must match the index predicate
 
 
-# An alert with the key of an open incident counts itself in; otherwise it opens one. The UPDATE
-# comes first, so a repeat (the usual case in a storm: monitoring re-sends what still fires) is a
-# single statement, and only a new incident draws a number from the sequence (an INSERT that
-# meets a conflict would burn one: incident numbers would skip by every repeat).
+# An alert with the key of an open incident counts itself in; otherwise it opens one, in one
+# statement either way. Incident numbers (what engineers text back) must not skip by repeats.
 _ATTACH_OPEN = (
     update(_T)
     .where(_T.c.service_id == bindparam("b_service"), _T.c.dedup_key == bindparam("b_dedup"),
@@ -270,13 +268,19 @@ _ATTACH_OPEN = (
     .values(alert_count=_T.c.alert_count + 1, last_alert_at=bindparam("b_now"))
     .returning(_T.c.id, _T.c.alert_count)
 )
-# "Unless an open incident with this key exists": the partial unique index is the arbiter.
-_INSERT_INCIDENT = sqlite_insert(_T).on_conflict_do_nothing(
-    index_elements=["service_id", "dedup_key"], index_where=_OPEN_ONLY).returning(_T.c.id)
-# PostgreSQL does both in one round trip: the UPDATE is a CTE, and the INSERT's row exists only
-# when the UPDATE found nothing (so, again, a repeat draws no number). No row back: an alert with
-# the same key won the INSERT a moment ago. Written as text once: SQLAlchemy would compile a DML
-# CTE afresh on every call.
+# SQLite: an upsert, the partial unique index on open (service, dedup key) the arbiter. (SQLite
+# numbers a row max(id) + 1 when it is stored, so a repeat uses up nothing.)
+_UPSERT_SQLITE = (
+    sqlite_insert(_T).on_conflict_do_update(
+        index_elements=["service_id", "dedup_key"], index_where=_OPEN_ONLY,
+        set_={"alert_count": _T.c.alert_count + 1, "last_alert_at": sqlite_insert(_T).excluded.last_alert_at})
+    .returning(_T.c.id, _T.c.alert_count)
+)
+# PostgreSQL would draw a number from the sequence for every INSERT that meets a conflict (an
+# upsert would skip a number per repeat). So the UPDATE above goes first, as a CTE, and the
+# INSERT's row exists only when the UPDATE found nothing. No row back: an alert with the same
+# key won the INSERT a moment ago. Written as text once: SQLAlchemy would compile a DML CTE
+# afresh on every call.
 _NEW_COLUMNS = ("client_id", "service_id", "policy_id", "summary", "details", "source", "severity", "urgency",
                 "dedup_key", "status", "alert_count", "created_at", "last_alert_at", "response_deadline",
                 "held_until", "next_escalation_at", "esc_seq", "esc_step", "esc_loop")
@@ -347,16 +351,11 @@ def trigger(
     values, decision = _new_incident(target, ev, dedup_key, now)
     if conn.dialect.name == "postgresql":
         row = conn.execute(_ATTACH_OR_OPEN_PG, {**attach, **{f"n_{k}": v for k, v in values.items()}}).first()
-        if row is not None and row.alert_count == 1:  # opened (a repeat makes the count at least 2)
-            _opened(session, row.id, target, values, decision, ev, now)
-            return row.id, True
     else:
-        row = conn.execute(_ATTACH_OPEN, attach).first()
-        if row is None:
-            incident_id = conn.execute(_INSERT_INCIDENT, values).scalar()
-            if incident_id is not None:
-                _opened(session, incident_id, target, values, decision, ev, now)
-                return incident_id, True
+        row = conn.execute(_UPSERT_SQLITE, values).first()
+    if row is not None and row.alert_count == 1:  # opened (a repeat makes the count at least 2)
+        _opened(session, row.id, target, values, decision, ev, now)
+        return row.id, True
     if row is None:
         # Race: another alert with this key opened the incident just now (PostgreSQL: our INSERT
         # waited for its commit, then did nothing). It is open and visible now: count ourselves in.
