@@ -52,22 +52,24 @@ def append_at_commit(session: Session, table: Table, row: dict[str, Any]) -> Non
     session.info.setdefault(_ROWS, {}).setdefault((table, tuple(row)), []).append(row)
 
 
+def _take_queued_rows(session: Session) -> list[tuple[Table, list[dict[str, Any]]]]:
+    return [(table, batch) for (table, _), batch in session.info.pop(_ROWS, {}).items()]
+
+
 def write_queued_rows(session: Session) -> None:
     """Write the rows queued by append_at_commit now (not the events): for a writer about to
     insert a row that must come after them."""
-    rows = session.info.pop(_ROWS, None)
-    if rows:
-        insert_rows(session.connection(), [(table, batch) for (table, _), batch in rows.items()])
+    if groups := _take_queued_rows(session):
+        insert_rows(session.connection(), groups)
 
 
 @event.listens_for(Session, "before_commit")
 def _write_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
-    rows = session.info.pop(_ROWS, None)
-    if not pending and not rows:
+    groups = _take_queued_rows(session)
+    if not pending and not groups:
         return
     session.flush()  # the changes the rows describe go first
-    groups = [(table, batch) for (table, _), batch in (rows or {}).items()]
     if pending:
         groups.append((Event.__table__, pending))
         session.info[EVENTS_COMMITTED] = True

@@ -260,34 +260,29 @@ _OPEN_ONLY = text("status != 'resolved'")  # literal: it must match the index pr
 
 
 # An alert with the key of an open incident counts itself in; otherwise it opens one, in one
-# statement either way. Incident numbers (what engineers text back) must not skip by repeats.
-_ATTACH_OPEN = (
-    update(_T)
-    .where(_T.c.service_id == bindparam("b_service"), _T.c.dedup_key == bindparam("b_dedup"),
-           _T.c.status != Status.resolved.value)
-    .values(alert_count=_T.c.alert_count + 1, last_alert_at=bindparam("b_now"))
-    .returning(_T.c.id, _T.c.alert_count)
-)
+# statement either way, returning (id, alert_count): a new incident starts at 1, a repeat makes
+# it at least 2. Incident numbers (what engineers text back) must not skip by repeats.
 # SQLite: an upsert, the partial unique index on open (service, dedup key) the arbiter. (SQLite
 # numbers a row max(id) + 1 when it is stored, so a repeat uses up nothing.)
+_SQLITE_INSERT = sqlite_insert(_T)
 _UPSERT_SQLITE = (
-    sqlite_insert(_T).on_conflict_do_update(
+    _SQLITE_INSERT.on_conflict_do_update(
         index_elements=["service_id", "dedup_key"], index_where=_OPEN_ONLY,
-        set_={"alert_count": _T.c.alert_count + 1, "last_alert_at": sqlite_insert(_T).excluded.last_alert_at})
+        set_={"alert_count": _T.c.alert_count + 1, "last_alert_at": _SQLITE_INSERT.excluded.last_alert_at})
     .returning(_T.c.id, _T.c.alert_count)
 )
 # PostgreSQL would draw a number from the sequence for every INSERT that meets a conflict (an
-# upsert would skip a number per repeat). So the UPDATE above goes first, as a CTE, and the
-# INSERT's row exists only when the UPDATE found nothing. No row back: an alert with the same
-# key won the INSERT a moment ago. Written as text once: SQLAlchemy would compile a DML CTE
-# afresh on every call.
+# upsert would skip a number per repeat). So an UPDATE goes first, as a CTE, and the INSERT's row
+# exists only when the UPDATE found nothing. No row back: an alert with the same key won the
+# INSERT a moment ago. Written as text once: SQLAlchemy would compile a DML CTE afresh on every
+# call.
 _NEW_COLUMNS = ("client_id", "service_id", "policy_id", "summary", "details", "source", "severity", "urgency",
                 "dedup_key", "status", "alert_count", "created_at", "last_alert_at", "response_deadline",
                 "held_until", "next_escalation_at", "esc_seq", "esc_step", "esc_loop")
 _ATTACH_OR_OPEN_PG = text(f"""
 WITH attached AS (
-    UPDATE incidents SET alert_count = alert_count + 1, last_alert_at = :b_now
-    WHERE service_id = :b_service AND dedup_key = :b_dedup AND status != 'resolved'
+    UPDATE incidents SET alert_count = alert_count + 1, last_alert_at = :n_last_alert_at
+    WHERE service_id = :n_service_id AND dedup_key = :n_dedup_key AND status != 'resolved'
     RETURNING id, alert_count
 ), opened AS (
     INSERT INTO incidents ({", ".join(_NEW_COLUMNS)})
@@ -296,8 +291,7 @@ WITH attached AS (
     RETURNING id, alert_count
 )
 SELECT id, alert_count FROM attached UNION ALL SELECT id, alert_count FROM opened
-""").bindparams(*[bindparam(f"n_{c}", type_=_T.c[c].type) for c in _NEW_COLUMNS],
-                bindparam("b_now", type_=_T.c.last_alert_at.type))
+""").bindparams(*[bindparam(f"n_{c}", type_=_T.c[c].type) for c in _NEW_COLUMNS])
 _ALERTS = Alert.__table__
 _TIMELINE = TimelineEntry.__table__
 _INSERT_NOTE = insert(_TIMELINE)
@@ -347,20 +341,20 @@ def trigger(
     """Open an incident, or attach to the open one with the same dedup key (no new page).
     Returns (incident id, created)."""
     conn = session.connection()
-    attach = {"b_service": target.service_id, "b_dedup": dedup_key, "b_now": now}
     values, decision = _new_incident(target, ev, dedup_key, now)
     if conn.dialect.name == "postgresql":
-        row = conn.execute(_ATTACH_OR_OPEN_PG, {**attach, **{f"n_{k}": v for k, v in values.items()}}).first()
+        stmt, params = _ATTACH_OR_OPEN_PG, {f"n_{k}": v for k, v in values.items()}
     else:
-        row = conn.execute(_UPSERT_SQLITE, values).first()
-    if row is not None and row.alert_count == 1:  # opened (a repeat makes the count at least 2)
-        _opened(session, row.id, target, values, decision, ev, now)
-        return row.id, True
+        stmt, params = _UPSERT_SQLITE, values
+    row = conn.execute(stmt, params).first()
     if row is None:
-        # Race: another alert with this key opened the incident just now (PostgreSQL: our INSERT
-        # waited for its commit, then did nothing). It is open and visible now: count ourselves in.
-        row = conn.execute(_ATTACH_OPEN, attach).one()
+        # Race (PostgreSQL): another alert with this key opened the incident just now; our INSERT
+        # waited for its commit, then did nothing. Once more: the UPDATE finds it now.
+        row = conn.execute(stmt, params).one()
     incident_id, count = row
+    if count == 1:
+        _opened(session, incident_id, target, values, decision, ev, now)
+        return incident_id, True
     _note_id(session, incident_id, "alert_repeated", Actor.system(target.source),
              f"The alert fired again ({count} alerts); no new page.", now, at_commit=True, alert_count=count)
     events.publish(session, "incident.alert_repeated", now=now, incident_id=incident_id, client_id=target.client_id,
@@ -616,12 +610,6 @@ def fire_due(
             inc.next_escalation_at = None  # nothing left to fire; stop looking at it
         fired += 1
     return fired
-
-
-def fire_if_due(
-    session: Session, incident_id: int, now: datetime, engine: str, cache: FiringCache | None = None
-) -> bool:
-    return fire_due(session, [incident_id], now, engine, cache) == 1
 
 
 def retrigger_due(session: Session, incident_ids: list[int], now: datetime) -> int:

@@ -134,7 +134,7 @@ def test_a_page_planned_before_an_ack_is_cancelled_not_sent(client, world, engin
     # the step fires (notifications planned) but nothing is sent before the ack arrives
     with database.transaction() as s:
         from app import incidents
-        assert incidents.fire_if_due(s, iid, clock.now(), "test")
+        assert incidents.fire_due(s, [iid], clock.now(), "test") == 1
     browser("alice").post(f"/api/v1/incidents/{iid}/ack")
     engine.run_until_idle()
     assert names() == []
