@@ -71,6 +71,26 @@ def gunicorn(env: dict[str, str], workers: int = 2) -> Iterator[str]:
         proc.wait(10)
 
 
+def cpu_seconds(name: str) -> float:
+    """CPU time (user + system) of every local process whose command line holds `name`: Linux's
+    /proc, so it sees the PostgreSQL server's backends too when it runs on this machine."""
+    hz = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if name.encode() not in f.read():
+                    continue
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rpartition(")")[2].split()
+        except OSError:  # gone meanwhile
+            continue
+        total += (int(fields[11]) + int(fields[12])) / hz  # utime, stime
+    return total
+
+
 def percentile(values: list[float], p: float) -> float:
     if not values:
         return float("nan")

@@ -4,7 +4,9 @@
     python bench/ingest.py --db postgresql://postgres@127.0.0.1:5432/bench
 
 Prints alerts/s for new alerts (each opens an incident) and for duplicates (each attaches to an
-open incident), posted by 32 concurrent keep-alive clients on the same machine.
+open incident), posted by 32 concurrent keep-alive clients on the same machine, and the CPU each
+alert cost the web workers and, when it runs on this machine, the PostgreSQL server. This box's
+throughput drifts by a quarter within minutes (a shared VM); CPU per alert drifts much less.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import sys
 import time
 
 import aiohttp
-from _support import ROOT, gunicorn, vigil_env
+from _support import ROOT, cpu_seconds, gunicorn, vigil_env
 
 
 async def fire(base: str, key: str, bodies: list[dict], concurrency: int) -> tuple[float, dict[int, int]]:
@@ -57,11 +59,15 @@ def main() -> None:
             warm = [{"summary": "warm-up", "dedup_key": f"warm-{i}"} for i in range(200)]
             asyncio.run(fire(base, key, warm, args.concurrency))
             new = [{"summary": f"Disk full on web-{i}", "dedup_key": f"disk-{i}", "severity": "critical"} for i in range(args.n)]
-            secs, st = asyncio.run(fire(base, key, new, args.concurrency))
-            print(f"ingest_new_alerts backend={backend} n={args.n} seconds={secs:.2f} alerts_per_s={args.n / secs:.0f} statuses={st}")
             dup = [{"summary": "Disk full on web-1", "dedup_key": f"disk-{i % 50}", "severity": "critical"} for i in range(args.n)]
-            secs, st = asyncio.run(fire(base, key, dup, args.concurrency))
-            print(f"ingest_duplicate_alerts backend={backend} n={args.n} seconds={secs:.2f} alerts_per_s={args.n / secs:.0f} statuses={st}")
+            for name, bodies in (("new", new), ("duplicate", dup)):
+                web0, db0, me0 = cpu_seconds("gunicorn"), cpu_seconds("postgres:"), time.process_time()
+                secs, st = asyncio.run(fire(base, key, bodies, args.concurrency))
+                web, db = (cpu_seconds("gunicorn") - web0) / args.n * 1000, (cpu_seconds("postgres:") - db0) / args.n * 1000
+                client = (time.process_time() - me0) / args.n * 1000
+                cpu = f"web_cpu_ms={web:.2f}" + (f" db_cpu_ms={db:.2f}" if backend == "postgresql" else "") + f" client_cpu_ms={client:.2f}"
+                print(f"ingest_{name}_alerts backend={backend} n={args.n} seconds={secs:.2f} alerts_per_s={args.n / secs:.0f} "
+                      f"{cpu} statuses={st}")
 
 
 if __name__ == "__main__":
