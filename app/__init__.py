@@ -15,6 +15,7 @@ from typing import Any
 from flask import Flask
 
 from . import config as settings
+from .batching import GroupCommit
 from .clock import Clock, SystemClock
 from .db import Database
 
@@ -28,6 +29,7 @@ class Vigil:
     db: Database
     clock: Clock
     bus: Any  # live.EventBus
+    intake: GroupCommit  # intake's writes, committed together in a storm
 
 
 def _secret_key(instance: Path) -> str:
@@ -72,7 +74,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .live import EventBus
 
     bus = conf.get("BUS") or EventBus(db, redis_url=conf.get("REDIS_URL"), poll=conf["EVENT_POLL_SECONDS"])
-    app.extensions["vigil"] = Vigil(db=db, clock=clock, bus=bus)
+    app.extensions["vigil"] = Vigil(db=db, clock=clock, bus=bus, intake=GroupCommit(db.session))
 
     from . import web
 

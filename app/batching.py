@@ -13,10 +13,14 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy.orm import Session
 
 T = TypeVar("T")
+Step = tuple[Any, Callable[[Session], Any]]  # (lock key, write): see GroupCommit
 log = logging.getLogger("vigil.engine")
+log_group = logging.getLogger("vigil.intake")
 _STOP = object()
 
 
@@ -70,3 +74,118 @@ class GroupWriter(Generic[T]):
                     self._idle.notify_all()
             if stopping:
                 return
+
+
+class GroupCommit:
+    """Concurrent callers' writes, committed together: group commit, for intake in a storm.
+
+    A caller hands over its steps, each a lock key and a function of a session, and waits. The
+    first caller to find no writer becomes the writer: it takes what is queued (up to
+    `max_steps`), runs every step in lock-key order in one transaction, commits, gives each
+    caller its results, and passes the role to the first caller still waiting. So a storm's
+    alerts share BEGIN, COMMIT, the event bus's commit-time work and the log flush, and each
+    caller still answers only once its own writes are committed; alone, a caller writes at once.
+
+    Lock-key order keeps writers of different processes from deadlocking: each takes its row
+    locks in the same order. A step that raises costs its batch a rollback; every caller's steps
+    then run again alone, each in its own transaction, so one bad write fails only its caller.
+    """
+
+    def __init__(self, open_session: Callable[[], Session], *, max_steps: int = 64, wait_seconds: float = 120.0) -> None:
+        self._open = open_session
+        self._max = max_steps
+        self._wait = wait_seconds
+        self._lock = threading.Lock()
+        self._queue: list[_Job] = []
+        self._busy = False  # a writer is running or has been chosen; while False, the queue is empty
+
+    def waiting(self) -> int:
+        """How many callers wait for their turn (the writer's own batch not counted)."""
+        with self._lock:
+            return len(self._queue)
+
+    def run(self, steps: list[Step]) -> list[Any]:
+        job = _Job(steps)
+        with self._lock:
+            self._queue.append(job)
+            lead = not self._busy
+            self._busy = True
+        if not lead and not job.woken.wait(self._wait):
+            with self._lock:
+                if job in self._queue and not job.lead:  # never picked up: nothing was written
+                    self._queue.remove(job)
+                    raise Busy(f"the database took no writes for {self._wait:.0f} s")
+            job.woken.wait()  # picked up just now: the writer is committing it
+        if job.lead or lead:
+            self._write_next()
+        if job.error is not None:
+            raise job.error
+        return job.results
+
+    def _write_next(self) -> None:
+        """As the writer: write one batch from the front of the queue (this caller's own job is
+        first), then hand over."""
+        with self._lock:
+            batch, taken = [], 0
+            for j in self._queue:
+                if batch and taken + len(j.steps) > self._max:
+                    break
+                batch.append(j)
+                taken += len(j.steps)
+            del self._queue[: len(batch)]
+        try:
+            self._write(batch)
+        finally:
+            for j in batch:
+                if j.results is None and j.error is None:  # the writer itself was stopped
+                    j.error = RuntimeError("the group writer stopped before committing")
+            with self._lock:
+                if self._queue:
+                    self._queue[0].lead = True
+                    self._queue[0].woken.set()
+                else:
+                    self._busy = False
+            for j in batch:
+                j.woken.set()
+
+    def _write(self, batch: list[_Job]) -> None:
+        if len(batch) > 1:
+            try:
+                results = self._transaction([(j, i, key, fn) for j in batch for i, (key, fn) in enumerate(j.steps)])
+            except Exception:
+                log_group.warning("a group of %d writes failed; writing each alone", len(batch), exc_info=True)
+            else:
+                for j in batch:
+                    j.results = [results[(id(j), i)] for i in range(len(j.steps))]
+                return
+        for j in batch:
+            try:
+                results = self._transaction([(j, i, key, fn) for i, (key, fn) in enumerate(j.steps)])
+                j.results = [results[(id(j), i)] for i in range(len(j.steps))]
+            except Exception as e:
+                j.error = e
+
+    def _transaction(self, steps: list[tuple[_Job, int, Any, Callable[[Session], Any]]]) -> dict[tuple[int, int], Any]:
+        steps.sort(key=lambda s: s[2])
+        out = {}
+        with self._open() as session:
+            for j, i, _, fn in steps:
+                out[(id(j), i)] = fn(session)
+                session.flush()  # a step's ORM changes reach the database before the next step's SQL
+            session.commit()
+        return out
+
+
+class Busy(Exception):
+    """Waited too long for a turn to write: nothing was written."""
+
+
+class _Job:
+    __slots__ = ("steps", "woken", "lead", "results", "error")
+
+    def __init__(self, steps: list[Step]) -> None:
+        self.steps = steps
+        self.woken = threading.Event()
+        self.lead = False
+        self.results: list[Any] | None = None
+        self.error: BaseException | None = None

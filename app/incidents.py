@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, text, update
@@ -21,8 +22,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from . import access, audit, escalation, events
+from .batching import Step
 from .intake.base import IntakeEvent
-from .integrations import IntakeTarget, touch
+from .integrations import IntakeTarget
 from .models import (
     Alert,
     EscalationPolicy,
@@ -248,7 +250,9 @@ def _fmt(t: datetime) -> str:
 # IntakeTarget (cached facts about the key's service and client) and writes with plain SQL on
 # the session's connection, no ORM unit of work. One statement attaches the alert to the open
 # incident with its key or opens one; its timeline entry, raw alert and event are then queued for
-# the commit (events.append_at_commit): one more statement.
+# the commit (events.append_at_commit): one more statement. Concurrent requests' alerts share one
+# transaction (ingest_steps, for batching.GroupCommit): BEGIN, COMMIT and the commit-time work
+# are paid once per batch, not once per alert.
 
 _T = Incident.__table__
 # Built once: constructing a statement with literal values costs more than running it.
@@ -305,9 +309,15 @@ class IngestResult:
     incident_id: int | None
 
 
+def ingest_steps(target: IntakeTarget, parsed: list[IntakeEvent], payload: Any, now: datetime) -> list[Step]:
+    """A request's alerts as group-commit steps (batching.GroupCommit), each keyed by the incident
+    it locks, (service, dedup key): concurrent requests' alerts then share a transaction."""
+    return [((target.service_id, ev.dedup_key or ""), partial(ingest, target=target, ev=ev, payload=payload, now=now))
+            for ev in parsed]
+
+
 def ingest(session: Session, target: IntakeTarget, ev: IntakeEvent, payload: Any, now: datetime) -> IngestResult:
     """Apply one parsed alert event for the target's service. The raw payload is always kept."""
-    touch(session, target, now)
     dedup = ev.dedup_key or uuid.uuid4().hex
     incident_id: int | None
     if ev.action == "trigger":

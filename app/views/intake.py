@@ -9,10 +9,11 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 
 from .. import incidents
+from ..batching import Busy
 from ..intake import alertmanager, events_v2, generic, grafana
-from ..intake.base import IntakeError
-from ..integrations import IntakeTarget, lookup
-from ..web import ApiError, db_session, exempt, fail, json_body, now
+from ..intake.base import IntakeError, IntakeEvent
+from ..integrations import IntakeTarget, lookup, touch
+from ..web import ApiError, db_session, exempt, fail, json_body, now, vigil
 
 bp = Blueprint("intake", __name__)
 
@@ -44,6 +45,20 @@ def _authenticate(source: str, key: str | None) -> IntakeTarget:
     return target
 
 
+def write_alerts(target: IntakeTarget, parsed: list[IntakeEvent], body: Any) -> list[incidents.IngestResult]:
+    """Store a request's alerts through the process's group writer (batching.GroupCommit)."""
+    t = now()
+    s = db_session()
+    touch(s, target, t)
+    # The request's own transaction ends here, and its connection goes back to the pool: waiting
+    # for the group writer while holding one could take the very connection the writer needs.
+    s.commit()
+    try:
+        return vigil().intake.run(incidents.ingest_steps(target, parsed, body, t))  # type: ignore[no-any-return]
+    except Busy as e:
+        fail(503, f"{e}; nothing was stored, send the alert again")
+
+
 def _ingest(source: str, key: str | None) -> Any:
     module = SOURCES.get(source)
     if module is None:
@@ -54,9 +69,7 @@ def _ingest(source: str, key: str | None) -> Any:
         parsed = module.parse(body)
     except IntakeError as e:
         fail(e.status, e.message, errors=e.errors)
-    s = db_session()
-    results = [incidents.ingest(s, row, ev, body, now()) for ev in parsed]
-    s.commit()
+    results = write_alerts(row, parsed, body)
     return jsonify({
         "status": "accepted",
         "results": [
@@ -106,7 +119,5 @@ def enqueue() -> Any:
         parsed = events_v2.parse(body)
     except IntakeError as e:
         return _pd_invalid(e.errors)
-    s = db_session()
-    results = [incidents.ingest(s, row, ev, body, now()) for ev in parsed]
-    s.commit()
+    results = write_alerts(row, parsed, body)
     return jsonify({"status": "success", "message": "Event processed", "dedup_key": results[0].dedup_key}), 202

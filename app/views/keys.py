@@ -9,7 +9,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_login import login_required
 from sqlalchemy import select
 
-from .. import access, audit, incidents, integrations
+from .. import access, audit, integrations
 from ..httpsec import no_store, uses_token
 from ..intake.base import IntakeError
 from ..models import IntegrationKey, Service
@@ -86,7 +86,7 @@ def key_revoke(service_id: int, key_id: int) -> Any:
 def token_intake(service_id: int, source: str) -> Any:
     """Alerts with an API token (ingest scope) instead of a per-service integration key: one
     credential for a central monitoring system that watches many clients."""
-    from .intake import SOURCES
+    from .intake import SOURCES, write_alerts
 
     if not uses_token():
         fail(401, "send an API token with the ingest scope as Authorization: Bearer")
@@ -103,8 +103,6 @@ def token_intake(service_id: int, source: str) -> Any:
         parsed = module.parse(body)
     except IntakeError as e:
         fail(e.status, e.message, errors=e.errors)
-    target = integrations.target_for_service(s, svc.id, source)
-    results = [incidents.ingest(s, target, ev, body, now()) for ev in parsed]
-    s.commit()
+    results = write_alerts(integrations.target_for_service(s, svc.id, source), parsed, body)
     return jsonify({"status": "accepted", "results": [
         {"outcome": r.outcome, "dedup_key": r.dedup_key, "incident": r.incident_id} for r in results]}), 202
