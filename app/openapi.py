@@ -73,7 +73,7 @@ INTAKE_RESPONSES = {
             }},
         },
     }, "Accepted"),
-    **_errors(400, 401, 403, 404, 413, 415),
+    **_errors(400, 401, 403, 404, 413, 415, 503),  # 503: no turn to write within 120 s, nothing stored
 }
 
 
@@ -345,6 +345,7 @@ def spec() -> dict[str, Any]:
                         "status": {"type": "string"}, "message": {"type": "string"},
                         "errors": {"type": "array", "items": {"type": "string"}}}}) for c in (400, 401, 403, 415)},
                     "413": ERROR,
+                    "503": ERROR,
                 },
             }},
             **_schedules()[1],
