@@ -252,3 +252,20 @@ def test_an_intake_request_waiting_for_its_turn_holds_no_pooled_connection(app, 
         t.join(30)
     callers.join()
     assert answers == [202, 202, 202]
+
+
+def test_an_alert_that_gets_no_turn_to_write_is_answered_503_with_its_reason_and_not_stored(app, world, database, clock) -> None:
+    writer = app.extensions["vigil"].intake = GroupCommit(database.session, wait_seconds=0.2)
+    url = f"/api/v1/intake/generic/{world.keys['acme_generic']}"
+    assert app.test_client().post(url, json={"summary": "Disk full", "dedup_key": "early"}).status_code == 202
+    with database.session() as s:  # the key, cached and marked used: the next request only queues
+        target = lookup(s, world.keys["acme_generic"])
+    callers = Callers(writer)
+    gate = hold_the_writer(callers, target, clock.now())
+    r = app.test_client().post(url, json={"summary": "Disk full", "dedup_key": "late"})
+    gate.set()
+    callers.join()
+    assert r.status_code == 503
+    assert r.get_json()["error"] == "service_unavailable" and "send the alert again" in r.get_json()["message"]
+    with database.session() as s:
+        assert s.scalar(select(func.count()).select_from(Incident).where(Incident.dedup_key == "late")) == 0
