@@ -3,8 +3,8 @@ syntax and the one-tap link; replies come back to /twilio/sms (see replies.py)."
 
 from __future__ import annotations
 
-from .base import Delivered, OutboundMessage, Transport
-from .twilio import TwilioClient
+from .base import Delivered, OutboundMessage
+from .twilio import TwilioTransport
 
 LIMIT = 300  # characters of the incident line; the whole text stays within two segments
 
@@ -20,7 +20,7 @@ def text(msg: OutboundMessage) -> str:
     return "\n".join(lines)
 
 
-class SmsTransport(Transport):
+class SmsTransport(TwilioTransport):
     kind = "sms"
 
     def send(self, msg: OutboundMessage) -> Delivered:
@@ -28,4 +28,4 @@ class SmsTransport(Transport):
         form = {"To": msg.address, "Body": text(msg)}
         if msg.incident is not None:
             form["StatusCallback"] = f"{base}/twilio/status/{msg.notification_id}"
-        return TwilioClient(self.config).create("SMS", "Messages", form)
+        return self.create("SMS", "Messages", form)

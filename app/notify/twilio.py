@@ -16,7 +16,15 @@ from typing import Any
 
 import requests
 
-from .base import Delivered, TransportError, answer_text, not_configured, retry_after_seconds
+from .base import (
+    Delivered,
+    KeepAlive,
+    Transport,
+    TransportError,
+    answer_text,
+    not_configured,
+    retry_after_seconds,
+)
 
 SETTINGS = "VIGIL_TWILIO_ACCOUNT_SID, VIGIL_TWILIO_AUTH_TOKEN and VIGIL_TWILIO_FROM"
 # Errors that say this number will never work as it is: switch the contact method off.
@@ -37,13 +45,13 @@ class TwilioClient:
     def configured(self) -> bool:
         return bool(self.account and self.token and self.sender)
 
-    def create(self, channel: str, resource: str, form: dict[str, str]) -> Delivered:
+    def create(self, channel: str, resource: str, form: dict[str, str], http: requests.Session) -> Delivered:
         """POST one Message or Call; a TransportError the engine knows how to retry, or not."""
         if not self.configured:
             raise not_configured(channel, SETTINGS)
         url = f"{self.base}/2010-04-01/Accounts/{self.account}/{resource}.json"
         try:
-            r = requests.post(url, data={"From": str(self.sender), **form}, auth=(str(self.account), str(self.token)),
+            r = http.post(url, data={"From": str(self.sender), **form}, auth=(str(self.account), str(self.token)),
                               timeout=(min(5.0, self.timeout), self.timeout))
         except requests.Timeout:
             # The provider may have taken it; paging twice beats not paging.
@@ -67,6 +75,21 @@ class TwilioClient:
                                  status_code=r.status_code, answer=answer)
         raise TransportError(detail, permanent=True, status_code=r.status_code, answer=answer,
                              disable_method=code in DEAD_NUMBER)
+
+
+class TwilioTransport(Transport):
+    """The base of the SMS and voice transports: the provider's client, and connections to it
+    that stay open between pages (one per sending thread; closed when the engine stops)."""
+
+    def __init__(self, config: dict[str, Any], db: Any = None) -> None:
+        super().__init__(config, db)
+        self._http = KeepAlive()
+
+    def create(self, channel: str, resource: str, form: dict[str, str]) -> Delivered:
+        return TwilioClient(self.config).create(channel, resource, form, self._http.session())
+
+    def close(self) -> None:
+        self._http.close()
 
 
 def _json(r: requests.Response) -> dict[str, Any]:

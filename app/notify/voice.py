@@ -4,14 +4,14 @@ moment), so a call picked up after someone else acknowledged says so instead of 
 
 from __future__ import annotations
 
-from .base import Delivered, OutboundMessage, Transport, TransportError
+from .base import Delivered, OutboundMessage, TransportError
 from .calls import say
-from .twilio import TwilioClient
+from .twilio import TwilioTransport
 
 RING_SECONDS = "30"  # then voicemail would answer; the other channels are already out
 
 
-class VoiceTransport(Transport):
+class VoiceTransport(TwilioTransport):
     kind = "voice"
 
     def send(self, msg: OutboundMessage) -> Delivered:
@@ -25,4 +25,4 @@ class VoiceTransport(Transport):
                         StatusCallback=f"{base}/twilio/status/{msg.notification_id}")
         else:
             raise TransportError("a paging call needs an acknowledgement token", permanent=True)
-        return TwilioClient(self.config).create("Voice", "Calls", form)
+        return self.create("Voice", "Calls", form)

@@ -16,7 +16,6 @@ import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 from pywebpush import WebPushException, webpush
@@ -24,6 +23,7 @@ from pywebpush import WebPushException, webpush
 from . import vapid
 from .base import (
     Delivered,
+    KeepAlive,
     OutboundMessage,
     Transport,
     TransportError,
@@ -94,9 +94,7 @@ class WebPushTransport(Transport):
         self._keys: vapid.VapidKeys | None = None
         self._subject: str | None = None
         self._looked_at = 0.0
-        # One keep-alive session per sending thread (requests.Session is not thread-safe).
-        self._local = threading.local()
-        self._sessions: list[requests.Session] = []
+        self._http = KeepAlive()
 
     def send(self, msg: OutboundMessage) -> Delivered:
         keys, subject = self._identity()
@@ -113,7 +111,7 @@ class WebPushTransport(Transport):
                 ttl=self.ttl,
                 timeout=self.timeout,
                 headers=headers,
-                requests_session=self._session(),
+                requests_session=self._http.session(),
             )
         except WebPushException as e:
             raise _classify(e) from None
@@ -144,39 +142,8 @@ class WebPushTransport(Transport):
                 raise TransportError(vapid.MISSING_SUBJECT, permanent=True)
             return self._keys, self._subject
 
-    def _session(self) -> requests.Session:
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = self._local.session = _PushSession()
-            with self._lock:
-                self._sessions.append(session)
-        return session
-
     def close(self) -> None:
-        with self._lock:
-            sessions, self._sessions = self._sessions, []
-        for session in sessions:
-            session.close()
-
-
-class _PushSession(requests.Session):
-    """requests looks up proxy and CA settings in the environment on every request, scanning
-    all of os.environ twice: about a sixth of a push's CPU, paid by the engine process in an
-    alert storm. They do not change while we run, so each push service's are read once."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._env: dict[tuple[str, str], dict[str, Any]] = {}
-
-    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> dict[str, Any]:
-        if proxies or stream is not None or verify is not None or cert is not None:
-            return super().merge_environment_settings(url, proxies, stream, verify, cert)
-        parts = urlsplit(url)
-        key = (parts.scheme, parts.netloc)
-        if key not in self._env:
-            self._env[key] = super().merge_environment_settings(url, {}, None, None, None)
-        found = self._env[key]
-        return {**found, "proxies": dict(found["proxies"])}
+        self._http.close()
 
 
 def _classify(e: WebPushException) -> TransportError:

@@ -4,7 +4,11 @@ every webhook must carry a valid signature and not be a replay."""
 
 from __future__ import annotations
 
+import http.server
+import json
+import threading
 import xml.etree.ElementTree as ET
+from typing import Any, ClassVar
 
 import requests
 
@@ -151,3 +155,58 @@ def test_a_busy_provider_is_retried(client, world, engine, clock, twilio, databa
     engine.run_until_idle()
     assert [a.outcome for a in attempts(database, "sms")] == ["retry", "sent"]
     assert len(twilio.wait_for_messages(1)) == 1
+
+
+
+class _KeepAliveProvider(http.server.BaseHTTPRequestHandler):
+    """A provider that keeps connections open, as Twilio's API does (the werkzeug server under
+    tests/fakes closes every connection, so it cannot show reuse): it answers every POST with a
+    created resource and counts the connections it served."""
+
+    protocol_version = "HTTP/1.1"
+    connections: ClassVar[list[str]] = []
+
+    def setup(self) -> None:
+        super().setup()
+        self.connections.append(f"{self.client_address[0]}:{self.client_address[1]}")
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        self.rfile.read(int(self.headers["Content-Length"]))
+        body = json.dumps({"sid": "SM" + "0" * 32, "status": "queued"}).encode()
+        self.send_response(201)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_pages_from_one_sending_thread_reuse_one_connection_to_the_provider() -> None:
+    """No TCP (and, with a real provider, TLS) handshake per page in a storm; the engine's stop
+    closes the connections."""
+    from app.notify.base import OutboundMessage
+    from app.notify.sms import SmsTransport
+    from app.notify.voice import VoiceTransport
+
+    provider: Any = type("Provider", (_KeepAliveProvider,), {"connections": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), provider)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        config = {"TWILIO_BASE_URL": f"http://127.0.0.1:{server.server_port}", "TWILIO_ACCOUNT_SID": "AC1",
+                  "TWILIO_AUTH_TOKEN": "secret", "TWILIO_FROM": SENDER, "TWILIO_TIMEOUT_SECONDS": 2.0,
+                  "BASE_URL": "http://vigil.test"}
+        sms, voice = SmsTransport(config), VoiceTransport(config)
+        for i in range(3):
+            for transport in (sms, voice):
+                sent = transport.send(OutboundMessage(notification_id=i, kind=transport.kind, purpose="test", user_id=1,
+                                                      user_name="Alice", address=ALICE, subject="", body=""))
+                assert sent.status_code == 201
+        sms.close()
+        voice.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(provider.connections) == 2, provider.connections  # one per transport
