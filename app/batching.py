@@ -108,15 +108,15 @@ class GroupCommit:
         job = _Job(steps)
         with self._lock:
             self._queue.append(job)
-            lead = not self._busy
+            job.lead = not self._busy
             self._busy = True
-        if not lead and not job.woken.wait(self._wait):
+        if not job.lead and not job.woken.wait(self._wait):
             with self._lock:
                 if job in self._queue and not job.lead:  # never picked up: nothing was written
                     self._queue.remove(job)
                     raise Busy(f"the database took no writes for {self._wait:.0f} s")
             job.woken.wait()  # picked up just now: the writer is committing it
-        if job.lead or lead:
+        if job.lead:  # the first in, or handed the role
             self._write_next()
         if job.error is not None:
             raise job.error
@@ -151,29 +151,27 @@ class GroupCommit:
     def _write(self, batch: list[_Job]) -> None:
         if len(batch) > 1:
             try:
-                results = self._transaction([(j, i, key, fn) for j in batch for i, (key, fn) in enumerate(j.steps)])
+                self._transaction(batch)
+                return
             except Exception:
                 log_group.warning("a group of %d writes failed; writing each alone", len(batch), exc_info=True)
-            else:
-                for j in batch:
-                    j.results = [results[(id(j), i)] for i in range(len(j.steps))]
-                return
         for j in batch:
             try:
-                results = self._transaction([(j, i, key, fn) for i, (key, fn) in enumerate(j.steps)])
-                j.results = [results[(id(j), i)] for i in range(len(j.steps))]
+                self._transaction([j])
             except Exception as e:
                 j.error = e
 
-    def _transaction(self, steps: list[tuple[_Job, int, Any, Callable[[Session], Any]]]) -> dict[tuple[int, int], Any]:
-        steps.sort(key=lambda s: s[2])
-        out = {}
+    def _transaction(self, jobs: list[_Job]) -> None:
+        """Run the jobs' steps in lock-key order in one transaction; their results once committed."""
+        steps = sorted(((key, j, i, fn) for j in jobs for i, (key, fn) in enumerate(j.steps)), key=lambda s: s[0])
+        out: dict[tuple[int, int], Any] = {}
         with self._open() as session:
-            for j, i, _, fn in steps:
+            for _, j, i, fn in steps:
                 out[(id(j), i)] = fn(session)
                 session.flush()  # a step's ORM changes reach the database before the next step's SQL
             session.commit()
-        return out
+        for j in jobs:
+            j.results = [out[(id(j), i)] for i in range(len(j.steps))]
 
 
 class Busy(Exception):
