@@ -54,7 +54,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .notify.vapid import check_settings
 
     check_settings(conf)  # a VAPID subject push services would refuse stops the start, loudly
-    app = Flask(
+    from .web import App
+
+    app = App(
         __name__,
         static_folder=str(ROOT / "static"),
         template_folder=str(ROOT / "templates"),

@@ -6,20 +6,24 @@ build several independent `Database` objects against one database (two engines r
 
 from __future__ import annotations
 
+import logging
 import os
+import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, create_engine, event
 from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.exc import DisconnectionError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 EVENTS_COMMITTED = "vigil_events_committed"  # session.info flag set by events.py
+T = TypeVar("T")
+log = logging.getLogger("vigil.db")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -89,6 +93,47 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+# --- transactions that lose a race -------------------------------------------------------------
+# Lock order (every writer follows it, so PostgreSQL has no cycle to detect): an incident row
+# first, FOR NO KEY UPDATE (never FOR UPDATE: rows that point at the incident, timeline entries,
+# operations, pages, ack links, take a KEY SHARE lock on it through their foreign key, which NO
+# KEY UPDATE lets through, so inserting them never waits on the incident and nothing upgrades a
+# share lock); then that incident's notifications. Whoever touches notifications without
+# holding their incident (the engine's claims and requeues) takes them with SKIP LOCKED, so it
+# never waits while holding others. What still loses (a deadlock PostgreSQL breaks, a
+# serialisation failure) is run again here, a bounded number of times: the web requests
+# (web.App) and the engine's write transactions come through this one function.
+
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
+RETRIES = 4
+
+
+def is_transient(error: BaseException) -> bool:
+    """A failure that says nothing about the work itself: the same transaction, run again, can
+    succeed (PostgreSQL aborted it to break a deadlock, or as a serialisation failure)."""
+    if not isinstance(error, DBAPIError) or error.orig is None:
+        return False
+    return getattr(error.orig, "sqlstate", None) in TRANSIENT_SQLSTATES
+
+
+def retry_transient(work: Callable[[], T], *, before_retry: Callable[[], None] | None = None,
+                    attempts: int = RETRIES) -> T:
+    """Run `work` (which runs whole transactions: nothing of a failed attempt is committed) and
+    run it again when it lost a race; `before_retry` resets what the attempt left behind."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except DBAPIError as e:
+            if attempt == attempts or not is_transient(e):
+                raise
+            log.warning("transaction lost a race (%s), attempt %d of %d: running it again",
+                        getattr(e.orig, "sqlstate", "?"), attempt, attempts)
+            if before_retry is not None:
+                before_retry()
+            time.sleep(random.uniform(0.0, 0.005 * 2 ** attempt))  # apart, so they do not meet again
+    raise AssertionError("unreachable")
 
 
 PING_IDLE_SECONDS = 2.0

@@ -2,9 +2,11 @@
 over, resolve, and the engine's step firing. Every change appends a timeline entry and publishes
 an event in the same transaction.
 
-Races are settled with a row lock on the incident (`_lock`): SELECT ... FOR UPDATE on
+Races are settled with a row lock on the incident (`_lock`): SELECT ... FOR NO KEY UPDATE on
 PostgreSQL; on SQLite every writing transaction already holds the database write lock (BEGIN
 IMMEDIATE, see db.py). So each function reads the current state under the lock, decides, writes.
+The lock comes first, before any other row of the incident is read or written (its operation
+ids, its notifications): the one lock order of db.py, so two writers never wait on each other.
 """
 
 from __future__ import annotations
@@ -160,13 +162,16 @@ def _try_lock(session: Session, incident_id: int, *, skip_locked: bool) -> Incid
 
 def _try_lock_many(session: Session, incident_ids: list[int], *, skip_locked: bool) -> list[Incident]:
     # skip_locked: an engine passes over a row another engine is working on (PostgreSQL).
-    # In id order, so two transactions locking overlapping sets cannot deadlock.
+    # In id order, so two transactions locking overlapping sets cannot deadlock. NO KEY UPDATE
+    # (key_share=True), not FOR UPDATE: the rows we then insert that point at the incident
+    # (timeline, operation ids, pages) take KEY SHARE on it, which this mode lets through; FOR
+    # UPDATE would make another transaction's insert wait on us (see the lock order in db.py).
     return list(session.execute(
         select(Incident)
         .where(Incident.id.in_(incident_ids))
         .order_by(Incident.id)
         .options(joinedload(Incident.client, innerjoin=True), joinedload(Incident.service, innerjoin=True))
-        .with_for_update(of=Incident, skip_locked=skip_locked)
+        .with_for_update(of=Incident, skip_locked=skip_locked, key_share=True)
         .execution_options(populate_existing=True)
     ).scalars())
 
@@ -429,6 +434,13 @@ def run_once(
     if not isinstance(op_id, str) or len(op_id) > 100:
         raise ActionError("op_id must be a string of at most 100 characters", 400)
 
+    # The incident first (the lock order): the same queued ack replayed several times at once
+    # then runs one after another, and each later one finds the first one's operation row. (The
+    # row was inserted first before: its foreign key's share lock on the incident, then the
+    # action's exclusive one, deadlocked two replays on PostgreSQL.)
+    if _try_lock(session, incident_id, skip_locked=False) is None:
+        raise ActionError(f"incident {incident_id} not found", 404)
+
     def replay(op: Operation) -> Outcome:
         if op.user_id != (user.id if user else None) or op.kind != kind or op.incident_id != incident_id:
             raise ActionError("this operation id was already used for another action", 409)
@@ -442,14 +454,14 @@ def run_once(
     op = Operation(op_id=op_id, user_id=user.id if user else None, kind=kind,
                    incident_id=incident_id, status_code=0, created_at=now)
     try:
-        # Race: the same queued ack replayed twice at once. The unique op_id settles it; on
-        # PostgreSQL the second INSERT waits for the first transaction and then fails.
+        # Race: one operation id sent for two different incidents at once (the incident locks
+        # do not meet). The unique op_id settles it; the second INSERT waits and then fails.
         with session.begin_nested():
             session.add(op)
             session.flush()
     except IntegrityError:
         found = session.execute(select(Operation).where(Operation.op_id == op_id)).scalar_one_or_none()
-        if found is None:  # not a race: the foreign key refused an incident that does not exist
+        if found is None:  # cannot happen with the incident locked, but never a 500 for it
             raise ActionError(f"incident {incident_id} not found", 404) from None
         return replay(found)
     try:

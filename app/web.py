@@ -18,6 +18,7 @@ from werkzeug.routing import IntegerConverter
 from . import audit as _audit  # noqa: F401  (registers the append-only guards)
 from . import httpsec, logins
 from .access import Denied
+from .db import retry_transient
 from .httpsec import check_origin  # noqa: F401  (for the WebSocket handshake)
 from .incidents import ActionError, Outcome
 from .models import User
@@ -26,6 +27,22 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 
 JSON_PREFIXES = ("/api/", "/v2/", "/healthz")
+
+
+class App(Flask):
+    """Flask, and one thing more: a request whose transaction lost a race on PostgreSQL (a
+    deadlock the server broke, a serialisation failure) runs again on a rolled-back session
+    (db.retry_transient), so racing requests get their 200 or 409, never a 500. Nothing of the
+    failed attempt was committed; views commit once, at the end."""
+
+    def dispatch_request(self) -> Any:
+        return retry_transient(super().dispatch_request, before_retry=_roll_back_request)
+
+
+def _roll_back_request() -> None:
+    s = g.get("db_session")
+    if s is not None:
+        s.rollback()
 
 
 def vigil() -> Any:
