@@ -1,8 +1,8 @@
 """A writer thread that takes items from many threads and writes them several at a time.
 
-The engine's senders hand their results here instead of each opening a write transaction: a
-sender is free for the next page as soon as the provider has answered, and a burst of results
-costs a few transactions instead of one each (the database's writer lock on SQLite, the event
+The engine's senders hand their results here instead of each opening a write transaction, and
+wait for them to be written (a page sent but not yet recorded would be sent again if the engine
+died; see Sender.deliver): a burst of results costs a few transactions instead of one each (the database's writer lock on SQLite, the event
 bus's commit order on PostgreSQL, are what an alert storm queues on).
 """
 
@@ -34,10 +34,14 @@ class GroupWriter(Generic[T]):
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
-    def put(self, item: T) -> None:
+    def put(self, item: T) -> threading.Event:
+        """Queue an item; the event returned is set once the batch holding it has been written
+        (or has failed: the write logs why)."""
+        done = threading.Event()
         with self._idle:
             self._pending += 1
-        self._queue.put(item)
+        self._queue.put((item, done))
+        return done
 
     def join(self, timeout: float) -> None:
         """Wait until everything put so far is written (or the timeout passes)."""
@@ -66,9 +70,11 @@ class GroupWriter(Generic[T]):
                     batch.append(item)
             if batch:
                 try:
-                    self._write(batch)  # type: ignore[arg-type]
+                    self._write([item for item, _ in batch])  # type: ignore[misc]
                 except Exception:  # the writer must outlive a bad batch; the write logs details
                     log.exception("writing %d results failed", len(batch))
+                for _, done in batch:  # type: ignore[misc]
+                    done.set()
                 with self._idle:
                     self._pending -= len(batch)
                     self._idle.notify_all()

@@ -10,7 +10,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,6 +31,7 @@ log = logging.getLogger("vigil.engine")
 
 MAX_ATTEMPTS = 6
 MAX_RECORD_DELAY = 2.0  # seconds an outcome may wait for the engine to finish firing steps
+RECORD_WAIT = 60.0  # seconds a sending thread waits for its outcome to be recorded
 
 # What a sender hands to the recorder: notification id, message, result, start, end, latency in ms.
 Outcome = tuple[int, Any, Delivered | TransportError, datetime, datetime, int]
@@ -61,9 +61,9 @@ class Sender:
     """Sends claimed pages (Engine._dispatch hands them over) and records what became of them."""
 
     def __init__(self, db: Database, clock: Clock, config: dict[str, Any], transports: dict[str, Transport], *,
-                 write: Callable[[], AbstractContextManager[Session]], wake: threading.Event) -> None:
+                 transact: Callable[[Callable[[Session], Any]], Any], wake: threading.Event) -> None:
         self.db, self.clock, self.config, self.transports = db, clock, config, transports
-        self.write = write  # the engine's write transactions (see Engine._write)
+        self.transact = transact  # the engine's write transactions (see Engine.transact)
         self.wake = wake  # tells the engine loop something changed (a retry is scheduled...)
         # Outcomes are written by one thread, several per transaction (see batching.py), and
         # not while the engine is firing steps: in an alert storm, paging people comes before
@@ -125,12 +125,20 @@ class Sender:
             log.exception("transport %s crashed", msg.kind)
             result = TransportError(f"{type(e).__name__}: {e}")
         latency = int((time.monotonic() - t0) * 1000)
-        self.outcomes.put((nid, msg, result, started, self.clock.now(), latency))
+        recorded = self.outcomes.put((nid, msg, result, started, self.clock.now(), latency))
+        # Should this engine die, the pages it sent but had not yet recorded go out again from
+        # another engine. So before taking its next page, a thread waits until this one's outcome
+        # is committed: that keeps them to one per sending thread, the ones on the wire at that
+        # instant. Not for a channel where a second copy shows as one (Web Push's Topic): those
+        # go on at once, a storm's first pushes first.
+        if not transport.collapses_copies and not recorded.wait(RECORD_WAIT):
+            log.warning("the outcome of page %s is not recorded after %.0f s; sending the next one", nid, RECORD_WAIT)
 
     def _not_sent(self, nid: int, status: str, why: str, now: datetime, pointless: bool = False) -> None:
         """A claimed page that will not go out: cancelled (pointless now, or its contact method
         is gone) or failed (no such channel)."""
-        with self.write() as s:
+
+        def settle(s: Session) -> None:
             n = s.get(Notification, nid, options=[joinedload(Notification.user)])
             if n is None or n.status != "sending":
                 return
@@ -145,22 +153,26 @@ class Sender:
             else:
                 self._check_reached(s, n, now)
 
+        self.transact(settle)
+
     def record_batch(self, batch: list[Outcome]) -> None:
         self.firing_done.wait(timeout=MAX_RECORD_DELAY)
+
+        def record_all(s: Session) -> None:
+            loaded = _preload(s, [o[0] for o in batch])  # held: the session only keeps weak references
+            for outcome in sorted(batch, key=lambda o: o[0]):  # one lock order for every batch
+                self._record(s, *outcome)
+            del loaded
+
         try:
-            with self.write() as s:
-                loaded = _preload(s, [o[0] for o in batch])  # held: the session only keeps weak references
-                for outcome in sorted(batch, key=lambda o: o[0]):  # one lock order for every batch
-                    self._record(s, *outcome)
-                del loaded
+            self.transact(record_all)
         except Exception:
             if len(batch) == 1:
                 raise
             log.warning("recording %d deliveries together failed; recording them one by one", len(batch))
             for outcome in batch:
                 try:
-                    with self.write() as s:
-                        self._record(s, *outcome)
+                    self.transact(lambda s, o=outcome: self._record(s, *o))
                 except Exception:
                     log.exception("recording delivery %s failed", outcome[0])
         self.wake.set()
@@ -222,9 +234,13 @@ class Sender:
     def _remove_method(s: Session, n: Notification, method: ContactMethod) -> None:
         """The push service says the subscription is gone (404/410): it can never work again, so
         it goes, and so do the pages still queued for it. Attempts keep their own target."""
-        s.execute(update(Notification).where(
+        # SKIP LOCKED: we hold no lock on those pages' incidents (the lock order of db.py); a
+        # page skipped here finds its contact method gone when it is claimed, and is cancelled.
+        queued = (select(Notification.id).where(
             Notification.contact_method_id == method.id, Notification.status == "pending", Notification.id != n.id,
-        ).values(status="cancelled", last_error="push subscription removed"))
+        ).with_for_update(skip_locked=True))
+        s.execute(update(Notification).where(Notification.id.in_(queued), Notification.status == "pending")
+                  .values(status="cancelled", last_error="push subscription removed"))
         n.contact_method = None
         s.delete(method)
 
@@ -290,10 +306,10 @@ def _lock_incident(s: Session, incident_id: int | None) -> Incident | None:
     """Race (PostgreSQL): a person's last two channels failing at once, in two transactions,
     would each still see the other as in flight, and neither would say "all channels failed".
     The incident's row lock orders them, so the second sees the first one's outcome. Taken before
-    touching any notification row: incidents.py locks the incident first too (no deadlock)."""
+    touching any notification row of the incident: the lock order of db.py."""
     if incident_id is None:
         return None
-    return s.execute(select(Incident).where(Incident.id == incident_id).with_for_update()
+    return s.execute(select(Incident).where(Incident.id == incident_id).with_for_update(key_share=True)
                      .execution_options(populate_existing=True)).scalar_one_or_none()
 
 

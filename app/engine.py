@@ -20,15 +20,15 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from . import incidents
 from .clock import Clock
-from .db import Database
-from .delivery import MAX_ATTEMPTS, LinkMaker, Sender, backoff  # noqa: F401  (backoff, MAX_ATTEMPTS: API)
+from .db import Database, retry_transient
+from .delivery import MAX_ATTEMPTS, Job, LinkMaker, Sender, backoff  # noqa: F401  (backoff, MAX_ATTEMPTS: API)
 from .gap_watch import GapWatch
 from .live import EventBus
 from .models import (
@@ -41,10 +41,14 @@ from .notify import TRANSPORTS, links
 from .notify.base import Transport
 
 log = logging.getLogger("vigil.engine")
+T = TypeVar("T")
 
 BATCH = 200
+# A claimed page's lease: the backstop for an engine that is alive but stuck. A dead engine's
+# pages go back sooner, when its heartbeat stops (DEAD_AFTER; see _requeue_expired).
 LEASE = timedelta(minutes=5)  # longer than any transport timeout times the queue depth
 HEARTBEAT_EVERY = timedelta(seconds=2)
+DEAD_AFTER = timedelta(seconds=10)  # five missed heartbeats: that engine is gone
 CHUNK = 10  # due incidents handled per transaction; the pages of a chunk go out before the next
 CHUNK_THREADS = 3  # chunks handled at once (PostgreSQL)
 NUDGE_GAP = 0.05  # seconds between two looks for due steps prompted by commits
@@ -80,7 +84,7 @@ class Engine:
         self.nudged = threading.Event()  # something was committed: look for due steps now
         self._writer = threading.Lock()
         self._chunk_pool = ThreadPoolExecutor(CHUNK_THREADS, thread_name_prefix="vigil-fire")
-        self.sender = Sender(db, clock, config, self.transports, write=self._write, wake=self.wake)
+        self.sender = Sender(db, clock, config, self.transports, transact=self.transact, wake=self.wake)
         self.started_at = clock.now()
         self._last_beat: datetime | None = None
         self.gap_watch = GapWatch(db, config)  # warns managers of coming gaps in the schedules
@@ -89,6 +93,10 @@ class Engine:
 
     def run(self, stop: threading.Event) -> None:
         log.info("engine %s started", self.name)
+        # The heartbeat has its own thread: a long tick (an alert storm) must not make this
+        # engine look dead to the others, who would then send its pages again.
+        beating = threading.Thread(target=self._beat_until, args=(stop,), name="vigil-heartbeat", daemon=True)
+        beating.start()
         if self.bus is not None:
             # A new incident's first step is due at once: rather than find it at the next poll
             # (up to ENGINE_POLL_SECONDS later), look as soon as anything is committed anywhere
@@ -206,6 +214,16 @@ class Engine:
             with self.db.transaction() as s:
                 yield s
 
+    def transact(self, work: Callable[[Session], T]) -> T:
+        """Run `work` in a write transaction, and again should it lose a race (db.retry_transient):
+        every write of the engine and its recorder comes through here."""
+
+        def once() -> T:
+            with self._write() as s:
+                return work(s)
+
+        return retry_transient(once)
+
     def _each_due(self, action: Callable[..., int], finder: Callable[[Session, datetime], list[int]],
                   now: datetime, progress: Callable[[int], None] | None = None, **kw: Any) -> int:
         with self.db.Session(bind=self.db.read_engine) as s:
@@ -216,8 +234,7 @@ class Engine:
             # commits are serialised, see events.py). The chunk's rows are locked together and
             # each is re-checked under the lock; a failure replays the chunk one at a time.
             try:
-                with self._write() as s:
-                    return action(s, chunk, now, **kw)
+                return self.transact(lambda s: action(s, chunk, now, **kw))
             except Exception:
                 if len(chunk) == 1:
                     log.exception("%s failed for incident %s", action.__name__, chunk[0])
@@ -278,13 +295,24 @@ class Engine:
             return 0
 
     def _requeue_expired(self, now: datetime) -> int:
-        # A delivery whose engine died mid-send: its lease ran out, so it goes out again.
-        with self._write() as s:
-            return s.execute(
-                update(Notification)
-                .where(Notification.status == "sending", Notification.lease_until < now)
-                .values(status="pending", lease_until=None, not_before=now)
-            ).rowcount or 0
+        """Pages claimed by an engine that died (its heartbeat stopped) or that hold an expired
+        lease go back to pending, to be sent by whoever claims them next. Of these, only the
+        ones that were on the wire when it died can reach a phone twice: an engine records a
+        page's outcome before its sending thread takes the next one (Sender.deliver)."""
+        alive = select(EngineHeartbeat.name).where(EngineHeartbeat.beat_at >= now - DEAD_AFTER)
+        orphaned = (
+            select(Notification.id)
+            .where(Notification.status == "sending",
+                   or_(Notification.lease_until < now,
+                       and_(Notification.claimed_by.is_not(None), Notification.claimed_by != self.name,
+                            Notification.claimed_by.not_in(alive))))
+            .with_for_update(skip_locked=True)  # the lock order (db.py): never wait on a page
+        )
+        return self.transact(lambda s: s.execute(
+            update(Notification)
+            .where(Notification.id.in_(orphaned), Notification.status == "sending")
+            .values(status="pending", lease_until=None, claimed_by=None, not_before=now)
+        ).rowcount or 0)
 
     def _capacity_max(self) -> int:
         return self.workers * 4
@@ -303,23 +331,33 @@ class Engine:
             ).scalars())
         if not candidates:
             return 0
-        with self._write() as s:
-            # The claim: pending -> sending. Of two engines, each row goes to exactly one.
+        # The claim: pending -> sending. Of two engines, each row goes to exactly one. SKIP
+        # LOCKED: a page that a phone's acknowledgement is cancelling right now is not waited
+        # for (the lock order of db.py: the web holds the incident and then its pages; we hold
+        # pages of several incidents and must not wait on one of theirs).
+        claimable = (select(Notification.id)
+                     .where(Notification.id.in_(candidates), Notification.status == "pending")
+                     .with_for_update(skip_locked=True))
+
+        def claim(s: Session) -> list[Job]:
             claimed = list(s.execute(
                 update(Notification)
-                .where(Notification.id.in_(candidates), Notification.status == "pending")
-                .values(status="sending", lease_until=now + LEASE, attempts=Notification.attempts + 1)
+                .where(Notification.id.in_(claimable), Notification.status == "pending")
+                .values(status="sending", lease_until=now + LEASE, claimed_by=self.name,
+                        attempts=Notification.attempts + 1)
                 .returning(Notification.id)
             ).scalars())
             # Composed here, with the claim, for the whole batch (and each page's ack link
             # written): the sending threads then only send.
-            jobs = self.sender.prepare(s, claimed, now, self.ack_link) if claimed else []
+            return self.sender.prepare(s, claimed, now, self.ack_link) if claimed else []
+
+        jobs = self.transact(claim)
         for job in jobs:
             fut = self.pool.submit(self.sender.deliver, job)
             with self._inflight_lock:
                 self.inflight.add(fut)
             fut.add_done_callback(self._done)
-        return len(claimed)
+        return len(jobs)
 
     def _done(self, fut: Future[None]) -> None:
         with self._inflight_lock:
@@ -330,16 +368,27 @@ class Engine:
 
     # --- heartbeat ------------------------------------------------------------------------------
 
-    def _heartbeat(self, now: datetime) -> None:
-        if self._last_beat is not None and now - self._last_beat < HEARTBEAT_EVERY and now >= self._last_beat:
+    def _beat_until(self, stop: threading.Event) -> None:
+        while not stop.wait(HEARTBEAT_EVERY.total_seconds()):
+            try:
+                self._heartbeat(self.clock.now(), force=True)
+            except Exception:  # the database is away for a moment: beat again next time
+                log.warning("engine heartbeat failed", exc_info=True)
+
+    def _heartbeat(self, now: datetime, *, force: bool = False) -> None:
+        if not force and self._last_beat is not None and now - self._last_beat < HEARTBEAT_EVERY \
+                and now >= self._last_beat:
             return
-        with self._write() as s:
-            beat = s.get(EngineHeartbeat, self.name)
-            if beat is None:
+
+        def beat(s: Session) -> None:
+            row = s.get(EngineHeartbeat, self.name)
+            if row is None:
                 s.add(EngineHeartbeat(name=self.name, started_at=self.started_at, beat_at=now,
                                       pid=os.getpid(), host=socket.gethostname()))
             else:
-                beat.beat_at = now
+                row.beat_at = now
+
+        self.transact(beat)
         self._last_beat = now
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import re
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +21,7 @@ from app import create_app
 from app.clock import ManualClock
 from app.db import Database
 
+ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("VIGIL_TEST_POSTGRES_URL")
 REDIS_URL = os.environ.get("VIGIL_TEST_REDIS_URL")
 BACKEND = os.environ.get("VIGIL_TEST_DB", "sqlite")
@@ -231,3 +235,23 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def start_engine(url: str, tmp: Path, name: str, **settings: str) -> subprocess.Popen[bytes]:
+    """A real `vigil engine` process on the system clock (settings: more VIGIL_* variables);
+    its output goes to tmp/<name>.log."""
+    env = dict(os.environ, VIGIL_DATABASE_URL=url, VIGIL_INSTANCE_PATH=str(tmp / "instance"),
+               VIGIL_SECRET_KEY="test", VIGIL_ENGINE_POLL_SECONDS="0.05", PYTHONPATH=str(ROOT), **settings)
+    with open(tmp / f"{name}.log", "wb") as log:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen([sys.executable, "-m", "app.cli", "engine"], env=env, stdout=log,
+                                stderr=subprocess.STDOUT, cwd=ROOT)
+
+
+def wait_until(check: Callable[[], Any], timeout: float = 30.0, what: str = "") -> None:
+    """Poll check() until it is true; fail after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:g} s" + (f" waiting for {what}" if what else ""))

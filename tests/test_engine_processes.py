@@ -1,13 +1,9 @@
 """Two real `vigil engine` processes against one PostgreSQL database, on the system clock:
 every step is notified exactly once. Also: a killed engine's work is picked up by the other."""
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -17,26 +13,7 @@ from app.escalation import TargetSpec
 from app.intake.base import IntakeEvent
 from app.integrations import lookup
 from app.models import DeliveryAttempt, EngineHeartbeat, Notification, Service, StepFiring
-from tests.helpers import build_world, requires_postgres
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def start_engine(url: str, tmp: Path, name: str) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, VIGIL_DATABASE_URL=url, VIGIL_INSTANCE_PATH=str(tmp / "instance"),
-               VIGIL_SECRET_KEY="test", VIGIL_ENGINE_POLL_SECONDS="0.05", PYTHONPATH=str(ROOT))
-    with open(tmp / f"{name}.log", "wb") as log:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen([sys.executable, "-m", "app.cli", "engine"], env=env, stdout=log,
-                                stderr=subprocess.STDOUT, cwd=ROOT)
-
-
-def wait_until(check, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out")
+from tests.helpers import build_world, requires_postgres, start_engine, wait_until
 
 
 @requires_postgres

@@ -437,6 +437,9 @@ class Notification(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sending|sent|failed|cancelled
     not_before: Mapped[datetime]
     lease_until: Mapped[datetime | None]
+    # The engine sending it (status sending): when that engine's heartbeat stops, the page goes
+    # back to pending at once, rather than when the lease runs out.
+    claimed_by: Mapped[str | None] = mapped_column(String(120))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]

@@ -75,6 +75,11 @@ class TransportError(Exception):
 
 class Transport:
     kind: ClassVar[str]
+    # A second copy of a page reaches the person as one (Web Push: the same Topic replaces the
+    # first). Only for such channels may a sending thread go on before the engine has recorded
+    # the send; for the others (an SMS, a call, an e-mail: each copy costs and wakes) it waits,
+    # so a crash re-sends at most what was on the wire (see delivery.Sender.deliver).
+    collapses_copies: ClassVar[bool] = False
 
     def __init__(self, config: dict[str, Any], db: Database | None = None) -> None:
         # `db` is for reading installation settings (the VAPID key), never for delivery records.

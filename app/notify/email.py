@@ -62,7 +62,11 @@ class EmailTransport(Transport):
         mail["From"] = self.config["SMTP_FROM"]
         mail["To"] = msg.address
         mail["Date"] = formatdate(localtime=False, usegmt=True)
-        mail["Message-ID"] = make_msgid("vigil", domain=self.hostname)
+        # Stable per page: a page sent again (a retry after a timeout, another engine after
+        # this one died mid-send) carries the same Message-ID, so mail programs that drop
+        # duplicates show it once.
+        mail["Message-ID"] = f"<vigil.notification.{msg.notification_id}@{self.hostname}>" \
+            if msg.notification_id else make_msgid("vigil", domain=self.hostname)
         # Not a person writing: vacation responders and filters keep quiet.
         mail["Auto-Submitted"] = "auto-generated"
         if msg.incident is not None:

@@ -12,6 +12,7 @@ from .base import Delivered, OutboundMessage, Transport
 
 class RecordingTransport(Transport):
     kind = "recording"
+    collapses_copies = True  # a log in memory: nobody's phone
     _lock: ClassVar[threading.Lock] = threading.Lock()
     sent: ClassVar[list[OutboundMessage]] = []
 

@@ -28,4 +28,4 @@ class SmsTransport(TwilioTransport):
         form = {"To": msg.address, "Body": text(msg)}
         if msg.incident is not None:
             form["StatusCallback"] = f"{base}/twilio/status/{msg.notification_id}"
-        return self.create("SMS", "Messages", form)
+        return self.create("SMS", "Messages", form, msg)

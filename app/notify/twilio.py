@@ -19,6 +19,7 @@ import requests
 from .base import (
     Delivered,
     KeepAlive,
+    OutboundMessage,
     Transport,
     TransportError,
     answer_text,
@@ -45,14 +46,20 @@ class TwilioClient:
     def configured(self) -> bool:
         return bool(self.account and self.token and self.sender)
 
-    def create(self, channel: str, resource: str, form: dict[str, str], http: requests.Session) -> Delivered:
-        """POST one Message or Call; a TransportError the engine knows how to retry, or not."""
+    def create(self, channel: str, resource: str, form: dict[str, str], http: requests.Session,
+               idempotency_key: str | None = None) -> Delivered:
+        """POST one Message or Call; a TransportError the engine knows how to retry, or not.
+
+        `idempotency_key` names the page, the same on every attempt: a page sent again after a
+        timeout, or by another engine after this one died mid-send, reaches the phone once
+        with providers that honour `Idempotency-Key` (Twilio itself ignores the header)."""
         if not self.configured:
             raise not_configured(channel, SETTINGS)
         url = f"{self.base}/2010-04-01/Accounts/{self.account}/{resource}.json"
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         try:
             r = http.post(url, data={"From": str(self.sender), **form}, auth=(str(self.account), str(self.token)),
-                              timeout=(min(5.0, self.timeout), self.timeout))
+                          headers=headers, timeout=(min(5.0, self.timeout), self.timeout))
         except requests.Timeout:
             # The provider may have taken it; paging twice beats not paging.
             raise TransportError(f"the SMS/voice provider did not answer within {self.timeout:g} s") from None
@@ -85,11 +92,18 @@ class TwilioTransport(Transport):
         super().__init__(config, db)
         self._http = KeepAlive()
 
-    def create(self, channel: str, resource: str, form: dict[str, str]) -> Delivered:
-        return TwilioClient(self.config).create(channel, resource, form, self._http.session())
+    def create(self, channel: str, resource: str, form: dict[str, str], msg: OutboundMessage) -> Delivered:
+        return TwilioClient(self.config).create(channel, resource, form, self._http.session(),
+                                                idempotency_key(self.config, msg))
 
     def close(self) -> None:
         self._http.close()
+
+
+def idempotency_key(config: dict[str, Any], msg: OutboundMessage) -> str:
+    """One key per page of this installation: "vigil-<8 hex of BASE_URL>-n<notification id>"."""
+    site = hashlib.sha256(str(config.get("BASE_URL", "")).encode()).hexdigest()[:8]
+    return f"vigil-{site}-n{msg.notification_id}"
 
 
 def _json(r: requests.Response) -> dict[str, Any]:

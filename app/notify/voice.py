@@ -25,4 +25,4 @@ class VoiceTransport(TwilioTransport):
                         StatusCallback=f"{base}/twilio/status/{msg.notification_id}")
         else:
             raise TransportError("a paging call needs an acknowledgement token", permanent=True)
-        return self.create("Voice", "Calls", form)
+        return self.create("Voice", "Calls", form, msg)

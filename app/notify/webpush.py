@@ -85,6 +85,7 @@ def _cut(text: str, limit: int) -> str:
 
 class WebPushTransport(Transport):
     kind = "push"
+    collapses_copies = True  # Topic: incident-<id>
 
     def __init__(self, config: dict[str, Any], db: Any = None) -> None:
         super().__init__(config, db)

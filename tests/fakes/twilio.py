@@ -128,6 +128,7 @@ class TwilioMessage:
     body: str
     status_callback: str | None
     params: dict[str, str]  # the form exactly as posted (first value of each field)
+    idempotency_key: str | None = None  # the request's Idempotency-Key header
     status: str = "queued"
     date_created: str = field(default_factory=_now_rfc2822)
     created_at: float = field(default_factory=time.monotonic)
@@ -169,6 +170,7 @@ class TwilioCall:
     twiml: str | None
     status_callback: str | None
     params: dict[str, str]
+    idempotency_key: str | None = None
     status: str = "queued"
     date_created: str = field(default_factory=_now_rfc2822)
     created_at: float = field(default_factory=time.monotonic)
@@ -218,7 +220,7 @@ class TwilioAttempt:
     method: str
     path: str
     status: int
-    outcome: str  # created / fetched / rejected / scripted
+    outcome: str  # created / fetched / rejected / scripted / replayed
     reason: str
     params: dict[str, str]
     at: float
@@ -239,7 +241,12 @@ class Webhook:
 class FakeTwilio:
     """See the module docstring. Use as a context manager or ``start()``/``stop()``."""
 
-    def __init__(self, account_sid: str | None = None, auth_token: str | None = None) -> None:
+    def __init__(self, account_sid: str | None = None, auth_token: str | None = None, *,
+                 honour_idempotency: bool = False) -> None:
+        # Twilio itself ignores Idempotency-Key; compatible providers (Telnyx, say) answer a
+        # repeated key with the first request's resource and send nothing more.
+        self.honour_idempotency = honour_idempotency
+        self._by_key: dict[tuple[str, str], TwilioMessage | TwilioCall] = {}
         self.account_sid = account_sid or new_sid("AC")
         self.auth_token = auth_token or secrets.token_hex(16)
         self._server = WSGIServerThread(self._wsgi, name="twilio")
@@ -314,6 +321,8 @@ class FakeTwilio:
         self._attempts.clear()
         self._webhooks.clear()
         self._script.clear()
+        with self._lock:
+            self._by_key.clear()
 
     def _describe(self) -> str:
         bad = [a for a in self.attempts if a.outcome in ("rejected", "scripted")]
@@ -485,6 +494,13 @@ class FakeTwilio:
             if rule.status is not None:
                 status = rule.status
 
+        key = request.headers.get("Idempotency-Key")
+        if key and self.honour_idempotency:
+            with self._lock:
+                first = self._by_key.get((kind, key))
+            if first is not None:
+                self._attempt(kind, request, status, "replayed", "repeated Idempotency-Key", params)
+                return _json_response(first.as_json(), status)
         if kind == "messages":
             record: TwilioMessage | TwilioCall = TwilioMessage(
                 sid=new_sid("SM"),
@@ -494,6 +510,7 @@ class FakeTwilio:
                 body=params.get("Body", ""),
                 status_callback=params.get("StatusCallback"),
                 params=params,
+                idempotency_key=key,
             )
             self._messages.append(record)
         else:
@@ -507,8 +524,12 @@ class FakeTwilio:
                 twiml=params.get("Twiml"),
                 status_callback=params.get("StatusCallback"),
                 params=params,
+                idempotency_key=key,
             )
             self._calls.append(record)
+        if key:
+            with self._lock:
+                self._by_key.setdefault((kind, key), record)
         self._attempt(kind, request, status, "created", "", params)
         response = _json_response(record.as_json(), status)
         for name, value in extra.items():

@@ -1,0 +1,26 @@
+"""notification claimed_by: which engine holds a page it is sending
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-04 17:00:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0008'
+down_revision = '0007'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('claimed_by', sa.String(length=120), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.drop_column('claimed_by')
