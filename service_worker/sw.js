@@ -200,10 +200,10 @@ async function scheduleReplay() {
 
 /* Retry with backoff while the tap keeps the worker alive, until the entry gets its answer (the
  * flush shows it) or RETRY_FOR_MS runs out (the notice then says what happens next). */
-async function keepSending(opId, data) {
+async function keepSending(opId, data, shownReason) {
   const until = Date.now() + RETRY_FOR_MS;
   let delay = RETRY_FIRST_MS;
-  let reason = null;
+  let reason = shownReason;
   while (Date.now() + delay <= until) {
     await sleep(delay);
     delay = Math.min(delay * 2, RETRY_MAX_MS);
@@ -328,7 +328,7 @@ self.vigilHandleNotificationClick = function (event) {
   if (notification.close) notification.close();
   if (event.action === "ack" && data.ack_token) {
     const first = acknowledgeFrom(data);
-    keep(first.then((entry) => (entry && entry.status === "queued" ? keepSending(entry.op_id, data) : entry)));
+    keep(first.then((entry) => (entry && entry.status === "queued" ? keepSending(entry.op_id, data, entry.reason) : entry)));
     return first;
   }
   // No action buttons on this platform (iOS): the body opens a page that acks with one tap.
