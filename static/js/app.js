@@ -64,16 +64,24 @@ export function reportOutbox(entry) {
   }
 }
 
+/* The worker sends the outbox whenever there is one (it also tells the lock screen); a page
+ * sends it itself only when there is no worker at all. */
 export async function flushOutbox() {
-  const sw = navigator.serviceWorker && navigator.serviceWorker.controller;
+  const reg = navigator.serviceWorker && (await navigator.serviceWorker.getRegistration().catch(() => null));
+  const sw = (navigator.serviceWorker && navigator.serviceWorker.controller) || (reg && reg.active);
   if (sw) sw.postMessage({ type: "flush" });
   else if (self.VigilOutbox) await self.VigilOutbox.flush(reportOutbox);
 }
 
+/* Why something was queued, as far as the page can tell. */
+export const queuedBecause = () => (navigator.onLine === false
+  ? "it will be sent when the phone is back online"
+  : "Vigil did not answer; it is retried");
+
 /* Queue a POST for later, and ask for a replay as soon as possible. */
 export async function queueForLater(request) {
   const entry = await self.VigilOutbox.queue(request);
-  toast(`${entry.label || "Acknowledgement"}: queued; it will be sent when the phone is back online.`, "warn",
+  toast(`${entry.label || "Acknowledgement"}: queued; ${queuedBecause()}.`, "warn",
         { id: `outbox-${entry.op_id}`, sticky: true });
   const reg = await navigator.serviceWorker?.ready.catch(() => null);
   if (reg && reg.sync) {
@@ -95,6 +103,11 @@ export const live = new Live({
 
 if ("serviceWorker" in navigator) {
   navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch((e) => console.warn("service worker", e));
+  // Periodic checks wake the worker now and then to send what waits (where the browser allows
+  // it: Chromium, for an installed app); refused elsewhere, which is fine.
+  navigator.serviceWorker.ready
+    .then((reg) => reg.periodicSync && reg.periodicSync.register("vigil-outbox", { minInterval: 15 * 60 * 1000 }))
+    .catch(() => null);
   navigator.serviceWorker.addEventListener("message", (event) => {
     if (event.data && event.data.type === "outbox") reportOutbox(event.data.entry);
   });

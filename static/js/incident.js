@@ -1,6 +1,6 @@
 /* One incident: acknowledge (queued when offline, replayed exactly once), claim slot #1/#2,
  * escalate, log an action, hand over, resolve; live updates from the event bus. */
-import { api, live, queueForLater, toast, csrfToken } from "./app.js";
+import { api, live, queueForLater, queuedBecause, toast, csrfToken } from "./app.js";
 
 const root = document.getElementById("incident");
 const id = Number(root.dataset.id);
@@ -52,13 +52,16 @@ async function acknowledge(button) {
   const url = `/api/v1/incidents/${id}/ack`;
   button.disabled = true;
   try {
-    const r = await api(url, { body: { op_id: opId } });
-    if (r.ok) setAckState("Acknowledged.", "ok");
-    else setAckState(r.data.message || "Refused.", "error");
-  } catch (e) {
-    // No network (or the request died): the ack goes to the outbox and is replayed later.
-    await queueForLater({ url, body: { op_id: opId }, csrf: csrfToken(), incidentId: id, label: `#${id} acknowledgement` });
-    setAckState("Queued: it will be sent when the phone is back online.", "warn");
+    let r = null;
+    try { r = await api(url, { body: { op_id: opId } }); } catch (e) { /* no answer: queued below */ }
+    if (r && r.ok) setAckState("Acknowledged.", "ok");
+    else if (r && ![502, 503, 504].includes(r.status)) setAckState(r.data.message || "Refused.", "error");
+    else {
+      // No network, or Vigil did not answer (the request died, or a proxy answered for it):
+      // the ack goes to the outbox and is replayed later.
+      await queueForLater({ url, body: { op_id: opId }, csrf: csrfToken(), incidentId: id, label: `#${id} acknowledgement` });
+      setAckState(`Queued: ${queuedBecause()}.`, "warn");
+    }
   } finally {
     button.disabled = false;
     refresh();
