@@ -17,7 +17,7 @@ fi
 .venv/bin/ruff check app tests bench
 echo "== pytest on SQLite"
 .venv/bin/python -m pytest -q -n 2 -m "not e2e" "$@"
-echo "== browser tests (serial: they time things like 'within a second')"
+echo "== browser tests (serial: one Chromium at a time)"
 .venv/bin/python -m pytest -q -m e2e "$@"
 if [ -n "${VIGIL_TEST_POSTGRES_URL:-}" ]; then
   echo "== pytest on PostgreSQL"
