@@ -241,6 +241,45 @@ def test_nan_in_an_alert_sent_with_an_api_token_is_kept_too(client, world, datab
         assert s.execute(select(Alert.payload)).scalar_one()["extra"] == ODD_KEPT
 
 
+def test_a_severity_longer_than_its_column_is_clipped_and_the_alert_is_kept(client, world, database) -> None:
+    long = "critical-" + "x" * 31  # 40 characters; incidents.severity holds 32
+    r = client.post(f"/api/v1/intake/generic/{world.keys['acme_generic']}",
+                    json={"summary": "generic", "dedup_key": "sev", "severity": long})
+    assert r.status_code == 202, r.get_data(as_text=True)
+    am = payload("alertmanager_firing.json")
+    am["commonLabels"]["severity"] = long
+    r = client.post(f"/api/v1/intake/alertmanager/{world.keys['acme_am']}", json=am)
+    assert r.status_code == 202, r.get_data(as_text=True)
+    legacy = payload("grafana_legacy_alerting.json", tags={"severity": long})
+    r = client.post(f"/api/v1/intake/grafana/{world.keys['acme_grafana']}", json=legacy)
+    assert r.status_code == 202, r.get_data(as_text=True)
+    with database.transaction() as s:
+        severities = s.execute(select(Incident.severity).order_by(Incident.id)).scalars().all()
+    assert len(severities) == 3
+    assert all(sev.startswith("critical-xxx") and len(sev) <= 32 for sev in severities), severities
+
+
+def test_an_overlong_summary_is_clipped_and_an_overlong_dedup_key_is_refused_or_hashed_never_a_500(
+    client, world, database
+) -> None:
+    url = f"/api/v1/intake/generic/{world.keys['acme_generic']}"
+    r = client.post(url, json={"summary": "disk full " * 500, "dedup_key": "long-summary", "details": "d" * 100_000})
+    assert r.status_code == 202, r.get_data(as_text=True)
+    r = client.post(url, json={"summary": "long key", "dedup_key": "k" * 300})
+    assert r.status_code == 400 and "dedup_key" in r.get_json()["message"]
+    r = client.post("/v2/enqueue", json=payload("pagerduty_v2_trigger.json", routing_key=world.keys["globex_v2"],
+                                                 dedup_key="k" * 300))
+    assert r.status_code == 400 and "dedup_key is too long" in json.dumps(r.get_json())
+    r = client.post(f"/api/v1/intake/alertmanager/{world.keys['acme_am']}",
+                    json=payload("alertmanager_firing.json", groupKey="{}:{alertname=\"" + "g" * 1000 + "\"}"))
+    assert r.status_code == 202, r.get_data(as_text=True)
+    with database.transaction() as s:
+        rows = s.execute(select(Incident.summary, Incident.dedup_key, Incident.details).order_by(Incident.id)).all()
+    assert len(rows) == 2
+    assert len(rows[0].summary) == 1024 and rows[0].summary.endswith("…") and len(rows[0].details) <= 50_000
+    assert rows[1].dedup_key.startswith("am:") and len(rows[1].dedup_key) <= 255
+
+
 def nested(levels: int) -> str:
     return '{"summary": "deep", "details": ' + "[" * levels + "]" * levels + "}"
 
