@@ -28,7 +28,7 @@ def spec_from_form(form: Any) -> dict[str, Any]:
     kind = form.get("kind", "always")
 
     def days(name: str) -> list[int]:
-        return [int(d) for d in form.getlist(name) if str(d).isdigit()]
+        return [int(d) for d in form.getlist(name) if str(d).isdecimal()]
 
     if kind == "after_hours":
         return {"kind": kind, "day_start": form.get("day_start", ""), "day_end": form.get("day_end", ""),

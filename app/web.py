@@ -186,7 +186,7 @@ def init_app(app: Flask) -> None:
         if g.get("api_token") is not None or g.get("bearer_refused"):
             return None  # a request with a token is that token's, never the cookie's
         uid, _, version = ident.partition(":")
-        if not uid.isdigit():
+        if not uid.isdecimal():
             return None
         u = db_session().get(User, int(uid))
         if u is None or not u.active or str(u.session_version) != version:

@@ -175,7 +175,7 @@ def _targets(values: list[str]) -> tuple[TargetSpec, ...]:
     out = []
     for v in values:
         kind, _, ident = v.partition(":")
-        if kind in ("user", "layer") and ident.isdigit():
+        if kind in ("user", "layer") and ident.isdecimal():
             out.append(TargetSpec(kind, _id(ident) or 0))  # policies.create refuses unknown ones
     return tuple(out)
 
