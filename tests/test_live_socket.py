@@ -131,6 +131,10 @@ def test_a_reconnecting_client_gets_what_it_missed_and_only_what_it_may_see(setu
         assert got == [first, second]
         with web.socket(web.login("dave"), since=0) as dave, pytest.raises(AssertionError):
             receive_event(dave, 1.0)  # Dave is not in the pool covering Acme
+        with web.socket(web.login("alice"), since=10**30) as ws:  # beyond any id: nothing to replay
+            assert json.loads(ws.recv(timeout=5))["type"] == "hello"
+            with pytest.raises(TimeoutError):
+                ws.recv(timeout=5.0)  # and the socket stays open (it was closed by an overflow)
     finally:
         web.stop()
 
