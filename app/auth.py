@@ -10,7 +10,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .models import ContactMethod, Role, User
+from .models import Client, ContactMethod, Role, User
 from .notify.plan import default_rules
 
 _hasher = PasswordHasher()  # RFC 9106 low-memory profile: ~0.3 s per hash on a small server
@@ -76,14 +76,18 @@ def create_user(
     client_id: int | None = None,
 ) -> User:
     email = email.strip().lower()
-    if not EMAIL_RE.match(email):
+    if not EMAIL_RE.match(email) or len(email) > 254:
         raise UserError("that is not an e-mail address")
     if not name.strip():
         raise UserError("a name is required")
+    if len(name.strip()) > 200:
+        raise UserError("a name is at most 200 characters")
     if role not in {r.value for r in Role}:
         raise UserError(f"role must be one of {', '.join(r.value for r in Role)}")
     if role == Role.client_viewer.value and client_id is None:
         raise UserError("a client viewer belongs to a client")
+    if client_id is not None and session.get(Client, client_id) is None:
+        raise UserError("unknown client")
     if phone:
         phone = re.sub(r"[\s().-]", "", phone)
         if not PHONE_RE.match(phone):

@@ -28,7 +28,7 @@ def spec_from_form(form: Any) -> dict[str, Any]:
     kind = form.get("kind", "always")
 
     def days(name: str) -> list[int]:
-        return [int(d) for d in form.getlist(name) if str(d).isdigit()]
+        return [int(d) for d in form.getlist(name) if str(d).isdecimal()]
 
     if kind == "after_hours":
         return {"kind": kind, "day_start": form.get("day_start", ""), "day_end": form.get("day_end", ""),
@@ -44,11 +44,13 @@ def set_coverage(session: Session, actor: User, client_id: int, spec: Any, out_o
     client = session.get(Client, client_id) if is_id(client_id) else None
     if client is None:
         raise ActionError("client not found", 404)
-    if out_of_coverage not in CHOICES:
+    if not isinstance(out_of_coverage, str) or out_of_coverage not in CHOICES:
         raise ActionError("outside coverage an alert is either 'hold' or 'low_urgency'", 400)
     if not isinstance(spec, Mapping):
         raise ActionError("coverage must be an object", 400)
     tz = timezone or spec.get("tz") or client.timezone
+    if not isinstance(tz, str):
+        raise ActionError("timezone must be an IANA time zone name such as 'Europe/Paris'", 400)
     try:
         cov = Coverage.from_dict({**spec, "tz": tz})
     except (ValueError, TypeError) as e:

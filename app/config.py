@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent  # the code's folder: static files, templates, the worker
 
 
 def env(name: str, default: str | None = None) -> str | None:
@@ -38,7 +38,10 @@ def env_float(name: str, default: float) -> float:
 
 
 def load() -> dict[str, Any]:
-    instance = Path(env("VIGIL_INSTANCE_PATH", str(ROOT / "instance")) or "instance").resolve()
+    # The data (SQLite file, generated secrets) lives in the working directory's instance/, never
+    # beside the code: installed, that is site-packages, which an upgrade may wipe; editable, two
+    # checkouts sharing one virtualenv would share one database.
+    instance = Path(env("VIGIL_INSTANCE_PATH", "instance") or "instance").resolve()
     return {
         "INSTANCE_PATH": str(instance),
         "SECRET_KEY": env("VIGIL_SECRET_KEY"),  # generated and kept in the instance folder if unset

@@ -77,7 +77,7 @@ def _clean(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
         out[name] = value or None
     if "port" in data:
         port = data["port"]
-        if isinstance(port, str) and port.strip().isdigit():
+        if isinstance(port, str) and port.strip().isdecimal():
             port = int(port)
         if port in ("", None):
             port = None

@@ -34,9 +34,11 @@ def _name(value: str, what: str, limit: int = 200) -> str:
 
 def _timezone(value: str) -> str:
     try:
+        if len(value) > 64:  # clients.timezone; no zone name is that long
+            raise ValueError(value)
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise DirectoryError(f"unknown time zone {value!r} (e.g. Europe/Paris)") from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
+        raise DirectoryError(f"unknown time zone {value[:80]!r} (e.g. Europe/Paris)") from None
     return value
 
 
@@ -69,7 +71,7 @@ def save_client(
     if session.get(EscalationPolicy, policy_id) is None:
         raise DirectoryError("unknown escalation policy")
     email = (handover_email or "").strip() or None
-    if email and not EMAIL_RE.match(email):
+    if email and (not EMAIL_RE.match(email) or len(email) > 254):
         raise DirectoryError("the client team's e-mail is not an e-mail address")
     if client is None:
         client = Client(created_at=now)

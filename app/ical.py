@@ -37,7 +37,9 @@ def token(secret_key: str, user: User) -> str | None:
 def find_user(session: Session, secret_key: str, value: str) -> User | None:
     """The active user whose current feed token this is; None for anything else."""
     parts = value.split("-")
-    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit() or len(value) > 100:
+    if len(parts) != 3 or not parts[0].isdecimal() or not parts[1].isdecimal() or len(value) > 100:
+        return None
+    if not 0 < int(parts[0]) <= 2**31 - 1:  # beyond the ids' integers: nobody (not an overflow)
         return None
     user = session.get(User, int(parts[0]))
     if user is None or not user.active or user.ical_version is None or str(user.ical_version) != parts[1]:

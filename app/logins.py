@@ -116,7 +116,7 @@ def start_session(session: Session, user: User, now: datetime, ip: str | None, u
         LoginSession.revoked_at.is_not(None) | (LoginSession.last_seen_at < now - timedelta(days=keep_days) - SEEN_EVERY),
     ))
     sid = secrets.token_urlsafe(32)
-    session.add(LoginSession(id=sid, user_id=user.id, created_at=now, last_seen_at=now, ip=ip,
+    session.add(LoginSession(id=sid, user_id=user.id, created_at=now, last_seen_at=now, ip=(ip or None) and ip[:64],
                              user_agent=(ua or "")[:400] or None))
     audit.record(session, "login.succeeded", actor=user, at=now, ip=ip, user_agent=ua, factor=factor)
     return sid

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import escalation
-from .models import EscalationPolicy, EscalationStep, EscalationTarget
+from .models import EscalationPolicy, EscalationStep, EscalationTarget, ScheduleLayer, User
 
 
 @dataclass(frozen=True)
@@ -65,12 +66,18 @@ def create(
         ack_timeout_minutes,
     )
     errors = escalation.validate(spec)
-    if not name.strip():
+    name = name.strip()
+    if not name:
         errors.insert(0, "a policy needs a name")
+    elif len(name) > 200:
+        errors.insert(0, "a policy name is at most 200 characters")
+    elif session.execute(select(EscalationPolicy.id).where(EscalationPolicy.name == name)).scalar() is not None:
+        errors.insert(0, f"a policy called {name!r} already exists")
+    errors += _unknown_targets(session, steps)
     if errors:
         raise PolicyError(errors)
     policy = EscalationPolicy(
-        name=name.strip(),
+        name=name,
         preset=preset,
         repeat=repeat,
         response_minutes=response_minutes,
@@ -90,6 +97,17 @@ def create(
         policy.steps.append(step)
     session.add(policy)
     return policy
+
+
+def _unknown_targets(session: Session, steps: list[StepInput]) -> list[str]:
+    """Targets naming no user or layer (a stale or forged form): refused, not a broken row."""
+    wanted = {(t.kind, t.id) for s in steps for t in s.targets}
+    known = set()
+    for kind, model in (("user", User), ("layer", ScheduleLayer)):
+        ids = [i for k, i in wanted if k == kind and 0 < i <= 2**31 - 1]
+        if ids:
+            known |= {(kind, i) for i in session.execute(select(model.id).where(model.id.in_(ids))).scalars()}
+    return [f"unknown {kind} {ident}" for kind, ident in sorted(wanted - known)]
 
 
 def create_preset(

@@ -75,7 +75,7 @@ def authenticate(session: Session, plain: str, now: datetime, ip: str | None = N
     if not row.user.active:
         return None
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() >= TOUCH_SECONDS:
-        row.last_used_at, row.last_used_ip = now, ip
+        row.last_used_at, row.last_used_ip = now, (ip or None) and ip[:64]
     return row
 
 

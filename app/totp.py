@@ -46,7 +46,7 @@ def qr_data_url(uri: str) -> str:
 def _match(secret: str, code: str, now: datetime, after: int | None) -> int | None:
     """The time step `code` belongs to (current, or one either side), if later than `after`."""
     code = "".join(code.split())
-    if not (code.isdigit() and len(code) == 6):
+    if not (code.isdecimal() and len(code) == 6):
         return None
     totp = pyotp.TOTP(secret)
     current = totp.timecode(now)

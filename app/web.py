@@ -4,6 +4,7 @@ login and CSRF."""
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
@@ -77,33 +78,70 @@ def fail(status: int, message: str, **extra: Any) -> NoReturn:
     raise ApiError(status, message, **extra)
 
 
+# Deeper JSON is refused (400): no monitoring tool nests this far, and every walk over the body
+# (ours, the JSON encoders', the pages') must stay far from Python's recursion limit.
+MAX_JSON_DEPTH = 100
+
+
+class TooDeep(ValueError):
+    pass
+
+
 def json_body(*, require_object: bool = True) -> Any:
-    """The request's JSON body, or a clear 4xx: 415 wrong type, 400 malformed, 413 too big."""
+    """The request's JSON body, or a clear 4xx: 415 wrong type, 400 malformed or nested deeper
+    than MAX_JSON_DEPTH, 413 too big. Every endpoint reads its body here."""
     mimetype = request.mimetype or ""
     if not (mimetype == "application/json" or mimetype.endswith("+json")):
         fail(415, "send a JSON body with Content-Type: application/json")
     raw = request.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH
     try:
-        body = json.loads(raw or b"")
+        body = decode_json(raw)
+    except TooDeep as e:
+        fail(400, str(e))
     except (ValueError, UnicodeDecodeError) as e:
         fail(400, f"malformed JSON: {e}")
     if require_object and not isinstance(body, dict):
         fail(400, "the JSON body must be an object")
-    return scrub(body)
+    return body
+
+
+def decode_json(raw: bytes | str) -> Any:
+    """Decoded JSON that every database can store. Python's json (and others) write NaN,
+    Infinity and -Infinity, and 1e999 reads back as infinity: PostgreSQL's json type refuses
+    them all, so they are kept as the text the sender wrote ("NaN", "1e999"), and the alert is
+    kept. Lone surrogates and NUL characters become U+FFFD (see scrub). TooDeep past
+    MAX_JSON_DEPTH levels."""
+    try:
+        value = json.loads(raw or b"", parse_constant=str, parse_float=_finite_or_text)
+    except RecursionError:  # the decoder's own limit, far beyond ours
+        raise TooDeep(_too_deep()) from None
+    return scrub(value)
+
+
+def _finite_or_text(text: str) -> float | str:
+    number = float(text)
+    return number if math.isfinite(number) else text
+
+
+def _too_deep() -> str:
+    return f"the JSON is nested too deeply (at most {MAX_JSON_DEPTH} levels of objects and arrays)"
 
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
-def scrub(value: Any) -> Any:
+def scrub(value: Any, depth: int = 0) -> Any:
     """Make decoded JSON storable everywhere: JSON may carry lone surrogates ("\\ud800") and NUL
-    characters, which PostgreSQL text refuses. They become U+FFFD, so the alert is kept."""
+    characters, which PostgreSQL text refuses. They become U+FFFD, so the alert is kept.
+    TooDeep for objects and arrays nested deeper than MAX_JSON_DEPTH."""
     if isinstance(value, str):
         return _UNSTORABLE.sub("\ufffd", value) if _UNSTORABLE.search(value) else value
-    if isinstance(value, list):
-        return [scrub(v) for v in value]
-    if isinstance(value, dict):
-        return {scrub(k): scrub(v) for k, v in value.items()}
+    if isinstance(value, list | dict):
+        if depth >= MAX_JSON_DEPTH:
+            raise TooDeep(_too_deep())
+        if isinstance(value, list):
+            return [scrub(v, depth + 1) for v in value]
+        return {scrub(k): scrub(v, depth + 1) for k, v in value.items()}
     return value
 
 
@@ -165,7 +203,7 @@ def init_app(app: Flask) -> None:
         if g.get("api_token") is not None or g.get("bearer_refused"):
             return None  # a request with a token is that token's, never the cookie's
         uid, _, version = ident.partition(":")
-        if not uid.isdigit():
+        if not uid.isdecimal():
             return None
         u = db_session().get(User, int(uid))
         if u is None or not u.active or str(u.session_version) != version:

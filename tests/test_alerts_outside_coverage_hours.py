@@ -94,6 +94,25 @@ def test_only_managers_change_coverage_and_bad_hours_are_refused_with_a_reason(w
     assert set_coverage(browser, 999, AFTER_HOURS).status_code == 404
 
 
+def test_coverage_given_as_the_wrong_json_type_is_refused_with_a_reason_not_a_500(world, browser) -> None:
+    maya = browser("maya")
+    url = f"/api/v1/clients/{world.acme}/coverage"
+    bodies = [
+        {"coverage": AFTER_HOURS, "out_of_coverage": {}},
+        {"coverage": AFTER_HOURS, "out_of_coverage": []},
+        {"coverage": AFTER_HOURS, "out_of_coverage": "hold", "timezone": ["Europe/Paris"]},
+        {"coverage": AFTER_HOURS, "out_of_coverage": "hold", "timezone": {"tz": "Europe/Paris"}},
+        {"coverage": {**AFTER_HOURS, "tz": ["Europe/Paris"]}, "out_of_coverage": "hold"},
+        {"coverage": {**AFTER_HOURS, "holidays": []}, "out_of_coverage": "hold"},
+        {"coverage": {"kind": {}}, "out_of_coverage": "hold"},
+        {"coverage": [], "out_of_coverage": "hold"},
+    ]
+    for body in bodies:
+        r = maya.put(url, json=body)
+        assert r.status_code == 400, (body, r.status_code, r.get_data(as_text=True))
+        assert r.is_json and r.get_json()["message"], body
+
+
 def test_a_manager_sets_coverage_with_the_form(world, browser) -> None:
     maya = browser("maya")
     form = {"timezone": "Europe/Paris", "kind": "window", "start": "07:00", "end": "22:00",

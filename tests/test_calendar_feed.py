@@ -60,6 +60,13 @@ def test_unknown_or_forged_addresses_are_404(rota, browser, client) -> None:
     assert client.get("/ical/nothing.ics").status_code == 404
 
 
+def test_an_address_with_other_digits_or_an_id_beyond_any_integer_is_404_not_a_500(rota, browser, client) -> None:
+    _, url = enable(browser, "alice")
+    _, version, mac = url.removeprefix("/ical/").removesuffix(".ics").split("-")
+    for uid in ("\u00b2", "\u0663", str(2**31), str(10**30)):  # superscript two, Arabic-Indic three
+        assert client.get(f"/ical/{uid}-{version}-{mac}.ics").status_code == 404, uid
+
+
 def test_my_shifts_page_lists_the_coming_shifts(rota, browser) -> None:
     page = browser("carol").get("/me/shifts").get_data(as_text=True)
     assert "Secondary" in page and "Primary" in page and "Get a calendar address" in page

@@ -2,7 +2,6 @@
 commit made anywhere (same process, another process by PostgreSQL NOTIFY, Redis pub/sub, or a
 short poll on SQLite)."""
 
-import time
 from typing import Any
 
 from app import incidents
@@ -20,20 +19,26 @@ def trigger(db: Database, key: str, now: Any, dedup: str = "d1") -> int:
         return iid
 
 
-def received_within(sub: Any, seconds: float) -> tuple[dict[str, Any], float]:
-    t0 = time.monotonic()
+# Where a test proves a wake-up path, the poll is an hour: an event that arrives at all (within a
+# wait far shorter than that, and far longer than any load makes it) was brought by the wake-up.
+# Order and outcome, not speed: speed is bench/'s business.
+NO_POLL = 3600.0
+WAIT = 30.0
+
+
+def received_within(sub: Any, seconds: float) -> dict[str, Any]:
     ev = sub.get(timeout=seconds)
     assert ev is not None, f"no event within {seconds} s"
-    return ev, time.monotonic() - t0
+    return ev
 
 
 def test_a_subscriber_in_the_same_process_gets_the_event_at_once(database, world, clock) -> None:
-    bus = EventBus(database, poll=30.0)  # the poll alone would take 30 s
+    bus = EventBus(database, poll=NO_POLL)  # the poll alone would take an hour
     sub = bus.subscribe()
     try:
         iid = trigger(database, world.keys["acme_generic"], clock.now())
-        ev, waited = received_within(sub, 2.0)
-        assert ev["kind"] == "incident.triggered" and ev["incident_id"] == iid and waited < 1.0
+        ev = received_within(sub, WAIT)
+        assert ev["kind"] == "incident.triggered" and ev["incident_id"] == iid
     finally:
         bus.stop()
 
@@ -44,7 +49,7 @@ def test_another_process_on_the_same_database_sees_it_by_polling(database, db_ur
     sub = bus.subscribe()
     try:
         trigger(database, world.keys["acme_generic"], clock.now())
-        ev, waited = received_within(sub, 3.0)
+        ev = received_within(sub, WAIT)
         assert ev["kind"] == "incident.triggered"
     finally:
         bus.stop()
@@ -55,13 +60,13 @@ def test_another_process_on_the_same_database_sees_it_by_polling(database, db_ur
 def test_postgres_notify_wakes_another_process_without_polling(postgres, pg_url, clock) -> None:
     world = build_world(postgres, clock.now())
     other = Database(pg_url)
-    bus = EventBus(other, poll=30.0)
+    bus = EventBus(other, poll=NO_POLL)
     sub = bus.subscribe()
     try:
         assert bus.listening.wait(10), "LISTEN never started"
         trigger(postgres, world.keys["acme_generic"], clock.now())
-        ev, waited = received_within(sub, 5.0)
-        assert ev["kind"] == "incident.triggered" and waited < 2.0
+        ev = received_within(sub, WAIT)
+        assert ev["kind"] == "incident.triggered"
     finally:
         bus.stop()
         other.dispose()
@@ -72,15 +77,15 @@ def test_redis_pubsub_wakes_another_process_without_polling(database, db_url, wo
     import os
 
     url = os.environ["VIGIL_TEST_REDIS_URL"]
-    writer_bus = EventBus(database, redis_url=url, poll=30.0)  # publishes on commit
+    writer_bus = EventBus(database, redis_url=url, poll=NO_POLL)  # publishes on commit
     other = Database(db_url)
-    bus = EventBus(other, redis_url=url, poll=30.0)
+    bus = EventBus(other, redis_url=url, poll=NO_POLL)
     sub = bus.subscribe()
     try:
         assert bus.listening.wait(10), "the Redis subscription never started"
         trigger(database, world.keys["acme_generic"], clock.now())
-        ev, waited = received_within(sub, 5.0)
-        assert ev["kind"] == "incident.triggered" and waited < 2.0
+        ev = received_within(sub, WAIT)
+        assert ev["kind"] == "incident.triggered"
     finally:
         bus.stop()
         writer_bus.stop()

@@ -185,3 +185,124 @@ def test_a_revoked_key_is_refused(client, world, database, clock) -> None:
         revoke(s, find_key(s, world.keys["acme_generic"]), clock.now())
     r = client.post(f"/api/v1/intake/generic/{world.keys['acme_generic']}", json={"summary": "x"})
     assert r.status_code == 401
+
+
+# --- odd JSON (issue 11): whatever a sender's JSON library writes, an alert is never a 500 ----------
+
+# Python's json.dumps writes NaN, Infinity and -Infinity, and 1e999 reads back as infinity:
+# PostgreSQL's json type refuses them all. They are kept as the text the sender wrote.
+ODD_NUMBERS = '{"nan": NaN, "inf": Infinity, "ninf": -Infinity, "big": 1e999, "fine": 0.75}'
+ODD_KEPT = {"nan": "NaN", "inf": "Infinity", "ninf": "-Infinity", "big": "1e999", "fine": 0.75}
+
+
+def odd_bodies(world: Any) -> dict[str, tuple[str, str]]:
+    """(url, raw JSON body) for every intake source, the odd numbers under "extra" (and elsewhere)."""
+    def raw(name: str, **changes: Any) -> str:
+        return json.dumps(payload(name, **changes))[:-1] + f', "extra": {ODD_NUMBERS}}}'
+
+    return {
+        "generic": (f"/api/v1/intake/generic/{world.keys['acme_generic']}",
+                    f'{{"summary": "load odd", "dedup_key": "odd", "details": {ODD_NUMBERS}, "extra": {ODD_NUMBERS}}}'),
+        "alertmanager": (f"/api/v1/intake/alertmanager/{world.keys['acme_am']}",
+                         raw("alertmanager_firing.json")),
+        "grafana": (f"/api/v1/intake/grafana/{world.keys['acme_grafana']}",
+                    raw("grafana_unified_firing.json").replace('"status": "firing", "labels"',
+                                                               f'"status": "firing", "values": {ODD_NUMBERS}, "labels"', 1)),
+        "grafana legacy": (f"/api/v1/intake/grafana/{world.keys['acme_grafana']}",
+                           raw("grafana_legacy_alerting.json").replace('"value": 1', '"value": NaN')),
+        "events_v2": ("/v2/enqueue",
+                      raw("pagerduty_v2_trigger.json", routing_key=world.keys["globex_v2"]).replace(
+                          '"load avg": 0.75', f'"load avg": 0.75, "odd": {ODD_NUMBERS}')),
+    }
+
+
+def test_nan_infinity_and_1e999_in_an_alert_of_any_source_are_kept_as_text_and_the_alert_is_stored(
+    client, world, database
+) -> None:
+    for source, (url, raw) in odd_bodies(world).items():
+        r = client.post(url, data=raw, content_type="application/json")
+        assert r.status_code == 202, (source, r.get_data(as_text=True))
+    with database.transaction() as s:
+        stored = s.execute(select(Alert).order_by(Alert.id)).scalars().all()
+        assert len(stored) == 5 and all(a.incident_id for a in stored)
+        assert all(a.payload["extra"] == ODD_KEPT for a in stored)
+        details = s.execute(select(Incident.details).order_by(Incident.id)).scalars().all()
+        assert '"nan": "NaN"' in details[0] and '"big": "1e999"' in details[0]
+
+
+def test_nan_in_an_alert_sent_with_an_api_token_is_kept_too(client, world, database, browser) -> None:
+    from tests.test_api_tokens import bearer, create
+
+    token = create(browser("alice"), "i", ("ingest",))
+    r = client.post(f"/api/v1/services/{world.acme_web}/intake/generic", headers=bearer(token),
+                    data=f'{{"summary": "odd", "extra": {ODD_NUMBERS}}}', content_type="application/json")
+    assert r.status_code == 202, r.get_data(as_text=True)
+    with database.transaction() as s:
+        assert s.execute(select(Alert.payload)).scalar_one()["extra"] == ODD_KEPT
+
+
+def test_a_severity_longer_than_its_column_is_clipped_and_the_alert_is_kept(client, world, database) -> None:
+    long = "critical-" + "x" * 31  # 40 characters; incidents.severity holds 32
+    r = client.post(f"/api/v1/intake/generic/{world.keys['acme_generic']}",
+                    json={"summary": "generic", "dedup_key": "sev", "severity": long})
+    assert r.status_code == 202, r.get_data(as_text=True)
+    am = payload("alertmanager_firing.json")
+    am["commonLabels"]["severity"] = long
+    r = client.post(f"/api/v1/intake/alertmanager/{world.keys['acme_am']}", json=am)
+    assert r.status_code == 202, r.get_data(as_text=True)
+    legacy = payload("grafana_legacy_alerting.json", tags={"severity": long})
+    r = client.post(f"/api/v1/intake/grafana/{world.keys['acme_grafana']}", json=legacy)
+    assert r.status_code == 202, r.get_data(as_text=True)
+    with database.transaction() as s:
+        severities = s.execute(select(Incident.severity).order_by(Incident.id)).scalars().all()
+    assert len(severities) == 3
+    assert all(sev.startswith("critical-xxx") and len(sev) <= 32 for sev in severities), severities
+
+
+def test_an_overlong_summary_is_clipped_and_an_overlong_dedup_key_is_refused_or_hashed_never_a_500(
+    client, world, database
+) -> None:
+    url = f"/api/v1/intake/generic/{world.keys['acme_generic']}"
+    r = client.post(url, json={"summary": "disk full " * 500, "dedup_key": "long-summary", "details": "d" * 100_000})
+    assert r.status_code == 202, r.get_data(as_text=True)
+    r = client.post(url, json={"summary": "long key", "dedup_key": "k" * 300})
+    assert r.status_code == 400 and "dedup_key" in r.get_json()["message"]
+    r = client.post("/v2/enqueue", json=payload("pagerduty_v2_trigger.json", routing_key=world.keys["globex_v2"],
+                                                 dedup_key="k" * 300))
+    assert r.status_code == 400 and "dedup_key is too long" in json.dumps(r.get_json())
+    r = client.post(f"/api/v1/intake/alertmanager/{world.keys['acme_am']}",
+                    json=payload("alertmanager_firing.json", groupKey="{}:{alertname=\"" + "g" * 1000 + "\"}"))
+    assert r.status_code == 202, r.get_data(as_text=True)
+    with database.transaction() as s:
+        rows = s.execute(select(Incident.summary, Incident.dedup_key, Incident.details).order_by(Incident.id)).all()
+    assert len(rows) == 2
+    assert len(rows[0].summary) == 1024 and rows[0].summary.endswith("…") and len(rows[0].details) <= 50_000
+    assert rows[1].dedup_key.startswith("am:") and len(rows[1].dedup_key) <= 255
+
+
+def nested(levels: int) -> str:
+    return '{"summary": "deep", "details": ' + "[" * levels + "]" * levels + "}"
+
+
+def test_json_nested_500_levels_deep_gets_a_400_with_a_reason_on_every_intake_endpoint(
+    client, world, database, browser
+) -> None:
+    from tests.test_api_tokens import bearer, create
+
+    token = create(browser("alice"), "i", ("ingest",))
+    sources = {"generic": "acme_generic", "alertmanager": "acme_am", "grafana": "acme_grafana"}
+    calls = [(f"/api/v1/intake/{src}/{world.keys[key]}", {}) for src, key in sources.items()]
+    calls += [(f"/api/v1/intake/{src}", {"Authorization": f"Bearer {world.keys[key]}"}) for src, key in sources.items()]
+    calls += [(f"/api/v1/services/{world.acme_web}/intake/generic", bearer(token)), ("/v2/enqueue", {})]
+    for levels in (500, 100_000):
+        for url, headers in calls:
+            r = client.post(url, data=nested(levels), content_type="application/json", headers=headers)
+            assert r.status_code == 400, (url, levels, r.status_code, r.get_data(as_text=True)[:300])
+            assert r.is_json and "nested" in json.dumps(r.get_json()), (url, r.get_json())
+    assert count(database, Alert) == 0
+
+
+def test_json_nested_as_deep_as_real_senders_go_is_still_accepted(client, world) -> None:
+    r = client.post(f"/api/v1/intake/generic/{world.keys['acme_generic']}", data=nested(60),
+                    content_type="application/json")
+    assert r.status_code == 202, r.get_data(as_text=True)

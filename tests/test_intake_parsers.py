@@ -17,7 +17,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.intake import alertmanager, events_v2, generic, grafana
-from app.intake.base import MAX_DEDUP_KEY, MAX_SUMMARY, IntakeError, IntakeEvent
+from app.intake.base import (
+    MAX_DEDUP_KEY,
+    MAX_DETAILS,
+    MAX_SEVERITY,
+    MAX_SUMMARY,
+    IntakeError,
+    IntakeEvent,
+)
 from app.intake.generic import parse_timestamp
 
 PAYLOADS = Path(__file__).parent / "payloads"
@@ -492,12 +499,30 @@ def check(module: ModuleType, body: object) -> None:
         assert event.summary and len(event.summary) <= MAX_SUMMARY and "\n" not in event.summary
         assert event.dedup_key is None or 0 < len(event.dedup_key) <= MAX_DEDUP_KEY
         assert event.dedup_key is not None or event.action == "trigger"
-        assert isinstance(event.details, str)
+        assert isinstance(event.details, str) and len(event.details) <= MAX_DETAILS
+        assert event.severity is None or 0 < len(event.severity) <= MAX_SEVERITY
         assert event.urgency in ("high", "low")
         assert event.occurred_at is None or event.occurred_at.utcoffset() == timedelta(0)
         for link in event.links:
             assert set(link) == {"href", "text"}
             assert link["href"].lower().startswith(("http://", "https://"))
+
+
+def test_every_text_an_intake_event_carries_fits_the_database_column_it_is_stored_in() -> None:
+    from app.models import Alert, Incident
+
+    def length(column: Any) -> int:
+        return column.property.columns[0].type.length
+
+    assert MAX_SUMMARY == length(Incident.summary) == length(Alert.summary)
+    assert MAX_DEDUP_KEY == length(Incident.dedup_key) == length(Alert.dedup_key)
+    assert MAX_SEVERITY == length(Incident.severity)
+    event = IntakeEvent(action="trigger", summary="s\n" * 2000, dedup_key="k" * 300, details="d" * 60_000,
+                        severity="x" * 40)
+    assert len(event.summary) == MAX_SUMMARY and "\n" not in event.summary
+    assert event.dedup_key.startswith("key:") and len(event.dedup_key) <= MAX_DEDUP_KEY
+    assert event.dedup_key == IntakeEvent(action="resolve", summary="s", dedup_key="k" * 300).dedup_key
+    assert len(event.details) == MAX_DETAILS and len(event.severity) == MAX_SEVERITY
 
 
 def paths(value: object, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:

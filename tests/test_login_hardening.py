@@ -159,3 +159,19 @@ def test_vigil_reset_password_from_the_command_line(tmp_path) -> None:
     db.dispose()
     missing = run(main, ["reset-password", "--email", "nobody@x.test"], env=env)
     assert missing.exit_code != 0 and "no user" in missing.output
+
+
+def test_an_overlong_client_address_is_cut_to_fit_not_a_500(client, world, database) -> None:
+    """Behind VIGIL_PROXY_COUNT proxies the address comes from X-Forwarded-For, which a proxy may
+    pass on as the client wrote it: sessions and tokens keep at most 64 characters of it."""
+    from tests.test_api_tokens import bearer, create
+
+    ip = "2001:db8::1%" + "x" * 100
+    assert attempt(client, "alice@vigil.test", PASSWORD, ip=ip).status_code == 302
+    token = create(Browser(client).login("alice"), "r")
+    assert client.get("/api/v1/me", headers=bearer(token), environ_base={"REMOTE_ADDR": ip}).status_code == 200
+    with database.transaction() as s:
+        from app.models import ApiToken, LoginSession
+
+        assert s.execute(select(LoginSession.ip)).scalars().first() == ip[:64]
+        assert s.execute(select(ApiToken.last_used_ip)).scalar_one() == ip[:64]

@@ -117,3 +117,38 @@ def test_an_unknown_client_or_pool_is_not_found_not_a_new_form(world, browser) -
     maya = browser("maya")
     for url in ("/admin/clients/0", "/admin/pools/0", "/admin/clients/999", "/admin/pools/999"):
         assert maya.get(url).status_code == 404, url
+
+
+def test_overlong_text_unknown_ids_and_a_taken_policy_name_come_back_on_the_form_not_as_a_500(
+    world, browser, database
+) -> None:
+    """Every text is bounded to its column and every id checked before the database sees it
+    (PostgreSQL refused them with a 500)."""
+    maya = browser("maya")
+    long, huge = "x" * 300, str(2**40)
+    client = {"name": "X", "slug": "newco", "tier": "4h", "policy_id": str(world.policy_4h)}
+    step = {"step0_targets": f"user:{world.alice}", "step0_delay": "0"}
+    cases = [
+        ("/admin/clients/new", {**client, "timezone": "Europe/" + long}, "time zone"),
+        ("/admin/clients/new", {**client, "handover_email": f"team@{long}.com"}, "e-mail"),
+        ("/admin/clients/new", {**client, "pool_id": huge}, "unknown pool"),
+        ("/admin/clients/new", {**client, "policy_id": huge}, "unknown escalation policy"),
+        ("/admin/users/new", {"email": f"eve@{long}.com", "name": "Eve", "role": "engineer"}, "e-mail"),
+        ("/admin/users/new", {"email": "eve@example.com", "name": long, "role": "engineer"}, "200 characters"),
+        ("/admin/users/new", {"email": "eve@example.com", "name": "Eve", "role": "client_viewer", "client_id": huge},
+         "unknown client"),
+        ("/admin/policies/new", {"name": long, **step}, "200 characters"),
+        ("/admin/policies/new", {"name": "P", "step0_targets": f"user:{huge}", "step0_delay": "0"}, "unknown user"),
+        ("/admin/policies/new", {"name": "P", "step0_targets": "layer:999", "step0_delay": "0"}, "unknown layer"),
+        ("/admin/policies/new", {"name": "Acme 4h", **step}, "already exists"),
+    ]
+    with database.transaction() as s:
+        assert s.get(EscalationPolicy, world.policy_4h).name == "Acme 4h"
+    for url, data, words in cases:
+        r = form(maya, url, data)
+        assert r.status_code == 400 and words in r.get_data(as_text=True), (url, data, r.status_code)
+    r = form(maya, "/admin/pools/new", {"name": "Pool B", "members": [huge, str(world.bob)]})
+    assert r.status_code == 302
+    with database.transaction() as s:
+        pool = s.execute(select(Pool).where(Pool.name == "Pool B")).scalar_one()
+        assert [m.user_id for m in pool.members] == [world.bob]

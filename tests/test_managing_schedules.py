@@ -63,6 +63,24 @@ def test_bad_input_is_a_message_on_the_form_not_an_error_page(world, browser) ->
     assert r.status_code == 400 and "hand-off time must be HH:MM" in r.get_data(as_text=True)
 
 
+def test_numbers_written_with_other_digits_are_refused_or_ignored_never_a_500(world, browser) -> None:
+    """str.isdigit() holds for "\u00b2" (superscript two), which int() refuses: every number from
+    a form or a query is checked with isdecimal()."""
+    maya = browser("maya")
+    assert maya.get("/schedules?weeks=\u00b2").status_code == 200
+    for pool in ("\u00b2", str(10**30)):
+        r = maya.form("/schedules/new", {"name": "X", "pool_id": pool, "timezone": "UTC", "kind": "always"})
+        assert r.status_code == 400, pool
+    r = maya.form(f"/clients/{world.acme}/coverage", {"kind": "window", "start": "07:00", "end": "22:00",
+                                                     "days": ["\u00b2", "1"], "timezone": "Europe/Paris",
+                                                     "out_of_coverage": "hold"})
+    assert r.status_code in (200, 302)
+    assert browser("admin").get("/admin/audit?before=\u00b2").status_code == 200
+    assert browser("admin").get(f"/admin/audit?before={10**30}").status_code == 200
+    r = maya.post(f"/api/v1/clients/{world.acme}/connections", json={"kind": "ssh", "label": "x", "port": "\u00b2"})
+    assert r.status_code == 400 and "port" in r.get_json()["message"]
+
+
 def test_changing_a_rotation_applies_from_now_and_keeps_the_past(world, database, clock, browser) -> None:
     w = add_schedule(database, world, clock.now())
     clock.set(datetime(2026, 3, 4, 12, 0, tzinfo=UTC))  # Wednesday: Bob's week on Primary

@@ -125,3 +125,30 @@ def test_the_migrations_build_exactly_the_models_on_postgres() -> None:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
     db.dispose()
     assert diff == []
+
+
+def test_the_instance_folder_is_the_working_directorys_instance_folder_wherever_vigil_is_installed(
+    tmp_path, monkeypatch
+) -> None:
+    """README: the SQLite file and the generated secrets live in ./instance (or VIGIL_INSTANCE_PATH),
+    never beside the installed package: in site-packages an upgrade could delete them, and two
+    checkouts sharing one editable virtualenv would share one database."""
+    from app import config
+
+    monkeypatch.delenv("VIGIL_INSTANCE_PATH", raising=False)
+    monkeypatch.delenv("VIGIL_DATABASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    settings = config.load()
+    assert settings["INSTANCE_PATH"] == str(tmp_path / "instance")
+    assert settings["DATABASE_URL"] == f"sqlite:///{tmp_path / 'instance' / 'vigil.db'}"
+    monkeypatch.setenv("VIGIL_INSTANCE_PATH", "data/vigil")
+    assert config.load()["INSTANCE_PATH"] == str(tmp_path / "data" / "vigil")
+
+    # `vigil demo` run from elsewhere than the package's folder writes there, and only there.
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
+    env.update(PYTHONPATH=str(ROOT), VIGIL_PASSWORD_PROFILE="CHEAPEST")
+    subprocess.run([sys.executable, "-m", "app.cli", "demo", "--json"], env=env, cwd=work, check=True,
+                   capture_output=True, timeout=120)
+    assert {"secret_key", "vigil.db"} <= {p.name for p in (work / "instance").iterdir()}

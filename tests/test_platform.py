@@ -84,6 +84,24 @@ def test_a_session_request_without_the_csrf_token_is_refused(client, world, brow
     assert r.status_code == 400 and "CSRF" in r.get_json()["message"]
 
 
+def test_the_incident_list_pages_by_before_id_and_an_id_beyond_any_integer_is_no_500(client, world, browser) -> None:
+    from tests.helpers import post_alert
+
+    ids = [post_alert(client, world.keys["acme_generic"], dedup=f"k{n}").get_json()["results"][0]["incident"]
+           for n in range(3)]
+    maya = browser("maya")
+
+    def listed(before: object) -> list[int]:
+        r = maya.get(f"/api/v1/incidents?before_id={before}")
+        assert r.status_code == 200, (before, r.get_data(as_text=True))
+        return [i["id"] for i in r.get_json()["incidents"]]
+
+    assert listed(ids[2]) == ids[1::-1]
+    assert listed(2**31) == listed(2**63) == listed(10**30) == ids[::-1]
+    for before in (0, -1, -(2**31) - 1, -(2**63) - 1, -(10**30)):
+        assert listed(before) == []
+
+
 def test_the_event_feed_replays_what_a_client_missed_filtered_by_visibility(client, world, browser) -> None:
     from tests.helpers import post_alert
 

@@ -13,8 +13,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.intake.base import Action, IntakeError, IntakeEvent, clip, require_object, urgency_for
-from app.intake.generic import MAX_LINKS, limit, parse_timestamp, stable_key, string_map, web_link
+from app.intake.base import (
+    MAX_SEVERITY,
+    Action,
+    IntakeError,
+    IntakeEvent,
+    clip,
+    require_object,
+    stable_key,
+    urgency_for,
+)
+from app.intake.generic import MAX_LINKS, limit, parse_timestamp, string_map, web_link
 
 SOURCE = "alertmanager"
 
@@ -92,7 +101,7 @@ def parse_group(msg: dict[str, Any], *, product: str, key_prefix: str) -> Intake
     severity = group.common_labels.get("severity") or _worst(
         a.labels.get("severity") for a in group.firing or group.alerts
     )
-    severity = clip(severity, 64) if severity and severity.strip() else None
+    severity = clip(severity, MAX_SEVERITY) if severity and severity.strip() else None
     starts = [a.starts_at for a in group.alerts if a.starts_at]
     return IntakeEvent(
         action=STATUS_ACTIONS[status],

@@ -8,7 +8,6 @@ Only `summary` is required; `action` defaults to trigger; acknowledge and resolv
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from datetime import UTC, datetime
@@ -16,6 +15,8 @@ from typing import cast
 
 from app.intake.base import (
     MAX_DEDUP_KEY,
+    MAX_DETAILS,
+    MAX_SEVERITY,
     Action,
     IntakeError,
     IntakeEvent,
@@ -26,7 +27,6 @@ from app.intake.base import (
 
 SOURCE = "generic"
 ACTIONS: tuple[Action, ...] = ("trigger", "acknowledge", "resolve")
-MAX_DETAILS = 50_000
 MAX_LINKS = 20
 MAX_URL = 2048
 
@@ -58,7 +58,7 @@ def parse(body: object) -> list[IntakeEvent]:
     severity = msg.get("severity")
     if severity is not None and not isinstance(severity, str):
         raise IntakeError("severity must be a string")
-    severity = clip(severity, 64) if severity and severity.strip() else None
+    severity = clip(severity, MAX_SEVERITY) if severity and severity.strip() else None
 
     details = msg.get("details")
     if details is None:
@@ -157,13 +157,6 @@ def parse_links(value: object, field: str = "links") -> tuple[list[dict[str, str
         if link and len(links) < MAX_LINKS:
             links.append(link)
     return links, problems
-
-
-def stable_key(key: str, prefix: str) -> str:
-    """The key itself when it fits, else a hash of it, so a long group key still dedups."""
-    if len(key) <= MAX_DEDUP_KEY:
-        return key
-    return f"{prefix}:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def string_map(value: object, where: str) -> dict[str, str]:

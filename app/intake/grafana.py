@@ -16,8 +16,17 @@ import hashlib
 from typing import Any
 
 from app.intake.alertmanager import parse_group
-from app.intake.base import Action, IntakeError, IntakeEvent, clip, require_object, urgency_for
-from app.intake.generic import limit, stable_key, string_map, web_link
+from app.intake.base import (
+    MAX_SEVERITY,
+    Action,
+    IntakeError,
+    IntakeEvent,
+    clip,
+    require_object,
+    stable_key,
+    urgency_for,
+)
+from app.intake.generic import limit, string_map, web_link
 
 SOURCE = "grafana"
 
@@ -56,7 +65,7 @@ def _legacy(msg: dict[str, Any]) -> list[IntakeEvent]:
         title = f"[{state}] {rule_name or 'Grafana alert'}"
     tags = string_map(msg.get("tags"), "tags")
     severity = tags.get("severity")
-    severity = clip(severity, 64) if severity and severity.strip() else None
+    severity = clip(severity, MAX_SEVERITY) if severity and severity.strip() else None
     return [
         IntakeEvent(
             action=action,

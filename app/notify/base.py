@@ -151,7 +151,7 @@ def retry_after_seconds(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isdecimal():
         return float(value)
     from datetime import UTC, datetime
     from email.utils import parsedate_to_datetime

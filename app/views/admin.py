@@ -20,6 +20,7 @@ from ..auth import UserError, create_user
 from ..escalation import TargetSpec
 from ..models import TIERS, Client, EscalationPolicy, Pool, Role, Schedule, ScheduleLayer, User
 from ..policies import PRESETS, PolicyError
+from ..rosters import MAX_ID
 from ..web import db_session, now, user
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -41,6 +42,13 @@ def _int(value: str | None) -> int | None:
         return int(value) if value not in (None, "") else None
     except ValueError:
         return None
+
+
+def _id(value: str | None) -> int | None:
+    """A row id from a form: a number beyond the database's integers names no row (0), rather
+    than overflowing in the database."""
+    n = _int(value)
+    return n if n is None or 0 < n <= MAX_ID else 0
 
 
 def _choices() -> dict[str, Any]:
@@ -89,7 +97,7 @@ def client_form(client_id: int | None = None) -> Any:
         try:
             client = directory.save_client(
                 s, now=now(), client=client, name=f.get("name", ""), slug=f.get("slug", ""), tier=f.get("tier", ""),
-                pool_id=_int(f.get("pool_id")), policy_id=_int(f.get("policy_id")),
+                pool_id=_id(f.get("pool_id")), policy_id=_id(f.get("policy_id")),
                 timezone=f.get("timezone", "Europe/Paris"), handover_email=f.get("handover_email"),
             )
             s.commit()
@@ -107,7 +115,7 @@ def add_service(client_id: int) -> Any:
     s = db_session()
     client = s.get(Client, client_id) or abort(404)
     try:
-        directory.add_service(s, client, request.form.get("name", ""), now=now(), policy_id=_int(request.form.get("policy_id")))
+        directory.add_service(s, client, request.form.get("name", ""), now=now(), policy_id=_id(request.form.get("policy_id")))
         s.commit()
         flash("Service added.", "ok")
     except directory.DirectoryError as e:
@@ -129,7 +137,7 @@ def user_form() -> Any:
                 raise Denied("only an admin can create an admin")
             u = create_user(s, email=f.get("email", ""), name=f.get("name", ""), role=role,
                             password=f.get("password") or None, now=now(), phone=f.get("phone") or None,
-                            client_id=_int(f.get("client_id")) if role == Role.client_viewer.value else None)
+                            client_id=_id(f.get("client_id")) if role == Role.client_viewer.value else None)
             s.commit()
             flash(f"{u.name} can now log in as {u.email}.", "ok")
             return redirect(url_for("admin.index"))
@@ -150,7 +158,7 @@ def pool_form(pool_id: int | None = None) -> Any:
     error = None
     if request.method == "POST":
         try:
-            ids = [i for i in (_int(v) for v in request.form.getlist("members")) if i is not None]
+            ids = [i for i in (_id(v) for v in request.form.getlist("members")) if i]
             pool = directory.save_pool(s, request.form.get("name", ""), ids, now=now(), pool=pool)
             s.commit()
             flash(f"{pool.name} saved.", "ok")
@@ -167,8 +175,8 @@ def _targets(values: list[str]) -> tuple[TargetSpec, ...]:
     out = []
     for v in values:
         kind, _, ident = v.partition(":")
-        if kind in ("user", "layer") and ident.isdigit():
-            out.append(TargetSpec(kind, int(ident)))
+        if kind in ("user", "layer") and ident.isdecimal():
+            out.append(TargetSpec(kind, _id(ident) or 0))  # policies.create refuses unknown ones
     return tuple(out)
 
 

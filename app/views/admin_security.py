@@ -77,7 +77,7 @@ def audit_log() -> Any:
     if prefix:
         q = q.where(AuditEntry.action.startswith(prefix, autoescape=True))
     before = request.args.get("before", "")
-    if before.isdigit():
-        q = q.where(AuditEntry.id < int(before))
+    if before.isdecimal():
+        q = q.where(AuditEntry.id < min(int(before), 2**63 - 1))  # beyond 64 bits: every entry (not an overflow)
     rows = list(s.execute(q).scalars())
     return render_template("admin_audit.html", entries=rows, prefix=prefix, describe=audit.describe)

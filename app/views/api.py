@@ -50,6 +50,8 @@ def list_incidents() -> Any:
         before = int(request.args["before_id"]) if "before_id" in request.args else None
         if before is not None and before >= 2**31:
             before = None  # ids are 32-bit on PostgreSQL: a larger bound means "all" (not an overflow)
+        elif before is not None and before < 1:
+            before = 1  # no id lies below 1: a smaller bound finds nothing (not an overflow either)
     except ValueError:
         fail(400, "limit and before_id must be integers")
     rows = access.visible_incidents(db_session(), user(), STATUS_FILTERS[status], limit=limit, before_id=before)

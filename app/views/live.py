@@ -56,6 +56,8 @@ def events_socket(ws: Any) -> None:
     sub = bus.subscribe()  # before the replay, so nothing falls between the two
     try:
         since = request.args.get("since", type=int)
+        if since is not None:
+            since = min(max(since, 0), 2**63 - 1)  # like /api/v1/events: no overflow in the database
         last = since if since is not None else bus.last_id
         ws.send(json.dumps({"type": "hello", "last_id": last, "engine": _health()}))
         while since is not None:

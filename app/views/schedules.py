@@ -74,7 +74,7 @@ def index() -> Any:
     s, u, t = db_session(), user(), now()
     board = whos_on.oncall(s, u, t)
     arg = request.args.get("weeks", "4")
-    weeks = min(max(int(arg), 1), 26) if arg.isdigit() else 4
+    weeks = min(max(int(arg), 1), 26) if arg.isdecimal() else 4
     gaps = open_slots.gaps(s, t, t + timedelta(weeks=weeks), visible_pool_ids(s, u)) if _is_manager() else []
     clients = s.execute(select(Client).order_by(Client.name)).scalars().all() if _is_manager() else []
     coverage = {c.id: client_coverage.describe(c.coverage, c.timezone) for c in clients}
@@ -126,7 +126,7 @@ def edit(schedule_id: int | None = None) -> Any:
         {"name": "", "pool_id": pools[0].id if pools else None, "timezone": "Europe/Paris", "coverage": {"kind": "always"}}
     if request.method == "POST":
         f = request.form
-        values = {"name": f.get("name", ""), "pool_id": int(f["pool_id"]) if f.get("pool_id", "").isdigit() else None,
+        values = {"name": f.get("name", ""), "pool_id": int(f["pool_id"]) if f.get("pool_id", "").isdecimal() else None,
                   "timezone": f.get("timezone", ""), "coverage": client_coverage.spec_from_form(f)}
         try:
             saved = schedule_store.save_schedule(s, u, schedule_id, now=now(), **values)
@@ -172,7 +172,7 @@ def edit_layer(schedule_id: int, layer_id: int | None = None) -> Any:
         turns = [f.get(f"turn_{i}", "") for i in range(schedule_store.MAX_TURNS)]
         values = {**{k: f.get(k, "") for k in ("name", "length", "length_hours", "handoff_day", "handoff_time",
                                                 "start_date", "timezone")},
-                  "members": [None if v == "open" else int(v) for v in turns if v == "open" or v.isdigit()]}
+                  "members": [None if v == "open" else int(v) for v in turns if v == "open" or v.isdecimal()]}
         try:
             spec = schedule_store.RotationSpec.parse(values)
             saved = schedule_store.save_layer(s, u, row.id, layer_id, name=values["name"], rotation=spec, now=t)
@@ -214,10 +214,10 @@ def add_override(schedule_id: int) -> Any:
     def act() -> None:
         who = f.get("user_id", "")
         start, end = _local(f.get("start"), row.timezone, "the start"), _local(f.get("end"), row.timezone, "the end")
-        layer_id = int(f["layer_id"]) if f.get("layer_id", "").isdigit() else None
+        layer_id = int(f["layer_id"]) if f.get("layer_id", "").isdecimal() else None
         if layer_id not in {x.id for x in row.layers}:
             raise ActionError("choose a layer of this schedule", 400)
-        overrides.create(s, user(), layer_id, int(who) if who.isdigit() else None, start, end, now(), f.get("note"))
+        overrides.create(s, user(), layer_id, int(who) if who.isdecimal() else None, start, end, now(), f.get("note"))
 
     return _saved(act, "Override saved.", _back(schedule_id))
 
@@ -230,7 +230,7 @@ def swap(schedule_id: int) -> Any:
     require_manager(user())
 
     def act() -> None:
-        layer_id = int(f["layer_id"]) if f.get("layer_id", "").isdigit() else None
+        layer_id = int(f["layer_id"]) if f.get("layer_id", "").isdecimal() else None
         if layer_id not in {x.id for x in row.layers}:
             raise ActionError("choose a layer of this schedule", 400)
         try:

@@ -65,7 +65,7 @@ def sms() -> Any:
 def voice(token: str) -> Any:
     round_ = request.args.get("round", "1")
     tok = links.find(db_session(), token)
-    return _twiml(calls.script(tok, token, now(), _base(), int(round_) if round_.isdigit() else 1))
+    return _twiml(calls.script(tok, token, now(), _base(), int(round_) if round_.isdecimal() else 1))
 
 
 @bp.post("/voice/<token>/gather")

@@ -90,12 +90,13 @@ class WSGIServerThread:
 @dataclass
 class Scripted:
     """One queued answer. ``status=None`` (or a 2xx) means "process normally" after the
-    optional ``delay``; any other status is answered as-is without processing.
-    ``times=None`` means forever."""
+    optional ``delay`` (or once ``hold`` is set, when given); any other status is answered
+    as-is without processing. ``times=None`` means forever."""
 
     status: int | None
     times: int | None = 1
     delay: float = 0.0
+    hold: threading.Event | None = None
     retry_after: int | str | None = None
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)

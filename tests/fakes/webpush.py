@@ -470,18 +470,20 @@ class FakePushService:
         for_subscription: Subscription | str | None = None,
         *,
         delay: float = 0.0,
+        hold: threading.Event | None = None,
         body: bytes | str | dict | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
         """Queue an answer for the next valid request(s). ``times=None``: until ``clear()``.
-        ``status`` None or 2xx: deliver normally (after ``delay`` seconds) and answer that
-        status; anything else (404, 410, 413, 429, 500, ...) is answered without delivery.
-        ``retry_after`` sets the Retry-After header."""
+        ``status`` None or 2xx: deliver normally (after ``delay`` seconds, or once ``hold`` is
+        set) and answer that status; anything else (404, 410, 413, 429, 500, ...) is answered
+        without delivery. ``retry_after`` sets the Retry-After header."""
         self._script.add(
             Scripted(
                 status=status,
                 times=times,
                 delay=delay,
+                hold=hold,
                 retry_after=retry_after,
                 body=body,
                 headers=dict(headers or {}),
@@ -631,6 +633,8 @@ class FakePushService:
         if rule is not None:
             if rule.delay:
                 self._stopping.wait(rule.delay)
+            while rule.hold is not None and not rule.hold.is_set() and not self._stopping.is_set():
+                rule.hold.wait(0.05)
             extra_headers.update(rule.headers)
             if rule.retry_after is not None:
                 extra_headers["Retry-After"] = str(rule.retry_after)

@@ -4,14 +4,12 @@ fails with a reason, and slow providers never block the escalation loop."""
 
 from __future__ import annotations
 
+import threading
 import time
 
-from sqlalchemy import select
-
 from app.engine import Engine
-from app.models import Notification
 from app.notify.recording import RecordingTransport
-from tests.notifications.reach import attempts, open_incident, reach, timeline
+from tests.notifications.reach import attempts, notifications, open_incident, reach, timeline
 
 ALICE = "+33612345678"
 
@@ -68,14 +66,29 @@ def test_a_channel_without_a_provider_fails_with_a_reason_instead_of_being_skipp
     assert timeline(database, iid, "unreachable") == []  # the recording channel reached her
 
 
-def test_slow_providers_never_block_the_escalation_loop(client, world, engine, push_service, database) -> None:
-    reach(database, world.alice, push=push_service.new_subscription())
-    push_service.respond_with(201, times=1, delay=1.0)
+def test_slow_providers_never_block_the_escalation_loop_nor_the_other_channels(client, world, engine, push_service,
+                                                                               database) -> None:
+    """Order, not speed: the push service holds the push until the test lets it go, and by then
+    the loop has come back and the fast channel's page has been delivered and recorded."""
+    reach(database, world.alice, push=push_service.new_subscription(), keep_recording=True)
+    release = threading.Event()
+    push_service.respond_with(201, times=1, hold=release)
     open_incident(client, world.keys["acme_generic"])
-    t0 = time.monotonic()
-    stats = engine.tick()  # fires the step and hands the push to the worker pool
-    assert stats["dispatched"] == 1 and time.monotonic() - t0 < 0.8
-    with database.transaction() as s:
-        assert s.execute(select(Notification.status)).scalar_one() == "sending"
+
+    def statuses() -> dict[str, str]:
+        return {n.kind: n.status for n in notifications(database)}
+
+    try:
+        stats = engine.tick()  # fires the step and hands both pages to the worker pool
+        assert stats["dispatched"] == 2
+        assert statuses()["push"] == "sending" and push_service.received == []  # still held
+        deadline = time.monotonic() + 30  # a bound on waiting, not on speed
+        while statuses()["recording"] != "sent":
+            assert time.monotonic() < deadline, statuses()
+            time.sleep(0.05)
+        assert statuses() == {"push": "sending", "recording": "sent"} and push_service.received == []
+    finally:
+        release.set()
     engine.drain()
     assert len(push_service.wait_for(1)) == 1
+    assert statuses() == {"push": "sent", "recording": "sent"}
