@@ -73,7 +73,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     use_hash_profile(conf["PASSWORD_PROFILE"])
     db = conf.get("DATABASE") or Database(conf["DATABASE_URL"])
     clock = conf.get("CLOCK") or SystemClock()
-    from .live import EventBus
+    from .live.bus import EventBus
 
     bus = conf.get("BUS") or EventBus(db, redis_url=conf.get("REDIS_URL"), poll=conf["EVENT_POLL_SECONDS"])
     app.extensions["vigil"] = Vigil(db=db, clock=clock, bus=bus, intake=GroupCommit(db.session))

@@ -11,10 +11,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from . import events
 from .coverage import Coverage
 from .incidents import ActionError
 from .integrations import forget_cached_keys
+from .live import events
 from .models import Client, User
 from .rosters import is_id, require_manager
 

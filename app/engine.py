@@ -30,7 +30,7 @@ from .clock import Clock
 from .db import Database, retry_transient
 from .delivery import MAX_ATTEMPTS, Job, LinkMaker, Sender, backoff  # noqa: F401  (backoff, MAX_ATTEMPTS: API)
 from .gap_watch import GapWatch
-from .live import EventBus
+from .live.bus import EventBus
 from .models import (
     EngineHeartbeat,
     Incident,

@@ -18,8 +18,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from . import events
 from .db import Database
+from .live import events
 from .models import ScheduleWarning
 from .notify.plan import plan_notice
 from .open_slots import gaps

@@ -23,10 +23,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from . import access, audit, escalation, events
+from . import access, audit, escalation
 from .batching import Step
 from .intake.base import IntakeEvent
 from .integrations import IntakeTarget
+from .live import events
 from .models import (
     Alert,
     EscalationPolicy,

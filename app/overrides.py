@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import events
 from . import schedules as pure
 from .incidents import ActionError
+from .live import events
 from .models import PoolMember, ScheduleLayer, ScheduleOverride, User
 from .rosters import clean_text, is_id, load, pieces_around, require_manager
 

@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import events
 from .coverage import Coverage, local_to_utc, parse_hhmm, zone
 from .incidents import ActionError
+from .live import events
 from .models import (
     LENGTHS,
     EscalationPolicy,

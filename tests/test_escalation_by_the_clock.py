@@ -161,7 +161,7 @@ def test_a_running_engine_pages_a_new_incident_at_once_not_at_its_next_poll(app,
 
     from app.db import Database
     from app.engine import Engine
-    from app.live import EventBus
+    from app.live.bus import EventBus
     from app.models import EngineHeartbeat
 
     RecordingTransport.clear()

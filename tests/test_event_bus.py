@@ -8,7 +8,7 @@ from app import incidents
 from app.db import Database
 from app.intake.base import IntakeEvent
 from app.integrations import lookup
-from app.live import EventBus
+from app.live.bus import EventBus
 from tests.helpers import build_world, requires_postgres, requires_redis
 
 
@@ -132,7 +132,7 @@ def test_rows_queued_for_the_commit_are_written_with_the_events_in_order_and_dro
 ) -> None:
     from sqlalchemy import select
 
-    from app import events
+    from app.live import events
     from app.models import Event, TimelineEntry
 
     iid = trigger(database, world.keys["acme_generic"], clock.now())

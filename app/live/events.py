@@ -25,8 +25,8 @@ from sqlalchemy import Table, bindparam, event, insert, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from .db import EVENTS_COMMITTED
-from .models import Event
+from ..db import EVENTS_COMMITTED
+from ..models import Event
 
 _PENDING = "vigil_pending_events"
 _ROWS = "vigil_rows_at_commit"

@@ -24,9 +24,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .db import Database
-from .models import Event
-from .models.core import EVENTS_PG_CHANNEL
+from ..db import Database
+from ..models import Event
+from ..models.core import EVENTS_PG_CHANNEL
 
 log = logging.getLogger("vigil.live")
 REDIS_CHANNEL = "vigil:events"
