@@ -68,7 +68,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)  # checked in web.protect_csrf
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
-    from .auth import use_hash_profile
+    from .accounts.users import use_hash_profile
 
     use_hash_profile(conf["PASSWORD_PROFILE"])
     db = conf.get("DATABASE") or Database(conf["DATABASE_URL"])

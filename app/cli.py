@@ -66,7 +66,7 @@ def create_user_cmd(email: str, name: str, role: str, phone: str | None, client_
     """Create a user (asks for the password)."""
     from sqlalchemy import select
 
-    from .auth import UserError, create_user
+    from .accounts.users import UserError, create_user
     from .models import Client
 
     app = _app()
@@ -93,8 +93,8 @@ def create_user_cmd(email: str, name: str, role: str, phone: str | None, client_
 @click.option("--password", default=None, help="The new password (default: generate one and print it).")
 def reset_password_cmd(email: str, clear_totp: bool, password: str | None) -> None:
     """Reset a user's password and log them out everywhere (an admin locked out, for instance)."""
-    from .accounts import reset_password
-    from .auth import UserError, find_by_email
+    from .accounts.recovery import reset_password
+    from .accounts.users import UserError, find_by_email
 
     app = _app()
     v = app.extensions["vigil"]

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import policies
-from .auth import create_user, find_by_email
+from .accounts.users import create_user, find_by_email
 from .db import Database
 from .escalation import TargetSpec
 from .integrations import create_key, digest

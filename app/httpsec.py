@@ -16,7 +16,7 @@ from flask import Flask, Request, Response, current_app, g, request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import tokens
+from .accounts import tokens
 
 API_PREFIX = "/api/v1/"
 

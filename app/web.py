@@ -17,8 +17,9 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from . import audit as _audit  # noqa: F401  (registers the append-only guards)
-from . import httpsec, logins
+from . import httpsec
 from .access import Denied
+from .accounts import logins
 from .db import retry_transient
 from .httpsec import check_origin  # noqa: F401  (for the WebSocket handshake)
 from .incidents import ActionError, Outcome

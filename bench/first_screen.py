@@ -25,7 +25,7 @@ TIMING = """() => {
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
-    from app.auth import use_hash_profile
+    from app.accounts.users import use_hash_profile
     from app.db import Database
     from tests.helpers import PASSWORD, build_world
 

@@ -98,7 +98,7 @@ class Ctx:
 
     def api_token(self, owner: str) -> int:
         """A token of `owner` (a role, or a world user name)."""
-        from app import tokens
+        from app.accounts import tokens
         from app.models import User
 
         uid = self.world.ids[owner] if owner in self.world.ids else self._user_id(owner)
@@ -114,7 +114,7 @@ class Ctx:
     def bearer(self, role: str) -> str:
         """A token for the role with every scope the role may have."""
         if role not in self.tokens:
-            from app import tokens
+            from app.accounts import tokens
             from app.models import User
 
             with self.database.transaction() as s:
@@ -341,7 +341,7 @@ class Ctx:
 
 
 def build(app: Any, database: Any, clock: Any, world: World) -> Ctx:
-    from app.auth import create_user
+    from app.accounts.users import create_user
     from app.integrations import forget_cached_keys
     from app.models import Client, Pool, PoolMember
 

@@ -113,7 +113,7 @@ def build_world(database: Database, now: datetime) -> World:
     dual on-call); dave is an engineer outside the pool; maya manages; victor views Acme.
     Everyone is reachable on the recording channel only."""
     from app import policies
-    from app.auth import create_user
+    from app.accounts.users import create_user
     from app.escalation import TargetSpec
     from app.integrations import create_key
     from app.models import Client, ContactMethod, Pool, PoolMember, Service

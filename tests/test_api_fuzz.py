@@ -27,7 +27,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 
 def test_generated_requests_get_documented_answers_and_never_a_500(app, client, world, database, clock, capsys) -> None:
-    from app import tokens
+    from app.accounts import tokens
     from app.models import EngineHeartbeat, User
 
     with database.transaction() as s:  # a live engine: /healthz's 503 is by design, not a crash

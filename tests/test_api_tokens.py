@@ -7,8 +7,8 @@ import re
 
 from sqlalchemy import select
 
+from app.accounts.tokens import digest
 from app.models import ApiToken, AuditEntry
-from app.tokens import digest
 from tests.helpers import post_alert
 
 

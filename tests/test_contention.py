@@ -15,8 +15,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from app import incidents, tokens
-from app.auth import create_user
+from app import incidents
+from app.accounts import tokens
+from app.accounts.users import create_user
 from app.db import Database, retry_transient
 from app.engine import Engine
 from app.intake.base import IntakeEvent

@@ -20,7 +20,7 @@ import requests
 from websockets.sync.client import connect as ws_connect
 
 from app import migrate
-from app.auth import use_hash_profile
+from app.accounts.users import use_hash_profile
 from app.db import Database
 from tests.helpers import PASSWORD, build_world, free_port, requires_redis
 

@@ -148,7 +148,7 @@ def test_vigil_reset_password_from_the_command_line(tmp_path) -> None:
     out = run(main, ["reset-password", "--email", "ops@x.test", "--clear-totp"], env=env)
     assert out.exit_code == 0 and "new password: " in out.output
     new = out.output.split("new password: ")[1].strip()
-    from app.auth import check_password, find_by_email
+    from app.accounts.users import check_password, find_by_email
     from app.db import Database
 
     db = Database(env["VIGIL_DATABASE_URL"])

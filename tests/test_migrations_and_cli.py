@@ -63,7 +63,7 @@ def test_vigil_demo_is_idempotent_and_prints_working_logins_and_keys(tmp_path) -
     with db.transaction() as s:
         assert s.execute(select(func.count()).select_from(User)).scalar_one() == len(first["logins"])
         assert s.execute(select(func.count()).select_from(IntegrationKey)).scalar_one() == len(first["integration_keys"])
-        from app.auth import check_password, find_by_email
+        from app.accounts.users import check_password, find_by_email
 
         for login in first["logins"]:
             assert check_password(find_by_email(s, login["email"]), login["password"]), login

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..auth import EMAIL_RE, PHONE_RE
+from ..accounts.users import EMAIL_RE, PHONE_RE
 from ..incidents import ActionError
 from ..models import ContactMethod, Notification, NotificationRule, User
 from .plan import DEFAULT_RULES

@@ -16,7 +16,7 @@ from flask import (
 )
 from flask_login import login_required
 
-from .. import logins, tokens, totp
+from ..accounts import logins, tokens, totp
 from ..crypto import vault_for
 from ..httpsec import no_store
 from ..web import db_session, now, user

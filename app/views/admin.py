@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 
 from .. import directory, policies
 from ..access import Denied, require_role
-from ..auth import UserError, create_user
+from ..accounts.users import UserError, create_user
 from ..escalation import TargetSpec
 from ..models import TIERS, Client, EscalationPolicy, Pool, Role, Schedule, ScheduleLayer, User
 from ..policies import PRESETS, PolicyError

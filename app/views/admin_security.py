@@ -9,9 +9,11 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from sqlalchemy import select
 
-from .. import accounts, audit, throttle, totp
+from .. import audit
 from ..access import Denied, require_role
-from ..auth import UserError
+from ..accounts import recovery as accounts
+from ..accounts import throttle, totp
+from ..accounts.users import UserError
 from ..httpsec import no_store
 from ..models import AuditEntry, Role
 from ..web import db_session, now, user

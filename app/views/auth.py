@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_login import login_required, login_user, logout_user
 
-from .. import logins, totp
+from ..accounts import logins, totp
 from ..crypto import vault_for
 from ..models import User
 from ..web import db_session, now

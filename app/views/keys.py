@@ -10,10 +10,10 @@ from flask_login import login_required
 from sqlalchemy import select
 
 from .. import access, audit, integrations
+from ..accounts.tokens import scope
 from ..httpsec import no_store, uses_token
 from ..intake.base import IntakeError
 from ..models import IntegrationKey, Service
-from ..tokens import scope
 from ..web import db_session, exempt, fail, json_body, now, user
 
 bp = Blueprint("keys", __name__)

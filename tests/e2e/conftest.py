@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from app import migrate
-from app.auth import use_hash_profile
+from app.accounts.users import use_hash_profile
 from app.crypto import Vault, generate_key, parse_keys
 from app.db import Database
 from tests.fakes.webpush import FakePushService

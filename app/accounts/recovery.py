@@ -9,9 +9,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import audit, logins, throttle, tokens, totp
-from .auth import UserError, hash_password, validate_password
-from .models import User
+from .. import audit
+from ..models import User
+from . import logins, throttle, tokens, totp
+from .users import UserError, hash_password, validate_password
 
 
 def users(session: Session) -> list[User]:

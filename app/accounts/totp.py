@@ -18,9 +18,9 @@ import qrcode
 import qrcode.image.svg
 from sqlalchemy.orm import Session
 
-from . import audit
-from .crypto import SecretError, Vault
-from .models import Role, Setting, User
+from .. import audit
+from ..crypto import SecretError, Vault
+from ..models import Role, Setting, User
 
 ISSUER = "Vigil"
 REQUIRED_SETTING = "totp_required_roles"

@@ -25,7 +25,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from .models import LoginThrottle
+from ..models import LoginThrottle
 
 _T = LoginThrottle.__table__
 _INSERT = {"postgresql": pg_insert, "sqlite": sqlite_insert}

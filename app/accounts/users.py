@@ -10,8 +10,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .models import Client, ContactMethod, Role, User
-from .notify.plan import default_rules
+from ..models import Client, ContactMethod, Role, User
+from ..notify.plan import default_rules
 
 _hasher = PasswordHasher()  # RFC 9106 low-memory profile: ~0.3 s per hash on a small server
 

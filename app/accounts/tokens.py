@@ -21,8 +21,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import audit
-from .models import ApiToken, Role, User
+from .. import audit
+from ..models import ApiToken, Role, User
 
 SCOPES = ("read", "write", "ingest")
 PREFIX = "vgl_"  # recognisable by secret scanners, and never confused with an integration key

@@ -17,10 +17,11 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from . import audit, throttle, totp
-from .auth import find_by_email, verify_password
-from .crypto import Vault
-from .models import LoginSession, User
+from .. import audit
+from ..crypto import Vault
+from ..models import LoginSession, User
+from . import throttle, totp
+from .users import find_by_email, verify_password
 
 SEEN_EVERY = timedelta(hours=1)  # how fresh a device's "last seen" is kept (one write an hour)
 WRONG = "Wrong e-mail or password."
