@@ -120,7 +120,7 @@ def rotate_key_cmd(new_key_file: str) -> None:
     """Re-encrypt every stored secret with a new encryption key (see README, "Security")."""
     from pathlib import Path
 
-    from .crypto import SecretError, Vault, generate_key, parse_keys, rotate
+    from .clients.crypto import SecretError, Vault, generate_key, parse_keys, rotate
 
     app = _app()
     v = app.extensions["vigil"]

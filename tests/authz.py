@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from app.crypto import vault_for
+from app.clients.crypto import vault_for
 from app.models import EngineHeartbeat
 from tests.helpers import PASSWORD, Browser, World, _csrf_from, post_alert
 
@@ -77,7 +77,7 @@ class Ctx:
         return self.world.ids[SERVICE[which]]
 
     def connection(self, which: str) -> int:
-        from app import connections
+        from app.clients import connections
         from app.models import User
 
         with self.database.transaction() as s:
@@ -293,7 +293,7 @@ class Ctx:
 
     def new_pool(self, which: str) -> int:
         """A fresh pool with the role's pool engineer (own) or Pool B's (other) in it."""
-        from app import directory
+        from app.clients import directory
 
         members = [self.world.alice] if which == "own" else [self.world.erin]
         with self.database.transaction() as s:
@@ -303,7 +303,7 @@ class Ctx:
 
     def new_client(self, which: str) -> int:
         """A fresh client covered by Pool A (own) or Pool B (other)."""
-        from app import directory
+        from app.clients import directory
 
         slug = f"c-{uuid.uuid4().hex[:8]}"
         form = {"name": f"Client {slug}", "slug": slug, "tier": "4h", "pool_id": str(self.pool_id(which)),
@@ -316,7 +316,7 @@ class Ctx:
 
     def runbook(self, which: str) -> int:
         """A fresh runbook for Acme (own) or Initech (other)."""
-        from app import runbooks
+        from app.clients import runbooks
         from app.models import User
 
         with self.database.transaction() as s:

@@ -137,7 +137,8 @@ def test_rotating_the_key_re_encrypts_everything(tmp_path) -> None:
            "VIGIL_PASSWORD_PROFILE": "CHEAPEST", "VIGIL_ENCRYPTION_KEY": old_key}
     run = CliRunner().invoke
     assert run(main, ["demo"], env=env).exit_code == 0
-    from app import create_app, crypto
+    from app import create_app
+    from app.clients import crypto
 
     app = create_app({"DATABASE_URL": env["VIGIL_DATABASE_URL"], "INSTANCE_PATH": env["VIGIL_INSTANCE_PATH"],
                       "ENCRYPTION_KEY": old_key, "TESTING": True, "PASSWORD_PROFILE": "CHEAPEST"})
@@ -145,7 +146,7 @@ def test_rotating_the_key_re_encrypts_everything(tmp_path) -> None:
     vault = crypto.vault_for(app)
     from datetime import UTC, datetime
 
-    from app import connections
+    from app.clients import connections
 
     with db.transaction() as s:
         admin = s.execute(select(User).where(User.role == "admin")).scalars().first()
@@ -170,8 +171,9 @@ def test_rotating_the_key_re_encrypts_everything(tmp_path) -> None:
 
 
 def test_the_generated_key_file_is_private_and_rotation_keeps_running_processes_reading(tmp_path) -> None:
-    from app import create_app, crypto
+    from app import create_app
     from app.cli import main
+    from app.clients import crypto
 
     env = {"VIGIL_DATABASE_URL": f"sqlite:///{tmp_path / 'g.db'}", "VIGIL_INSTANCE_PATH": str(tmp_path / "instance"),
            "VIGIL_PASSWORD_PROFILE": "CHEAPEST"}

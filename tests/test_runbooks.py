@@ -58,8 +58,8 @@ def test_only_the_clients_engineers_and_staff_read_runbooks(world, browser, data
 
 
 def test_the_incident_offers_the_clients_connection_info_but_not_to_client_viewers(world, browser, client, database, app, clock) -> None:
-    from app import connections
-    from app.crypto import vault_for
+    from app.clients import connections
+    from app.clients.crypto import vault_for
     from app.models import User
 
     with database.transaction() as s:

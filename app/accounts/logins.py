@@ -18,7 +18,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from .. import audit
-from ..crypto import Vault
+from ..clients.crypto import Vault
 from ..models import LoginSession, User
 from . import throttle, totp
 from .users import find_by_email, verify_password

@@ -19,7 +19,7 @@ import qrcode.image.svg
 from sqlalchemy.orm import Session
 
 from .. import audit
-from ..crypto import SecretError, Vault
+from ..clients.crypto import SecretError, Vault
 from ..models import Role, Setting, User
 
 ISSUER = "Vigil"

@@ -8,7 +8,8 @@ from flask import Blueprint, Response, abort, render_template, request
 from flask_login import login_required
 from sqlalchemy import select
 
-from .. import access, audit, reports
+from .. import access, audit
+from ..clients import access_report as reports
 from ..models import Client, Role
 from ..web import db_session, now, user
 

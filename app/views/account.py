@@ -17,7 +17,7 @@ from flask import (
 from flask_login import login_required
 
 from ..accounts import logins, tokens, totp
-from ..crypto import vault_for
+from ..clients.crypto import vault_for
 from ..httpsec import no_store
 from ..web import db_session, now, user
 

@@ -14,9 +14,10 @@ from flask_login import login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from .. import directory, policies
+from .. import policies
 from ..access import Denied, require_role
 from ..accounts.users import UserError, create_user
+from ..clients import directory
 from ..escalation import TargetSpec
 from ..models import TIERS, Client, EscalationPolicy, Pool, Role, Schedule, ScheduleLayer, User
 from ..policies import PRESETS, PolicyError

@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from flask_login import login_required, login_user, logout_user
 
 from ..accounts import logins, totp
-from ..crypto import vault_for
+from ..clients.crypto import vault_for
 from ..models import User
 from ..web import db_session, now
 

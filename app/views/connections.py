@@ -17,9 +17,10 @@ from flask import (
 )
 from flask_login import login_required
 
-from .. import access, connections
-from ..connections import KINDS, ConnectionInfoError
-from ..crypto import vault_for
+from .. import access
+from ..clients import connections
+from ..clients.connections import KINDS, ConnectionInfoError
+from ..clients.crypto import vault_for
 from ..httpsec import no_store
 from ..models import Client, ConnectionInfo
 from ..web import db_session, fail, json_body, now, user
@@ -120,7 +121,7 @@ def client_page(slug: str) -> Any:
         shown = True
     except access.Denied:
         conns, shown = [], False  # a client viewer is not told that connection info exists
-    from .. import runbooks
+    from ..clients import runbooks
 
     books = [] if user().has_role("client_viewer") else runbooks.for_client(s, user(), client.id)
     return render_template("client.html", client=client, connections=conns, show_connections=shown,

@@ -67,7 +67,7 @@ def incident_detail(incident_id: int) -> Any:
     s = db_session()
     inc = access.check_see_incident(s, user(), s.get(Incident, incident_id))
     timeline = incidents.timeline_of(s, inc.id)
-    from .. import connections, runbooks
+    from ..clients import connections, runbooks
 
     u = user()
     try:

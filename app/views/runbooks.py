@@ -7,7 +7,8 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
-from .. import access, runbooks
+from .. import access
+from ..clients import runbooks
 from ..models import Client, Runbook
 from ..web import db_session, now, user
 

@@ -20,7 +20,7 @@ import requests
 
 from app import migrate
 from app.accounts.users import use_hash_profile
-from app.crypto import Vault, generate_key, parse_keys
+from app.clients.crypto import Vault, generate_key, parse_keys
 from app.db import Database
 from tests.fakes.webpush import FakePushService
 from tests.helpers import PASSWORD, World, build_world, free_port

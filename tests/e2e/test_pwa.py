@@ -120,7 +120,7 @@ def test_two_engineers_claiming_one_slot_at_once_one_wins_and_the_other_is_told_
 
 
 def test_connection_info_is_revealed_with_copy_buttons_and_an_ssh_link_and_the_reveal_is_audited(new_phone, server) -> None:
-    from app import connections
+    from app.clients import connections
     from app.models import AuditEntry, User
 
     with server.db.transaction() as s:

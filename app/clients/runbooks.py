@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from . import access, audit
-from .access import Denied
-from .models import Incident, Runbook, Service, User
+from .. import access, audit
+from ..access import Denied
+from ..models import Incident, Runbook, Service, User
 
 MAX_BODY = 100_000
 

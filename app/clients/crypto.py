@@ -123,7 +123,7 @@ class Vault:
 
 def encrypted_columns() -> Iterable[Any]:
     """Every column that holds a Fernet token: what rotate() re-encrypts."""
-    from .models import ConnectionInfo, User
+    from ..models import ConnectionInfo, User
 
     return (ConnectionInfo.secret, User.totp_secret)
 

@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from . import access, audit
-from .models import AuditEntry, Client, Role, User
+from .. import access, audit
+from ..models import AuditEntry, Client, Role, User
 
 MAX_DAYS = 366
 COLUMNS = ["time_utc", "time_local", "who", "role", "action", "description", "incident", "address", "device"]

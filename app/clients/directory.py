@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .integrations import forget_cached_keys
-from .models import TIERS, Client, EscalationPolicy, Pool, PoolMember, Role, Service, User
+from ..integrations import forget_cached_keys
+from ..models import TIERS, Client, EscalationPolicy, Pool, PoolMember, Role, Service, User
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

@@ -14,9 +14,9 @@ from urllib.parse import quote
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import access, audit
+from .. import access, audit
+from ..models import ConnectionInfo, User
 from .crypto import SecretError, Vault
-from .models import ConnectionInfo, User
 
 KINDS = ("ssh", "vpn", "bastion", "other")
 # Secret fields and their largest accepted size (a VPN profile or a private key is a file).
