@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from .coverage import Coverage
 from .incidents import ActionError
-from .integrations import forget_cached_keys
+from .intake.keys import forget_cached_keys
 from .live import events
 from .models import Client, User
 from .rosters import is_id, require_manager

@@ -17,7 +17,7 @@ from . import policies
 from .accounts.users import create_user, find_by_email
 from .db import Database
 from .escalation import TargetSpec
-from .integrations import create_key, digest
+from .intake.keys import create_key, digest
 from .models import Client, ContactMethod, IntegrationKey, Pool, PoolMember, Service, User
 
 USERS = [

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from . import access, audit, escalation
 from .batching import Step
 from .intake.base import IntakeEvent
-from .integrations import IntakeTarget
+from .intake.keys import IntakeTarget
 from .live import events
 from .models import (
     Alert,

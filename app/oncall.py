@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from .escalation import TargetSpec
-from .integrations import IntakeTarget
+from .intake.keys import IntakeTarget
 from .models import User
 
 

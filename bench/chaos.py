@@ -40,7 +40,7 @@ from sqlalchemy import delete, func, select
 from app import escalation, incidents
 from app.db import Database
 from app.intake.base import IntakeEvent
-from app.integrations import lookup
+from app.intake.keys import lookup
 from app.models import ContactMethod, EscalationPolicy, Incident, Notification, StepFiring, User
 from tests.fakes.smtp import FakeSMTPServer
 from tests.fakes.twilio import FakeTwilio

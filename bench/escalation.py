@@ -23,7 +23,7 @@ from app import incidents, policies
 from app.db import Database
 from app.escalation import TargetSpec
 from app.intake.base import IntakeEvent
-from app.integrations import target_for_service
+from app.intake.keys import target_for_service
 from app.models import Incident, Notification, Service, StepFiring, User
 
 

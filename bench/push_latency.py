@@ -115,7 +115,7 @@ def create(env: dict[str, str], key: str, n: int) -> tuple[dict[int, float], dic
     """n incidents opened in one transaction, as intake would (no web tier in the way)."""
     from app import incidents
     from app.intake.base import IntakeEvent
-    from app.integrations import lookup
+    from app.intake.keys import lookup
 
     db = Database(env["VIGIL_DATABASE_URL"])
     t0, wall = time.monotonic(), time.time()

@@ -88,7 +88,7 @@ class Ctx:
             return int(row.id)
 
     def integration_key(self, which: str) -> int:
-        from app.integrations import create_key
+        from app.intake.keys import create_key
         from app.models import Service
 
         with self.database.transaction() as s:
@@ -342,7 +342,7 @@ class Ctx:
 
 def build(app: Any, database: Any, clock: Any, world: World) -> Ctx:
     from app.accounts.users import create_user
-    from app.integrations import forget_cached_keys
+    from app.intake.keys import forget_cached_keys
     from app.models import Client, Pool, PoolMember
 
     with database.transaction() as s:

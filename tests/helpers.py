@@ -115,7 +115,7 @@ def build_world(database: Database, now: datetime) -> World:
     from app import policies
     from app.accounts.users import create_user
     from app.escalation import TargetSpec
-    from app.integrations import create_key
+    from app.intake.keys import create_key
     from app.models import Client, ContactMethod, Pool, PoolMember, Service
 
     w = World()
@@ -204,7 +204,7 @@ def add_schedule(database: Database, w: World, now: datetime) -> World:
         s.get(Client, w.acme).policy_id = p4.id
         s.get(Client, w.globex).policy_id = p1.id
         w.ids.update(layer_policy_4h=p4.id, layer_policy_1h=p1.id)
-    from app.integrations import forget_cached_keys
+    from app.intake.keys import forget_cached_keys
 
     forget_cached_keys()  # intake caches each key's policy for a few seconds
     return w

@@ -13,7 +13,7 @@ from app.db import Database
 from app.engine import Engine
 from app.incidents import Actor
 from app.intake.base import IntakeEvent
-from app.integrations import lookup
+from app.intake.keys import lookup
 from app.models import DeliveryAttempt, Incident, Notification, StepFiring, User
 from app.notify.recording import RecordingTransport
 from tests.helpers import race, requires_postgres

@@ -21,7 +21,7 @@ from app.accounts.users import create_user
 from app.db import Database, retry_transient
 from app.engine import Engine
 from app.intake.base import IntakeEvent
-from app.integrations import lookup
+from app.intake.keys import lookup
 from app.models import ContactMethod, Incident, Notification, PoolMember, TimelineEntry, User
 from app.notify.recording import RecordingTransport
 from tests.helpers import PASSWORD, build_world, race, requires_postgres

@@ -18,7 +18,7 @@ from sqlalchemy import delete, func, select
 
 from app import incidents
 from app.intake.base import IntakeEvent
-from app.integrations import lookup
+from app.intake.keys import lookup
 from app.models import ContactMethod, Notification, User
 from tests.fakes.twilio import FakeTwilio
 from tests.helpers import build_world, start_engine, wait_until

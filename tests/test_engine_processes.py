@@ -11,7 +11,7 @@ from app import incidents, policies
 from app.clock import SystemClock
 from app.escalation import TargetSpec
 from app.intake.base import IntakeEvent
-from app.integrations import lookup
+from app.intake.keys import lookup
 from app.models import DeliveryAttempt, EngineHeartbeat, Notification, Service, StepFiring
 from tests.helpers import build_world, requires_postgres, start_engine, wait_until
 

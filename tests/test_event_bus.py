@@ -7,7 +7,7 @@ from typing import Any
 from app import incidents
 from app.db import Database
 from app.intake.base import IntakeEvent
-from app.integrations import lookup
+from app.intake.keys import lookup
 from app.live.bus import EventBus
 from tests.helpers import build_world, requires_postgres, requires_redis
 

@@ -21,7 +21,7 @@ from app import incidents
 from app.batching import Busy, GroupCommit
 from app.db import Database
 from app.intake.base import IntakeEvent
-from app.integrations import lookup
+from app.intake.keys import lookup
 from app.models import Alert, Incident
 from tests.helpers import BACKEND
 
@@ -223,7 +223,7 @@ def test_each_step_sees_the_orm_changes_of_the_steps_before_it(world, database, 
 def test_an_intake_request_waiting_for_its_turn_holds_no_pooled_connection(app, world, database, clock) -> None:
     """Else a storm's waiting requests could hold every connection of the pool, the one the
     writer needs for its next batch included (found by bench/ingest.py: it stalled)."""
-    from app.integrations import forget_cached_keys
+    from app.intake.keys import forget_cached_keys
 
     writer = app.extensions["vigil"].intake
     with database.session() as s:

@@ -178,7 +178,7 @@ def test_unstorable_characters_are_replaced_and_the_alert_is_kept(client, world,
 
 
 def test_a_revoked_key_is_refused(client, world, database, clock) -> None:
-    from app.integrations import find_key, revoke
+    from app.intake.keys import find_key, revoke
 
     assert client.post(f"/api/v1/intake/generic/{world.keys['acme_generic']}", json={"summary": "x"}).status_code == 202
     with database.transaction() as s:

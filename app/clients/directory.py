@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..integrations import forget_cached_keys
+from ..intake.keys import forget_cached_keys
 from ..models import TIERS, Client, EscalationPolicy, Pool, PoolMember, Role, Service, User
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")

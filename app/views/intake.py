@@ -12,7 +12,7 @@ from .. import incidents
 from ..batching import Busy
 from ..intake import alertmanager, events_v2, generic, grafana
 from ..intake.base import IntakeError, IntakeEvent
-from ..integrations import IntakeTarget, lookup, touch
+from ..intake.keys import IntakeTarget, lookup, touch
 from ..web import ApiError, db_session, exempt, fail, json_body, now, vigil
 
 bp = Blueprint("intake", __name__)

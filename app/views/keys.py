@@ -9,9 +9,10 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_login import login_required
 from sqlalchemy import select
 
-from .. import access, audit, integrations
+from .. import access, audit
 from ..accounts.tokens import scope
 from ..httpsec import no_store, uses_token
+from ..intake import keys as integrations
 from ..intake.base import IntakeError
 from ..models import IntegrationKey, Service
 from ..web import db_session, exempt, fail, json_body, now, user

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from .models import Client, EscalationPolicy, IntegrationKey, Service
+from ..models import Client, EscalationPolicy, IntegrationKey, Service
 
 SOURCES = ("alertmanager", "grafana", "events_v2", "generic", "email")
 CACHE_SECONDS = 5.0
