@@ -145,9 +145,9 @@ ROTATIONS = [
 def _schedule(s: Session, pool: Pool, users: dict[str, User], now: datetime) -> tuple[int, int]:
     """Pool A's schedule: Primary and Secondary, handing off weekly on Mondays at 09:00 in
     Paris; the ids of the two layers."""
-    from . import schedule_store
-    from .coverage import zone
     from .models import Schedule
+    from .schedules import store as schedule_store
+    from .schedules.coverage import zone
 
     found = s.execute(select(Schedule).where(Schedule.name == SCHEDULE)).scalar_one_or_none()
     if found is None:

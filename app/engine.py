@@ -29,7 +29,6 @@ from . import incidents
 from .clock import Clock
 from .db import Database, retry_transient
 from .delivery import MAX_ATTEMPTS, Job, LinkMaker, Sender, backoff  # noqa: F401  (backoff, MAX_ATTEMPTS: API)
-from .gap_watch import GapWatch
 from .live.bus import EventBus
 from .models import (
     EngineHeartbeat,
@@ -39,6 +38,7 @@ from .models import (
 )
 from .notify import TRANSPORTS, links
 from .notify.base import Transport
+from .schedules.gap_watch import GapWatch
 
 log = logging.getLogger("vigil.engine")
 T = TypeVar("T")

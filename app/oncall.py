@@ -27,7 +27,7 @@ def coverage_decision(client: IntakeTarget, now: datetime) -> CoverageDecision:
     spec = client.coverage or {"kind": "always"}
     if spec.get("kind", "always") == "always":
         return CoverageDecision()
-    from .coverage import Coverage, covers, next_start
+    from .schedules.coverage import Coverage, covers, next_start
 
     cov = Coverage.from_dict({"tz": client.timezone, **spec})
     if covers(cov, now):
@@ -53,7 +53,7 @@ def resolve_target(session: Session, target: TargetSpec, now: datetime) -> tuple
             return [], f"user #{target.id} (inactive or removed)"
         return [user.id], user.name
     if target.kind == "layer":
-        from .rosters import layer_oncall
+        from .schedules.rosters import layer_oncall
 
         return layer_oncall(session, target.id, now)
     return [], f"unknown target kind {target.kind!r}"

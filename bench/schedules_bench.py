@@ -42,9 +42,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.allowances import Rates, allowance_report  # noqa: E402
-from app.coverage import Coverage, local_to_utc  # noqa: E402
-from app.schedules import Layer, Override, Rotation, Schedule, Shift, oncall_at, shifts  # noqa: E402
+from app.schedules.allowances import Rates, allowance_report  # noqa: E402
+from app.schedules.coverage import Coverage, local_to_utc  # noqa: E402
+from app.schedules.rotations import (  # noqa: E402
+    Layer,
+    Override,
+    Rotation,
+    Schedule,
+    Shift,
+    oncall_at,
+    shifts,
+)
 
 ENGINEERS = list(range(1, 31))
 TZ = "Europe/Paris"
@@ -183,11 +191,11 @@ def bench_db(schedules: list[Schedule], url: str | None, *, only_report: str | N
 
     from _support import reset_postgres
 
-    from app.allowance_report import build
     from app.db import Database
     from app.migrate import upgrade
-    from app.rosters import layer_oncall, load
-    from app.whos_on import oncall
+    from app.schedules.allowance_report import build
+    from app.schedules.rosters import layer_oncall, load
+    from app.schedules.whos_on import oncall
 
     with tempfile.TemporaryDirectory() as tmp:
         if url:

@@ -247,8 +247,8 @@ class Ctx:
         if not fresh and which in self.shared.setdefault("schedule", {}):
             sid, lid = self.shared["schedule"][which]
         else:
-            from app import schedule_store
             from app.models import User
+            from app.schedules import store as schedule_store
 
             spec = schedule_store.RotationSpec.parse({
                 "members": self._members(which) if members is None else members, "length": "weekly",
@@ -274,8 +274,8 @@ class Ctx:
     def override(self, which: str) -> str:
         """"<schedule id>/overrides/<override id>": a fresh schedule where the second engineer
         covers a night of the first's."""
-        from app import overrides
         from app.models import User
+        from app.schedules import overrides
 
         sid = self.schedule(which, fresh=True)
         with self.database.transaction() as s:
@@ -327,8 +327,8 @@ class Ctx:
     def ical(self, which: str) -> str:
         """Bob's calendar feed: own, its live address; other, the one it replaced."""
         if "ical" not in self.shared:
-            from app import ical
             from app.models import User
+            from app.schedules import ical
 
             key = self.app.config["SECRET_KEY"]
             with self.database.transaction() as s:

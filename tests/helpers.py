@@ -178,9 +178,10 @@ def add_schedule(database: Database, w: World, now: datetime) -> World:
     (2026-03-02 03:00 UTC) Alice holds Primary and Bob Secondary, as the user-targeted world
     pages them; from 08:00 UTC (09:00 in Paris) Bob and Carol do. The 4-hour policy's lead and
     the 1-hour policy's manager stay people (theo, maya)."""
-    from app import policies, schedule_store
+    from app import policies
     from app.escalation import TargetSpec
     from app.models import Client, Pool, User
+    from app.schedules import store as schedule_store
 
     with database.transaction() as s:
         admin = s.get(User, w.admin)

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app import overrides
 from app.models import User
+from app.schedules import overrides
 from tests.helpers import add_schedule
 
 TOUSSAINT = "from=2026-10-31&to=2026-11-01"  # Saturday, and Sunday 1 November: a public holiday

@@ -10,9 +10,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app.allowances import AllowanceRow, Rates, allowance_report, coverage_hours, day_kind, to_csv
-from app.coverage import Coverage
-from app.schedules import Layer, Override, Rotation, Schedule, Shift, shifts, user_shifts
+from app.schedules.allowances import (
+    AllowanceRow,
+    Rates,
+    allowance_report,
+    coverage_hours,
+    day_kind,
+    to_csv,
+)
+from app.schedules.coverage import Coverage
+from app.schedules.rotations import Layer, Override, Rotation, Schedule, Shift, shifts, user_shifts
 
 PARIS = ZoneInfo("Europe/Paris")
 RATES = Rates(weekday=Decimal("20"), weekend=Decimal("40"), holiday=Decimal("60"))

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app.coverage import (
+from app.schedules.coverage import (
     Coverage,
     covered_seconds,
     covers,

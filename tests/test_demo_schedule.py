@@ -5,8 +5,9 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from app import demo, open_slots, whos_on
+from app import demo
 from app.models import EscalationTarget, Schedule, ScheduleLayer, User
+from app.schedules import open_slots, whos_on
 
 
 def test_the_demo_schedule_pages_layers_and_offers_an_open_slot(app, database, clock) -> None:

@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from app import overrides
 from app.models import TimelineEntry, User
 from app.notify.recording import RecordingTransport
+from app.schedules import overrides
 from tests.helpers import add_schedule, post_alert
 
 

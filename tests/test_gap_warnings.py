@@ -5,10 +5,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from app import overrides
 from app.engine import Engine
 from app.models import Event, ScheduleWarning, User
 from app.notify.recording import RecordingTransport
+from app.schedules import overrides
 from tests.helpers import add_schedule
 
 NIGHT = (datetime(2026, 3, 5, 17, 0, tzinfo=UTC), datetime(2026, 3, 6, 7, 0, tzinfo=UTC))

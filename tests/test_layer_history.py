@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.coverage import covers
-from app.schedules import (
+from app.schedules.coverage import covers
+from app.schedules.rotations import (
     Layer,
     Override,
     Rotation,

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from app import open_slots, overrides
 from app.db import Database
 from app.incidents import ActionError
 from app.models import ScheduleOverride, User
+from app.schedules import open_slots, overrides
 from tests.helpers import add_schedule, race
 
 NAMES = {"alice": "Alice Martin", "carol": "Carol Petit", "theo": "Theo Lead"}

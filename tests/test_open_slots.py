@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app import overrides
 from app.models import User
+from app.schedules import overrides
 from tests.helpers import add_schedule
 
 NIGHT = (datetime(2026, 3, 3, 17, 0, tzinfo=UTC), datetime(2026, 3, 4, 7, 0, tzinfo=UTC))  # Tue 18:00-Wed 08:00 Paris

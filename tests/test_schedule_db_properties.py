@@ -14,10 +14,11 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app import overrides, schedule_store, whos_on
-from app.coverage import Coverage, covers
 from app.models import User
-from app.rosters import layer_oncall
+from app.schedules import overrides, whos_on
+from app.schedules import store as schedule_store
+from app.schedules.coverage import Coverage, covers
+from app.schedules.rosters import layer_oncall
 
 counter = itertools.count()
 ENGINEERS = ("alice", "bob", "carol", "theo")

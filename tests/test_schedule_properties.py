@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.coverage import Coverage, covers, format_hhmm, intervals, next_start
-from app.schedules import (
+from app.schedules.coverage import Coverage, covers, format_hhmm, intervals, next_start
+from app.schedules.rotations import (
     Layer,
     Override,
     Rotation,

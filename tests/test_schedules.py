@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app.coverage import Coverage, covers
-from app.schedules import (
+from app.schedules.coverage import Coverage, covers
+from app.schedules.rotations import (
     Layer,
     Override,
     Rotation,

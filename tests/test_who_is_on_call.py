@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app import schedule_store
 from app.models import User
+from app.schedules import store as schedule_store
 from tests.helpers import add_schedule
 
 

@@ -21,7 +21,7 @@ from ..clients import directory
 from ..escalation import TargetSpec
 from ..models import TIERS, Client, EscalationPolicy, Pool, Role, Schedule, ScheduleLayer, User
 from ..policies import PRESETS, PolicyError
-from ..rosters import MAX_ID
+from ..schedules.rosters import MAX_ID
 from ..web import db_session, now, user
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

@@ -33,7 +33,7 @@ def page_context() -> dict[str, Any]:
 @login_required
 def home() -> Any:
     """On call now: the app's first screen."""
-    from ..home import build
+    from ..schedules.home import build
 
     return render_template("home.html", home=build(db_session(), user(), now()), now=now())
 

@@ -11,12 +11,13 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from sqlalchemy import select
 
-from .. import client_coverage, open_slots, overrides, schedule_store, whos_on
 from ..access import check_manage_client
-from ..coverage import local_to_utc, zone
 from ..incidents import ActionError
 from ..models import Client, Pool, PoolMember, Role, ScheduleLayer, ScheduleOverride, User
-from ..rosters import (
+from ..schedules import client_coverage, open_slots, overrides, whos_on
+from ..schedules import store as schedule_store
+from ..schedules.coverage import local_to_utc, zone
+from ..schedules.rosters import (
     check_see_schedule,
     is_id,
     load,

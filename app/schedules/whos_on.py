@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from . import access
-from . import schedules as pure
+from .. import access
+from ..models import Client, User
+from . import rotations as pure
 from .coverage import Coverage, covers, next_start, wall_to_utc, zone
-from .models import Client, User
 from .rosters import MARGIN, Person, Roster, load, people, pieces_around, visible_pool_ids
 
 TICK = timedelta(microseconds=1)

@@ -17,10 +17,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .coverage import Coverage, local_to_utc, parse_hhmm, zone
-from .incidents import ActionError
-from .live import events
-from .models import (
+from ..incidents import ActionError
+from ..live import events
+from ..models import (
     LENGTHS,
     EscalationPolicy,
     EscalationStep,
@@ -33,6 +32,7 @@ from .models import (
     ScheduleLayer,
     User,
 )
+from .coverage import Coverage, local_to_utc, parse_hhmm, zone
 from .rosters import clean_text, is_id, require_manager
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")

@@ -13,11 +13,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import schedules as pure
+from ..incidents import ActionError
+from ..models import Pool, User
+from . import rotations as pure
 from .allowances import AllowanceRow, Rates, allowance_report, to_csv
 from .coverage import public_holidays, wall_to_utc, zone
-from .incidents import ActionError
-from .models import Pool, User
 from .rosters import is_id, load, require_manager
 
 MAX_DAYS = 366

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from icalendar import Calendar, Event
 from sqlalchemy.orm import Session
 
-from .models import User
+from ..models import User
 from .whos_on import user_shifts
 
 PAST = timedelta(weeks=8)

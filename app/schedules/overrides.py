@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import schedules as pure
-from .incidents import ActionError
-from .live import events
-from .models import PoolMember, ScheduleLayer, ScheduleOverride, User
+from ..incidents import ActionError
+from ..live import events
+from ..models import PoolMember, ScheduleLayer, ScheduleOverride, User
+from . import rotations as pure
 from .rosters import clean_text, is_id, load, pieces_around, require_manager
 
 MAX_LENGTH = timedelta(days=92)

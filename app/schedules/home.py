@@ -11,8 +11,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import access, open_slots, whos_on
-from .models import OPEN_STATUSES, ContactMethod, Incident, Role, Status, User
+from .. import access
+from ..models import OPEN_STATUSES, ContactMethod, Incident, Role, Status, User
+from . import open_slots, whos_on
 
 
 @dataclass

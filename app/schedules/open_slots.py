@@ -19,12 +19,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import schedules as pure
-from .access import Denied
+from ..access import Denied
+from ..incidents import ActionError
+from ..live import events
+from ..models import PoolMember, Role, ScheduleLayer, ScheduleOverride, User
+from . import rotations as pure
 from .coverage import intervals
-from .incidents import ActionError
-from .live import events
-from .models import PoolMember, Role, ScheduleLayer, ScheduleOverride, User
 from .rosters import Roster, is_id, load, people, pieces_around, schedule_pool_ids, visible_pool_ids
 
 TICK = timedelta(microseconds=1)

@@ -18,10 +18,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from .db import Database
-from .live import events
-from .models import ScheduleWarning
-from .notify.plan import plan_notice
+from ..db import Database
+from ..live import events
+from ..models import ScheduleWarning
+from ..notify.plan import plan_notice
 from .open_slots import gaps
 
 _T = ScheduleWarning.__table__

@@ -46,7 +46,7 @@ from itertools import pairwise
 from typing import Any, Literal, NamedTuple
 
 from .coverage import Coverage, covered_seconds, is_public_holiday, wall_to_utc, zone
-from .schedules import Shift
+from .rotations import Shift
 
 DayKind = Literal["weekday", "weekend", "holiday"]
 CoverageHours = Callable[[date, int], float | Decimal]

@@ -19,10 +19,8 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from . import schedules as pure
-from .access import Denied
-from .coverage import Coverage, covers
-from .models import (
+from ..access import Denied
+from ..models import (
     LayerRotation,
     Pool,
     PoolMember,
@@ -33,6 +31,8 @@ from .models import (
     ScheduleOverride,
     User,
 )
+from . import rotations as pure
+from .coverage import Coverage, covers
 
 _L, _S, _P = ScheduleLayer.__table__.c, Schedule.__table__.c, Pool.__table__.c
 _O, _V, _M = ScheduleOverride.__table__.c, LayerRotation.__table__.c, RotationMember.__table__.c

@@ -11,11 +11,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from ..incidents import ActionError
+from ..intake.keys import forget_cached_keys
+from ..live import events
+from ..models import Client, User
 from .coverage import Coverage
-from .incidents import ActionError
-from .intake.keys import forget_cached_keys
-from .live import events
-from .models import Client, User
 from .rosters import is_id, require_manager
 
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
