@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import policies
 from .accounts.users import create_user, find_by_email
 from .db import Database
-from .escalation import TargetSpec
+from .incidents import policies
+from .incidents.escalation import TargetSpec
 from .intake.keys import create_key, digest
 from .models import Client, ContactMethod, IntegrationKey, Pool, PoolMember, Service, User
 

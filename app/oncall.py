@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from .escalation import TargetSpec
+from .incidents.escalation import TargetSpec
 from .intake.keys import IntakeTarget
 from .models import User
 

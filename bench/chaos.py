@@ -37,8 +37,9 @@ from pathlib import Path
 from _support import ROOT, vigil_env
 from sqlalchemy import delete, func, select
 
-from app import escalation, incidents
+from app import incidents
 from app.db import Database
+from app.incidents import escalation
 from app.intake.base import IntakeEvent
 from app.intake.keys import lookup
 from app.models import ContactMethod, EscalationPolicy, Incident, Notification, StepFiring, User

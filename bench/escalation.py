@@ -19,9 +19,10 @@ from datetime import UTC, datetime, timedelta
 from _support import ROOT, percentile, vigil_env
 from sqlalchemy import func, select, update
 
-from app import incidents, policies
+from app import incidents
 from app.db import Database
-from app.escalation import TargetSpec
+from app.incidents import policies
+from app.incidents.escalation import TargetSpec
 from app.intake.base import IntakeEvent
 from app.intake.keys import target_for_service
 from app.models import Incident, Notification, Service, StepFiring, User

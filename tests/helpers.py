@@ -112,9 +112,9 @@ def build_world(database: Database, now: datetime) -> World:
     """Pool A (alice, bob, carol, theo the lead) covers Acme (4-hour SLA) and Globex (1-hour SLA,
     dual on-call); dave is an engineer outside the pool; maya manages; victor views Acme.
     Everyone is reachable on the recording channel only."""
-    from app import policies
     from app.accounts.users import create_user
-    from app.escalation import TargetSpec
+    from app.incidents import policies
+    from app.incidents.escalation import TargetSpec
     from app.intake.keys import create_key
     from app.models import Client, ContactMethod, Pool, PoolMember, Service
 
@@ -178,8 +178,8 @@ def add_schedule(database: Database, w: World, now: datetime) -> World:
     (2026-03-02 03:00 UTC) Alice holds Primary and Bob Secondary, as the user-targeted world
     pages them; from 08:00 UTC (09:00 in Paris) Bob and Carol do. The 4-hour policy's lead and
     the 1-hour policy's manager stay people (theo, maya)."""
-    from app import policies
-    from app.escalation import TargetSpec
+    from app.incidents import policies
+    from app.incidents.escalation import TargetSpec
     from app.models import Client, Pool, User
     from app.schedules import store as schedule_store
 

@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
-from app import incidents, policies
+from app import incidents
 from app.clock import SystemClock
-from app.escalation import TargetSpec
+from app.incidents import policies
+from app.incidents.escalation import TargetSpec
 from app.intake.base import IntakeEvent
 from app.intake.keys import lookup
 from app.models import DeliveryAttempt, EngineHeartbeat, Notification, Service, StepFiring

@@ -2,9 +2,9 @@
 
 from datetime import UTC, datetime, timedelta
 
-from app import escalation
-from app.escalation import PolicySpec, Position, StepSpec, TargetSpec
-from app.policies import PRESETS
+from app.incidents import escalation
+from app.incidents.escalation import PolicySpec, Position, StepSpec, TargetSpec
+from app.incidents.policies import PRESETS
 
 T0 = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
 A, B, LEAD = TargetSpec("user", 1), TargetSpec("user", 2), TargetSpec("user", 3)

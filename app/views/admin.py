@@ -14,13 +14,13 @@ from flask_login import login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from .. import policies
 from ..access import Denied, require_role
 from ..accounts.users import UserError, create_user
 from ..clients import directory
-from ..escalation import TargetSpec
+from ..incidents import policies
+from ..incidents.escalation import TargetSpec
+from ..incidents.policies import PRESETS, PolicyError
 from ..models import TIERS, Client, EscalationPolicy, Pool, Role, Schedule, ScheduleLayer, User
-from ..policies import PRESETS, PolicyError
 from ..schedules.rosters import MAX_ID
 from ..web import db_session, now, user
 

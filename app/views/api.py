@@ -9,8 +9,8 @@ from flask import Blueprint, Response, jsonify, request
 from flask_login import login_required
 from flask_wtf.csrf import generate_csrf
 
-from .. import access, escalation, incidents
-from ..incidents import Actor, Outcome
+from .. import access, incidents
+from ..incidents import Actor, Outcome, escalation
 from ..models import Incident, Status
 from ..web import db_session, fail, now, optional_json_object, outcome_response, user, vigil
 

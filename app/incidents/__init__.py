@@ -23,12 +23,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from . import access, audit, escalation
-from .batching import Step
-from .intake.base import IntakeEvent
-from .intake.keys import IntakeTarget
-from .live import events
-from .models import (
+from .. import access, audit
+from ..batching import Step
+from ..intake.base import IntakeEvent
+from ..intake.keys import IntakeTarget
+from ..live import events
+from ..models import (
     Alert,
     EscalationPolicy,
     EscalationStep,
@@ -41,6 +41,7 @@ from .models import (
     TimelineEntry,
     User,
 )
+from . import escalation
 
 MAX_TEXT = 4000
 
@@ -379,7 +380,7 @@ def trigger(
 
 
 def _new_incident(target: IntakeTarget, ev: IntakeEvent, dedup_key: str, now: datetime) -> tuple[dict[str, Any], Any]:
-    from .oncall import coverage_decision  # coverage hours belong to schedules
+    from ..oncall import coverage_decision  # coverage hours belong to schedules
 
     decision = coverage_decision(target, now)
     start = decision.hold_until or now  # held alerts escalate, and the SLA clock runs, from then
@@ -678,7 +679,7 @@ def fire_step(
 ) -> bool:
     """Fire the incident's next step: resolve its targets, record the firing, plan the pages,
     move the position on. The caller holds the row lock. Returns False when no step is left."""
-    from .notify.plan import plan_pages  # notifications depend on incidents, not the reverse
+    from ..notify.plan import plan_pages  # notifications depend on incidents, not the reverse
 
     cache = cache or FiringCache()
     spec = cache.policy(session, inc.policy_id)
@@ -770,7 +771,7 @@ class FiringCache:
     def target(self, session: Session, target: escalation.TargetSpec, now: datetime) -> tuple[list[int], str]:
         """Who a step target means at `now` (an alert storm asks about the same layer a hundred
         times in one tick)."""
-        from .oncall import resolve_target
+        from ..oncall import resolve_target
 
         key = (target, now)
         if key not in self._targets:

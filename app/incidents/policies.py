@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..models import EscalationPolicy, EscalationStep, EscalationTarget, ScheduleLayer, User
 from . import escalation
-from .models import EscalationPolicy, EscalationStep, EscalationTarget, ScheduleLayer, User
 
 
 @dataclass(frozen=True)

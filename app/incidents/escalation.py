@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .models import EscalationPolicy
+    from ..models import EscalationPolicy
 
 
 @dataclass(frozen=True)
