@@ -19,11 +19,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from . import incidents
+from .answers import links
 from .batching import GroupWriter
 from .clock import Clock
 from .db import Database
 from .models import ContactMethod, DeliveryAttempt, Incident, Notification, Status
-from .notify import links
 from .notify.base import Delivered, OutboundMessage, Transport, TransportError, answer_text
 from .notify.message import compose
 

@@ -26,6 +26,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from . import incidents
+from .answers import links
 from .clock import Clock
 from .db import Database, retry_transient
 from .delivery import MAX_ATTEMPTS, Job, LinkMaker, Sender, backoff  # noqa: F401  (backoff, MAX_ATTEMPTS: API)
@@ -36,7 +37,7 @@ from .models import (
     Notification,
     Status,
 )
-from .notify import TRANSPORTS, links
+from .notify import TRANSPORTS
 from .notify.base import Transport
 from .schedules.gap_watch import GapWatch
 

@@ -206,7 +206,7 @@ class Ctx:
     def ack_token(self, which: str) -> str:
         """A fresh one-time ack link's token: a fresh incident of Acme (own) or Initech (other),
         for the engineer its pool pages."""
-        from app.notify import links
+        from app.answers import links
 
         iid = self.incident(which)
         with self.database.transaction() as s:

@@ -4,8 +4,8 @@ moment), so a call picked up after someone else acknowledged says so instead of 
 
 from __future__ import annotations
 
+from ..answers.calls import say
 from .base import Delivered, OutboundMessage, TransportError
-from .calls import say
 from .twilio import TwilioTransport
 
 RING_SECONDS = "30"  # then voicemail would answer; the other channels are already out

@@ -9,9 +9,9 @@ from typing import Any
 
 from flask import Blueprint, make_response, render_template, request
 
+from ..answers import links
 from ..incidents import Outcome
 from ..models import AckToken, Status
-from ..notify import links
 from ..web import db_session, exempt, fail, now, optional_json_object, outcome_response
 
 bp = Blueprint("links", __name__)

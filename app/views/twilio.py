@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
-from ..notify import calls, links, receipts, replies
+from ..answers import calls, links, receipts, replies
 from ..notify.twilio import signature_ok
 from ..web import db_session, exempt, now
 

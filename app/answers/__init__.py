@@ -1,0 +1,2 @@
+"""What comes back from a phone: one-time acknowledgement links, SMS replies, the paging call's
+script and key presses, and the provider's delivery receipts."""
