@@ -86,7 +86,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register(app)
 
     if conf.get("ENGINE_MODE") == "inline" and not conf.get("TESTING"):
-        from .engine_runner import start_inline
+        from .engine.runner import start_inline
 
         start_inline(app)
     return app

@@ -157,7 +157,7 @@ def rotate_key_cmd(new_key_file: str) -> None:
 @main.command()
 def engine() -> None:
     """Run the escalation engine (its own process; see README)."""
-    from .engine_runner import run_process
+    from .engine.runner import run_process
 
     run_process(_app())
 

@@ -19,7 +19,7 @@ from sqlalchemy import text
 
 from app.clock import ManualClock
 from app.db import Database
-from app.engine import Engine
+from app.engine.loop import Engine
 from app.models import Base
 from tests.helpers import (
     BACKEND,

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from app import incidents
 from app.db import Database
-from app.engine import Engine
+from app.engine.loop import Engine
 from app.incidents import Actor
 from app.intake.base import IntakeEvent
 from app.intake.keys import lookup

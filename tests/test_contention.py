@@ -19,7 +19,7 @@ from app import incidents
 from app.accounts import tokens
 from app.accounts.users import create_user
 from app.db import Database, retry_transient
-from app.engine import Engine
+from app.engine.loop import Engine
 from app.intake.base import IntakeEvent
 from app.intake.keys import lookup
 from app.models import ContactMethod, Incident, Notification, PoolMember, TimelineEntry, User

@@ -160,7 +160,7 @@ def test_a_running_engine_pages_a_new_incident_at_once_not_at_its_next_poll(app,
     import time
 
     from app.db import Database
-    from app.engine import Engine
+    from app.engine.loop import Engine
     from app.live.bus import EventBus
     from app.models import EngineHeartbeat
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from app.engine import Engine
+from app.engine.loop import Engine
 from app.models import Event, ScheduleWarning, User
 from app.notify.recording import RecordingTransport
 from app.schedules import overrides

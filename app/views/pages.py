@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
 from .. import access, incidents
-from ..engine import engine_status
+from ..engine.loop import engine_status
 from ..incidents import ActionError, Actor
 from ..models import OPEN_STATUSES, Event, Incident
 from ..web import db_session, now, user

@@ -13,7 +13,7 @@ import pytest
 
 from app.clock import ManualClock
 from app.db import Database
-from app.engine import Engine
+from app.engine.loop import Engine
 from app.notify import vapid
 from app.notify.recording import RecordingTransport
 from tests.fakes.servers import WSGIServerThread

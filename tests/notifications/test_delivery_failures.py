@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import time
 
-from app.engine import Engine
+from app.engine.loop import Engine
 from app.notify.recording import RecordingTransport
 from tests.notifications.reach import attempts, notifications, open_incident, reach, timeline
 

@@ -4,7 +4,7 @@ the recording channel, without a FAILED line per unconfigured channel, and push 
 from __future__ import annotations
 
 from app import demo
-from app.engine import Engine
+from app.engine.loop import Engine
 from app.notify.recording import RecordingTransport
 from tests.helpers import make_app
 from tests.notifications.reach import timeline

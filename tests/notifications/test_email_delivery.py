@@ -3,7 +3,7 @@ the server's 4xx answers are retried and its 5xx answers are not."""
 
 from __future__ import annotations
 
-from app.engine import Engine
+from app.engine.loop import Engine
 from tests.notifications.reach import attempts, open_incident, reach, timeline
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from app.engine import Engine
+from app.engine.loop import Engine
 from app.models import Setting, User
 from app.notify import vapid
 from tests.helpers import make_app

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 
-from app.engine import Engine
+from app.engine.loop import Engine
 from app.notify import vapid
 from tests.fakes.webpush import FakePushService
 from tests.notifications.reach import (

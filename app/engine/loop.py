@@ -25,21 +25,27 @@ from typing import Any, TypeVar
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from . import incidents
-from .answers import links
-from .clock import Clock
-from .db import Database, retry_transient
-from .delivery import MAX_ATTEMPTS, Job, LinkMaker, Sender, backoff  # noqa: F401  (backoff, MAX_ATTEMPTS: API)
-from .live.bus import EventBus
-from .models import (
+from .. import incidents
+from ..answers import links
+from ..clock import Clock
+from ..db import Database, retry_transient
+from ..live.bus import EventBus
+from ..models import (
     EngineHeartbeat,
     Incident,
     Notification,
     Status,
 )
-from .notify import TRANSPORTS
-from .notify.base import Transport
-from .schedules.gap_watch import GapWatch
+from ..notify import TRANSPORTS
+from ..notify.base import Transport
+from ..schedules.gap_watch import GapWatch
+from .delivery import (  # noqa: F401  (backoff, MAX_ATTEMPTS: API)
+    MAX_ATTEMPTS,
+    Job,
+    LinkMaker,
+    Sender,
+    backoff,
+)
 
 log = logging.getLogger("vigil.engine")
 T = TypeVar("T")

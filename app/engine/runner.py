@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask
 
-from .engine import Engine
+from .loop import Engine
 
 log = logging.getLogger("vigil.engine")
 

@@ -18,14 +18,14 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from . import incidents
-from .answers import links
-from .batching import GroupWriter
-from .clock import Clock
-from .db import Database
-from .models import ContactMethod, DeliveryAttempt, Incident, Notification, Status
-from .notify.base import Delivered, OutboundMessage, Transport, TransportError, answer_text
-from .notify.message import compose
+from .. import incidents
+from ..answers import links
+from ..batching import GroupWriter
+from ..clock import Clock
+from ..db import Database
+from ..models import ContactMethod, DeliveryAttempt, Incident, Notification, Status
+from ..notify.base import Delivered, OutboundMessage, Transport, TransportError, answer_text
+from ..notify.message import compose
 
 log = logging.getLogger("vigil.engine")
 
