@@ -11,9 +11,9 @@ from html.parser import HTMLParser
 
 import pytest
 
-from app.markdown import render
 from app.models import Client, ContactMethod, Incident, Notification, Service, User
 from app.notify.message import compose
+from app.web.markdown import render
 
 PAYLOADS = [
     "<script>alert(1)</script>",

@@ -18,8 +18,8 @@ from flask_login import login_required
 
 from ..accounts import logins, tokens, totp
 from ..clients.crypto import vault_for
-from ..httpsec import no_store
 from ..web import db_session, now, user
+from ..web.httpsec import no_store
 
 bp = Blueprint("account", __name__, url_prefix="/settings")
 EXPIRY_CHOICES = {"": None, "30": 30, "90": 90, "365": 365}

@@ -14,9 +14,9 @@ from ..access import Denied, require_role
 from ..accounts import recovery as accounts
 from ..accounts import throttle, totp
 from ..accounts.users import UserError
-from ..httpsec import no_store
 from ..models import AuditEntry, Role
 from ..web import db_session, now, user
+from ..web.httpsec import no_store
 
 bp = Blueprint("admin_security", __name__, url_prefix="/admin")
 

@@ -20,7 +20,7 @@ docs = Blueprint("openapi", __name__)
 
 @docs.get("/api/openapi.json")
 def openapi() -> Any:
-    from ..openapi import spec
+    from ..web.openapi import spec
 
     return jsonify(spec())
 

@@ -21,9 +21,9 @@ from .. import access
 from ..clients import connections
 from ..clients.connections import KINDS, ConnectionInfoError
 from ..clients.crypto import vault_for
-from ..httpsec import no_store
 from ..models import Client, ConnectionInfo
 from ..web import db_session, fail, json_body, now, user
+from ..web.httpsec import no_store
 
 api = Blueprint("connections_api", __name__, url_prefix="/api/v1")
 pages = Blueprint("connections", __name__)

@@ -11,11 +11,11 @@ from sqlalchemy import select
 
 from .. import access, audit
 from ..accounts.tokens import scope
-from ..httpsec import no_store, uses_token
 from ..intake import keys as integrations
 from ..intake.base import IntakeError
 from ..models import IntegrationKey, Service
 from ..web import db_session, exempt, fail, json_body, now, user
+from ..web.httpsec import no_store, uses_token
 
 bp = Blueprint("keys", __name__)
 

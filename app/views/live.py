@@ -15,8 +15,8 @@ from flask_sock import ConnectionClosed, Sock
 
 from .. import access
 from ..engine.loop import engine_status
-from ..httpsec import check_origin
 from ..web import error_response, vigil
+from ..web.httpsec import check_origin
 
 sock = Sock()
 PING_SECONDS = 15.0

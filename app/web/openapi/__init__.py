@@ -27,7 +27,7 @@ def _errors(*codes: int) -> dict[str, Any]:
 
 
 def _schedules() -> tuple[dict[str, Any], dict[str, Any]]:
-    from .openapi_schedules import SCHEDULE_PATHS, SCHEDULE_SCHEMAS
+    from .schedules import SCHEDULE_PATHS, SCHEDULE_SCHEMAS
 
     return SCHEDULE_SCHEMAS, SCHEDULE_PATHS
 
@@ -78,7 +78,7 @@ INTAKE_RESPONSES = {
 
 
 def spec() -> dict[str, Any]:
-    from . import openapi_notify
+    from . import notify as openapi_notify
 
     doc: dict[str, Any] = {
         "openapi": "3.1.0",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .openapi import ERROR, SESSION, _errors, _json, _ref
+from . import ERROR, SESSION, _errors, _json, _ref
 
 METHOD_ID = {"name": "method_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
 TIME = {"type": ["string", "null"], "format": "date-time"}

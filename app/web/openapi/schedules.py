@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .openapi import SESSION, _errors, _json, _ref
+from . import SESSION, _errors, _json, _ref
 
 _ISO = {"type": "string", "format": "date-time"}
 _REF = {"type": "object", "required": ["id", "name"],

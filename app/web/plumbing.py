@@ -16,14 +16,14 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
-from . import audit as _audit  # noqa: F401  (registers the append-only guards)
+from .. import audit as _audit  # noqa: F401  (registers the append-only guards)
+from ..access import Denied
+from ..accounts import logins
+from ..db import retry_transient
+from ..incidents import ActionError, Outcome
+from ..models import User
 from . import httpsec
-from .access import Denied
-from .accounts import logins
-from .db import retry_transient
 from .httpsec import check_origin  # noqa: F401  (for the WebSocket handshake)
-from .incidents import ActionError, Outcome
-from .models import User
 
 login_manager = LoginManager()
 csrf = CSRFProtect()

@@ -16,7 +16,7 @@ from flask import Flask, Request, Response, current_app, g, request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .accounts import tokens
+from ..accounts import tokens
 
 API_PREFIX = "/api/v1/"
 
@@ -75,7 +75,7 @@ def csp(config: dict[str, Any]) -> str:
 def authenticate() -> Response | None:
     """Who is asking, settled before the CSRF check and the view: an API token on /api/v1, or
     the session cookie (loaded now, so that its bookkeeping is committed before the view runs)."""
-    from . import web
+    from .. import web
 
     view = current_app.view_functions.get(request.endpoint or "")
     if view is None or request.endpoint == "static":

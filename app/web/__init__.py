@@ -1,0 +1,24 @@
+"""The web tier: request plumbing the views share (plumbing.py), HTTP security (httpsec.py), the
+OpenAPI document (openapi/) and safe Markdown for the pages (markdown.py)."""
+
+from .plumbing import (
+    ApiError,
+    App,
+    check_origin,
+    db_session,
+    error_response,
+    exempt,
+    fail,
+    init_app,
+    json_body,
+    now,
+    optional_json_object,
+    outcome_response,
+    user,
+    vigil,
+)
+
+__all__ = [
+    "ApiError", "App", "check_origin", "db_session", "error_response", "exempt", "fail", "init_app", "json_body",
+    "now", "optional_json_object", "outcome_response", "user", "vigil",
+]
