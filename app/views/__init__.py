@@ -11,6 +11,7 @@ def register(app: Flask) -> None:
         account,
         admin,
         admin_security,
+        allowances,
         api,
         auth,
         connections,
@@ -23,13 +24,12 @@ def register(app: Flask) -> None:
         oncall,
         pages,
         pwa,
-        reports,
         runbooks,
         schedules,
         twilio,
     )
 
-    for module in (auth, api, intake, health, pages, pwa, admin, oncall, schedules, reports, runbooks, notify, links, twilio):
+    for module in (auth, api, intake, health, pages, pwa, admin, oncall, schedules, allowances, runbooks, notify, links, twilio):
         app.register_blueprint(module.bp)
     app.register_blueprint(api.docs)
     app.config.setdefault("SOCK_SERVER_OPTIONS", {"ping_interval": 25})
