@@ -11,14 +11,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
+from .errors import Denied
 from .models import Client, Incident, PoolMember, Role, User
-
-
-class Denied(Exception):
-    def __init__(self, message: str, status: int = 403) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 def visible_client_ids(session: Session, user: User) -> set[int] | None:

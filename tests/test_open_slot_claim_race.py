@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from app.db import Database
-from app.incidents import ActionError
+from app.errors import ActionError
 from app.models import ScheduleOverride, User
 from app.schedules import open_slots, overrides
 from tests.helpers import add_schedule, race

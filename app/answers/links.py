@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from .. import incidents
+from ..errors import ActionError
 from ..incidents import Actor, Outcome
 from ..models import AckToken, Incident, Notification
 
@@ -98,7 +99,7 @@ def acknowledge(session: Session, token: str, now: datetime, op_id: str | None =
                 via: str = "link") -> Outcome:
     """Acknowledge as the link's user. Raises LinkRefused; the caller commits."""
     if op_id is not None and (not isinstance(op_id, str) or len(op_id) > 100):
-        raise incidents.ActionError("op_id must be a string of at most 100 characters", 400)
+        raise ActionError("op_id must be a string of at most 100 characters", 400)
     tok = find(session, token, lock=True)
     why = state(tok, now)
     replay = tok is not None and tok.used_at is not None and op_id is not None and op_id == tok.used_op_id

@@ -12,7 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import incidents
-from ..incidents import ActionError, Actor
+from ..errors import ActionError
+from ..incidents import Actor
 from ..models import ContactMethod, InboundMessage, User
 
 COMMAND = re.compile(r"^\s*(ACK|ACKNOWLEDGE|RES|RESOLVE)\s*#?\s*(\d{1,9})\s*[.!]?\s*$", re.IGNORECASE)

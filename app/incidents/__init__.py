@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from .. import access, audit
 from ..batching import Step
+from ..errors import ActionError
 from ..intake.base import IntakeEvent
 from ..intake.keys import IntakeTarget
 from ..live import events
@@ -60,16 +61,6 @@ class Actor:
     @classmethod
     def system(cls, label: str) -> Actor:
         return cls(None, label)
-
-
-class ActionError(Exception):
-    """A refused action, with the HTTP status and a human reason."""
-
-    def __init__(self, message: str, status: int = 400, data: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.data = data or {}
 
 
 @dataclass

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..accounts.users import EMAIL_RE, PHONE_RE
-from ..incidents import ActionError
+from ..errors import ActionError
 from ..models import ContactMethod, Notification, NotificationRule, User
 from .plan import DEFAULT_RULES
 

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..incidents import ActionError
+from ..errors import ActionError
 from ..models import Pool, User
 from . import rotations as pure
 from .allowances import AllowanceRow, Rates, allowance_report, to_csv

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ..incidents import ActionError
+from ..errors import ActionError
 from ..intake.keys import forget_cached_keys
 from ..live import events
 from ..models import Client, User

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..access import Denied
-from ..incidents import ActionError
+from ..errors import ActionError
 from ..live import events
 from ..models import PoolMember, Role, ScheduleLayer, ScheduleOverride, User
 from . import rotations as pure

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..incidents import ActionError
+from ..errors import ActionError
 from ..live import events
 from ..models import PoolMember, ScheduleLayer, ScheduleOverride, User
 from . import rotations as pure

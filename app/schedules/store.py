@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..incidents import ActionError
+from ..errors import ActionError
 from ..live import events
 from ..models import (
     LENGTHS,

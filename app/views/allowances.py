@@ -9,7 +9,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_login import login_required
 from sqlalchemy import select
 
-from ..incidents import ActionError
+from ..errors import ActionError
 from ..models import Pool
 from ..schedules import allowance_report
 from ..schedules.rosters import check_see_pool, require_manager

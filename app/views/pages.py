@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 
 from .. import access, incidents
 from ..engine.loop import engine_status
-from ..incidents import ActionError, Actor
+from ..errors import ActionError
+from ..incidents import Actor
 from ..models import OPEN_STATUSES, Event, Incident
 from ..web import db_session, now, user
 

@@ -12,7 +12,7 @@ from flask_login import login_required
 from sqlalchemy import select
 
 from ..access import check_manage_client
-from ..incidents import ActionError
+from ..errors import ActionError
 from ..models import Client, Pool, PoolMember, Role, ScheduleLayer, ScheduleOverride, User
 from ..schedules import client_coverage, open_slots, overrides, whos_on
 from ..schedules import store as schedule_store

@@ -20,7 +20,8 @@ from .. import audit as _audit  # noqa: F401  (registers the append-only guards)
 from ..access import Denied
 from ..accounts import logins
 from ..db import retry_transient
-from ..incidents import ActionError, Outcome
+from ..errors import ActionError
+from ..incidents import Outcome
 from ..models import User
 from . import httpsec
 from .httpsec import check_origin  # noqa: F401  (for the WebSocket handshake)
