@@ -1,0 +1,224 @@
+"""What people do to an incident: acknowledge, claim a responder slot, escalate now, log an action,
+hand over, resolve; each at most once per operation id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .. import audit
+from ..errors import ActionError
+from ..models import Incident, Operation, Status, User
+from .firing import fire_step
+from .record import (
+    Actor,
+    Outcome,
+    _fmt,
+    _lock,
+    _note,
+    _publish,
+    _responded,
+    _stop_escalation,
+    _text,
+    _try_lock,
+)
+
+
+def run_once(
+    session: Session,
+    op_id: str | None,
+    user: User | None,
+    kind: str,
+    incident_id: int,
+    action: Callable[[], Outcome],
+    now: datetime,
+) -> Outcome:
+    """Run `action` at most once per client-generated operation id; a replay gets the first
+    answer back (errors included) and writes nothing."""
+    if not op_id:
+        return action()
+    if not isinstance(op_id, str) or len(op_id) > 100:
+        raise ActionError("op_id must be a string of at most 100 characters", 400)
+
+    # The incident first (the lock order): the same queued ack replayed several times at once
+    # then runs one after another, and each later one finds the first one's operation row. (The
+    # row was inserted first before: its foreign key's share lock on the incident, then the
+    # action's exclusive one, deadlocked two replays on PostgreSQL.)
+    if _try_lock(session, incident_id, skip_locked=False) is None:
+        raise ActionError(f"incident {incident_id} not found", 404)
+
+    def replay(op: Operation) -> Outcome:
+        if op.user_id != (user.id if user else None) or op.kind != kind or op.incident_id != incident_id:
+            raise ActionError("this operation id was already used for another action", 409)
+        result = dict(op.result)
+        return Outcome(result.pop("outcome", "replayed"), result.pop("message", ""), None,
+                       op.status_code, {**result, "replayed": True})
+
+    found = session.execute(select(Operation).where(Operation.op_id == op_id)).scalar_one_or_none()
+    if found is not None:
+        return replay(found)
+    op = Operation(op_id=op_id, user_id=user.id if user else None, kind=kind,
+                   incident_id=incident_id, status_code=0, created_at=now)
+    try:
+        # Race: one operation id sent for two different incidents at once (the incident locks
+        # do not meet). The unique op_id settles it; the second INSERT waits and then fails.
+        with session.begin_nested():
+            session.add(op)
+            session.flush()
+    except IntegrityError:
+        found = session.execute(select(Operation).where(Operation.op_id == op_id)).scalar_one_or_none()
+        if found is None:  # cannot happen with the incident locked, but never a 500 for it
+            raise ActionError(f"incident {incident_id} not found", 404) from None
+        return replay(found)
+    try:
+        out = action()
+    except ActionError as e:
+        out = Outcome("refused", e.message, None, e.status, e.data)
+    op.status_code = out.status
+    op.result = out.as_dict()
+    return out
+
+
+def acknowledge(
+    session: Session, incident_id: int, actor: Actor, now: datetime, *, op_id: str | None = None
+) -> Outcome:
+    def act() -> Outcome:
+        inc = _lock(session, incident_id, actor)
+        if inc.status == Status.resolved.value:
+            who = f" by {inc.resolved_by.name}" if inc.resolved_by else ""
+            return Outcome("already_resolved", f"#{inc.number} was already resolved{who} at {_fmt(inc.resolved_at or now)}.", inc, 409)
+        if inc.status == Status.handed_over.value:
+            return Outcome("handed_over", f"#{inc.number} was handed over to the client's team.", inc, 409)
+        if inc.status == Status.acknowledged.value:
+            if actor.user is not None and inc.acknowledged_by_id == actor.user.id:
+                return Outcome("already_acknowledged", f"You had already acknowledged #{inc.number}.", inc)
+            who = inc.acknowledged_by.name if inc.acknowledged_by else "an integration"
+            return Outcome("acknowledged_by_other",
+                           f"#{inc.number} was already acknowledged by {who} at {_fmt(inc.acknowledged_at or now)}.",
+                           inc, 409, {"acknowledged_by": who})
+        _acknowledge(session, inc, actor, now)
+        audit.human(session, "incident.acknowledged", actor, inc, now)
+        return Outcome("acknowledged", f"#{inc.number} acknowledged.", inc)
+
+    return run_once(session, op_id, actor.user, "ack", incident_id, act, now)
+
+
+def _acknowledge(session: Session, inc: Incident, actor: Actor, now: datetime, how: str = "") -> None:
+    inc.status = Status.acknowledged.value
+    inc.acknowledged_at = now
+    inc.acknowledged_by_id = actor.user.id if actor.user else None
+    if actor.user is not None:
+        _responded(inc, now)
+    if inc.policy and inc.policy.ack_timeout_minutes:
+        inc.ack_timeout_at = now + timedelta(minutes=inc.policy.ack_timeout_minutes)
+    _stop_escalation(session, inc)
+    _note(session, inc, "acknowledged", actor, f"Acknowledged by {actor.label}{how}.", now)
+    _publish(session, inc, "acknowledged", now)
+
+
+def claim_slot(
+    session: Session, incident_id: int, actor: Actor, slot: Any, now: datetime, *, op_id: str | None = None
+) -> Outcome:
+    """Take responder slot #1 or #2. Exactly one engineer holds a slot: the row lock makes the
+    check and the write one step, so of two simultaneous claims the second sees the first."""
+    if slot not in (1, 2, "1", "2"):
+        raise ActionError("slot must be 1 or 2", 400)
+    n = int(slot)
+    user = actor.user
+    if user is None:
+        raise ActionError("only a person can claim a slot", 400)
+
+    def act() -> Outcome:
+        inc = _lock(session, incident_id, actor)
+        if inc.status == Status.resolved.value:
+            return Outcome("already_resolved", f"#{inc.number} is already resolved.", inc, 409)
+        holder_id = inc.slot1_user_id if n == 1 else inc.slot2_user_id
+        other_id = inc.slot2_user_id if n == 1 else inc.slot1_user_id
+        if holder_id == user.id:
+            return Outcome("already_yours", f"You already hold slot #{n}.", inc)
+        if holder_id is not None:
+            holder = inc.slot1_user if n == 1 else inc.slot2_user
+            name = holder.name if holder else "someone"
+            return Outcome("slot_taken", f"Slot #{n} is already held by {name}.", inc, 409,
+                           {"holder": {"id": holder_id, "name": name}})
+        if other_id == user.id:
+            return Outcome("holds_other_slot", f"You already hold slot #{3 - n}.", inc, 409)
+        if n == 1:
+            inc.slot1_user_id, inc.slot1_at = user.id, now
+        else:
+            inc.slot2_user_id, inc.slot2_at = user.id, now
+        _responded(inc, now)
+        _note(session, inc, "claimed", actor, f"{user.name} took slot #{n}.", now, slot=n)
+        audit.human(session, "incident.claimed", actor, inc, now, slot=n)
+        if inc.status == Status.triggered.value:
+            # Claiming means someone is on it: that is an acknowledgement, and stops escalation.
+            _acknowledge(session, inc, actor, now, how=f" by claiming slot #{n}")
+        session.flush()
+        session.refresh(inc)
+        _publish(session, inc, "claimed", now, slot=n)
+        return Outcome("claimed", f"You hold slot #{n} of #{inc.number}.", inc)
+
+    return run_once(session, op_id, user, f"claim{n}", incident_id, act, now)
+
+
+def escalate_now(session: Session, incident_id: int, actor: Actor, now: datetime, *, engine: str = "") -> Outcome:
+    """Fire the next step at once (a human asking for help, or "escalate" from the phone)."""
+    inc = _lock(session, incident_id, actor)
+    if inc.status not in (Status.triggered.value, Status.acknowledged.value):
+        raise ActionError(f"#{inc.number} is {inc.status.replace('_', ' ')}: nothing to escalate", 409)
+    fired = fire_step(session, inc, now, actor=actor, manual=True, engine=engine)
+    if not fired:
+        raise ActionError(f"#{inc.number} has no escalation step left", 409)
+    audit.human(session, "incident.escalated", actor, inc, now)
+    return Outcome("escalated", f"#{inc.number} escalated.", inc)
+
+
+def log_action(session: Session, incident_id: int, actor: Actor, text: Any, now: datetime) -> Outcome:
+    body = _text(text, "text")
+    inc = _lock(session, incident_id, actor)
+    _note(session, inc, "action", actor, body, now)
+    _publish(session, inc, "action_logged", now, text=body, by=actor.label)
+    return Outcome("logged", "Action logged.", inc)
+
+
+def hand_over(session: Session, incident_id: int, actor: Actor, reason: Any, now: datetime) -> Outcome:
+    """An application bug belongs to the client's own team: we stop escalating and say why."""
+    why = _text(reason, "reason")
+    inc = _lock(session, incident_id, actor)
+    if inc.status not in (Status.triggered.value, Status.acknowledged.value):
+        raise ActionError(f"#{inc.number} is {inc.status.replace('_', ' ')}: it cannot be handed over", 409)
+    inc.status = Status.handed_over.value
+    inc.handed_over_at = now
+    inc.handover_reason = why
+    _responded(inc, now)
+    _stop_escalation(session, inc, ("page", "help"))
+    _note(session, inc, "handed_over", actor, f"Handed over to {inc.client.name}'s team: {why}", now)
+    audit.human(session, "incident.handed_over", actor, inc, now)
+    _publish(session, inc, "handed_over", now, reason=why)
+    return Outcome("handed_over", f"#{inc.number} handed over to the client's team.", inc)
+
+
+def resolve(session: Session, incident_id: int, actor: Actor, summary: Any, now: datetime) -> Outcome:
+    text = _text(summary, "summary", required=actor.user is not None)
+    inc = _lock(session, incident_id, actor)
+    if inc.status == Status.resolved.value:
+        who = f" by {inc.resolved_by.name}" if inc.resolved_by else ""
+        return Outcome("already_resolved", f"#{inc.number} was already resolved{who}.", inc, 409)
+    inc.status = Status.resolved.value
+    inc.resolved_at = now
+    inc.resolved_by_id = actor.user.id if actor.user else None
+    inc.resolution_summary = text or None
+    inc.ack_timeout_at = None
+    if actor.user is not None:
+        _responded(inc, now)
+    _stop_escalation(session, inc, ("page", "help"))
+    _note(session, inc, "resolved", actor, f"Resolved by {actor.label}" + (f": {text}" if text else "."), now)
+    audit.human(session, "incident.resolved", actor, inc, now)
+    _publish(session, inc, "resolved", now)
+    return Outcome("resolved", f"#{inc.number} resolved.", inc)

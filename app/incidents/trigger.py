@@ -1,0 +1,183 @@
+"""Alerts into incidents: an alert opens an incident, or counts itself into the open one with its
+key, or acknowledges or resolves it (the intake fast path).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+from sqlalchemy import bindparam, select, text
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from ..batching import Step
+from ..intake.base import IntakeEvent
+from ..intake.keys import IntakeTarget
+from ..live import events
+from ..models import Alert, Incident, Status
+from .actions import acknowledge, resolve
+from .record import Actor, _note_id, snapshot_of
+
+# The hot path: an alert storm can bring hundreds of alerts a second. So intake works on an
+# IntakeTarget (cached facts about the key's service and client) and writes with plain SQL on
+# the session's connection, no ORM unit of work. One statement attaches the alert to the open
+# incident with its key or opens one; its timeline entry, raw alert and event are then queued for
+# the commit (events.append_at_commit): one more statement. Concurrent requests' alerts share one
+# transaction (ingest_steps, for batching.GroupCommit): BEGIN, COMMIT and the commit-time work
+# are paid once per batch, not once per alert.
+
+_T = Incident.__table__
+# Built once: constructing a statement with literal values costs more than running it.
+_FIND_OPEN = select(_T.c.id).where(
+    _T.c.service_id == bindparam("b_service"), _T.c.dedup_key == bindparam("b_dedup"),
+    _T.c.status != Status.resolved.value,
+)
+_OPEN_ONLY = text("status != 'resolved'")  # literal: it must match the index predicate
+
+
+# An alert with the key of an open incident counts itself in; otherwise it opens one, in one
+# statement either way, returning (id, alert_count): a new incident starts at 1, a repeat makes
+# it at least 2. Incident numbers (what engineers text back) must not skip by repeats.
+# SQLite: an upsert, the partial unique index on open (service, dedup key) the arbiter. (SQLite
+# numbers a row max(id) + 1 when it is stored, so a repeat uses up nothing.)
+_SQLITE_INSERT = sqlite_insert(_T)
+_UPSERT_SQLITE = (
+    _SQLITE_INSERT.on_conflict_do_update(
+        index_elements=["service_id", "dedup_key"], index_where=_OPEN_ONLY,
+        set_={"alert_count": _T.c.alert_count + 1, "last_alert_at": _SQLITE_INSERT.excluded.last_alert_at})
+    .returning(_T.c.id, _T.c.alert_count)
+)
+# PostgreSQL would draw a number from the sequence for every INSERT that meets a conflict (an
+# upsert would skip a number per repeat). So an UPDATE goes first, as a CTE, and the INSERT's row
+# exists only when the UPDATE found nothing. No row back: an alert with the same key won the
+# INSERT a moment ago. Written as text once: SQLAlchemy would compile a DML CTE afresh on every
+# call.
+_NEW_COLUMNS = ("client_id", "service_id", "policy_id", "summary", "details", "source", "severity", "urgency",
+                "dedup_key", "status", "alert_count", "created_at", "last_alert_at", "response_deadline",
+                "held_until", "next_escalation_at", "esc_seq", "esc_step", "esc_loop")
+_ATTACH_OR_OPEN_PG = text(f"""
+WITH attached AS (
+    UPDATE incidents SET alert_count = alert_count + 1, last_alert_at = :n_last_alert_at
+    WHERE service_id = :n_service_id AND dedup_key = :n_dedup_key AND status != 'resolved'
+    RETURNING id, alert_count
+), opened AS (
+    INSERT INTO incidents ({", ".join(_NEW_COLUMNS)})
+    SELECT {", ".join(":n_" + c for c in _NEW_COLUMNS)} WHERE NOT EXISTS (SELECT 1 FROM attached)
+    ON CONFLICT (service_id, dedup_key) WHERE status != 'resolved' DO NOTHING
+    RETURNING id, alert_count
+)
+SELECT id, alert_count FROM attached UNION ALL SELECT id, alert_count FROM opened
+""").bindparams(*[bindparam(f"n_{c}", type_=_T.c[c].type) for c in _NEW_COLUMNS])
+_ALERTS = Alert.__table__
+
+
+@dataclass
+class IngestResult:
+    outcome: str  # created | attached | acknowledged | resolved | no_open_incident | ...
+    dedup_key: str
+    incident_id: int | None
+
+
+def ingest_steps(target: IntakeTarget, parsed: list[IntakeEvent], payload: Any, now: datetime) -> list[Step]:
+    """A request's alerts as group-commit steps (batching.GroupCommit), each keyed by the incident
+    it locks, (service, dedup key): concurrent requests' alerts then share a transaction."""
+    return [((target.service_id, ev.dedup_key or ""), partial(ingest, target=target, ev=ev, payload=payload, now=now))
+            for ev in parsed]
+
+
+def ingest(session: Session, target: IntakeTarget, ev: IntakeEvent, payload: Any, now: datetime) -> IngestResult:
+    """Apply one parsed alert event for the target's service. The raw payload is always kept."""
+    dedup = ev.dedup_key or uuid.uuid4().hex
+    incident_id: int | None
+    if ev.action == "trigger":
+        incident_id, created = trigger(session, target, ev, dedup, now)
+        outcome = "created" if created else "attached"
+    else:
+        incident_id = find_open(session, target.service_id, dedup)
+        if incident_id is None:
+            outcome = "no_open_incident"
+        else:
+            actor = Actor.system(target.source)
+            if ev.action == "acknowledge":
+                outcome = acknowledge(session, incident_id, actor, now).outcome
+            else:
+                outcome = resolve(session, incident_id, actor, f"Resolved by {target.source}: the alert cleared.", now).outcome
+    events.append_at_commit(session, _ALERTS, {
+        "incident_id": incident_id, "service_id": target.service_id, "integration_key_id": target.key_id,
+        "source": target.source, "action": ev.action, "dedup_key": dedup, "summary": ev.summary,
+        "outcome": outcome, "received_at": now, "payload": payload,
+    })
+    return IngestResult(outcome, dedup, incident_id)
+
+
+def find_open(session: Session, service_id: int, dedup_key: str) -> int | None:
+    return session.connection().execute(_FIND_OPEN, {"b_service": service_id, "b_dedup": dedup_key}).scalar()
+
+
+def trigger(
+    session: Session, target: IntakeTarget, ev: IntakeEvent, dedup_key: str, now: datetime
+) -> tuple[int, bool]:
+    """Open an incident, or attach to the open one with the same dedup key (no new page).
+    Returns (incident id, created)."""
+    conn = session.connection()
+    values, decision = _new_incident(target, ev, dedup_key, now)
+    if conn.dialect.name == "postgresql":
+        stmt, params = _ATTACH_OR_OPEN_PG, {f"n_{k}": v for k, v in values.items()}
+    else:
+        stmt, params = _UPSERT_SQLITE, values
+    row = conn.execute(stmt, params).first()
+    if row is None:
+        # Race (PostgreSQL): another alert with this key opened the incident just now; our INSERT
+        # waited for its commit, then did nothing. Once more: the UPDATE finds it now.
+        row = conn.execute(stmt, params).one()
+    incident_id, count = row
+    if count == 1:
+        _opened(session, incident_id, target, values, decision, ev, now)
+        return incident_id, True
+    _note_id(session, incident_id, "alert_repeated", Actor.system(target.source),
+             f"The alert fired again ({count} alerts); no new page.", now, at_commit=True, alert_count=count)
+    events.publish(session, "incident.alert_repeated", now=now, incident_id=incident_id, client_id=target.client_id,
+                   data={"incident": {"id": incident_id, "alert_count": count, "last_alert_at": now.isoformat()}})
+    return incident_id, False
+
+
+def _new_incident(target: IntakeTarget, ev: IntakeEvent, dedup_key: str, now: datetime) -> tuple[dict[str, Any], Any]:
+    from ..oncall import coverage_decision  # coverage hours belong to schedules
+
+    decision = coverage_decision(target, now)
+    start = decision.hold_until or now  # held alerts escalate, and the SLA clock runs, from then
+    return {
+        "client_id": target.client_id, "service_id": target.service_id, "policy_id": target.policy_id,
+        "summary": ev.summary, "details": ev.details, "source": target.source, "severity": ev.severity,
+        "urgency": decision.urgency or ev.urgency, "dedup_key": dedup_key, "status": Status.triggered.value,
+        "alert_count": 1, "created_at": now, "last_alert_at": now,
+        "response_deadline": start + timedelta(minutes=target.response_minutes or 60),
+        "held_until": decision.hold_until, "next_escalation_at": start,
+        "esc_seq": 0, "esc_step": 0, "esc_loop": 0,
+    }, decision
+
+
+def _opened(
+    session: Session, incident_id: int, target: IntakeTarget, values: dict[str, Any], decision: Any,
+    ev: IntakeEvent, now: datetime,
+) -> None:
+    source = Actor.system(target.source)
+    _note_id(session, incident_id, "triggered", source, f"Incident opened: {ev.summary}", now,
+             at_commit=True, severity=ev.severity, urgency=values["urgency"])
+    if decision.message:
+        _note_id(session, incident_id, "coverage", Actor.system("coverage"), decision.message, now, at_commit=True)
+    if target.policy_id is None:
+        _note_id(session, incident_id, "warning", Actor.system("escalation"),
+                 "No escalation policy for this service: every manager and admin will be paged.", now, at_commit=True)
+    snap = snapshot_of(
+        id=incident_id, status=values["status"], summary=values["summary"], urgency=values["urgency"],
+        source=values["source"], client={"id": target.client_id, "name": target.client_name, "slug": target.client_slug},
+        service={"id": target.service_id, "name": target.service_name}, tier=target.tier, alert_count=1,
+        created_at=now, response_deadline=values["response_deadline"], next_escalation_at=values["next_escalation_at"],
+    )
+    events.publish(session, "incident.triggered", now=now, incident_id=incident_id, client_id=target.client_id,
+                   data={"incident": snap})
