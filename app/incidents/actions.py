@@ -19,14 +19,14 @@ from .firing import fire_step
 from .record import (
     Actor,
     Outcome,
-    _fmt,
-    _lock,
-    _note,
-    _publish,
-    _responded,
-    _stop_escalation,
-    _text,
-    _try_lock,
+    checked_text,
+    lock,
+    mark_responded,
+    note,
+    publish,
+    stop_escalation,
+    try_lock,
+    utc_hhmm,
 )
 
 
@@ -50,7 +50,7 @@ def run_once(
     # then runs one after another, and each later one finds the first one's operation row. (The
     # row was inserted first before: its foreign key's share lock on the incident, then the
     # action's exclusive one, deadlocked two replays on PostgreSQL.)
-    if _try_lock(session, incident_id, skip_locked=False) is None:
+    if try_lock(session, incident_id, skip_locked=False) is None:
         raise ActionError(f"incident {incident_id} not found", 404)
 
     def replay(op: Operation) -> Outcome:
@@ -89,10 +89,10 @@ def acknowledge(
     session: Session, incident_id: int, actor: Actor, now: datetime, *, op_id: str | None = None
 ) -> Outcome:
     def act() -> Outcome:
-        inc = _lock(session, incident_id, actor)
+        inc = lock(session, incident_id, actor)
         if inc.status == Status.resolved.value:
             who = f" by {inc.resolved_by.name}" if inc.resolved_by else ""
-            return Outcome("already_resolved", f"#{inc.number} was already resolved{who} at {_fmt(inc.resolved_at or now)}.", inc, 409)
+            return Outcome("already_resolved", f"#{inc.number} was already resolved{who} at {utc_hhmm(inc.resolved_at or now)}.", inc, 409)
         if inc.status == Status.handed_over.value:
             return Outcome("handed_over", f"#{inc.number} was handed over to the client's team.", inc, 409)
         if inc.status == Status.acknowledged.value:
@@ -100,7 +100,7 @@ def acknowledge(
                 return Outcome("already_acknowledged", f"You had already acknowledged #{inc.number}.", inc)
             who = inc.acknowledged_by.name if inc.acknowledged_by else "an integration"
             return Outcome("acknowledged_by_other",
-                           f"#{inc.number} was already acknowledged by {who} at {_fmt(inc.acknowledged_at or now)}.",
+                           f"#{inc.number} was already acknowledged by {who} at {utc_hhmm(inc.acknowledged_at or now)}.",
                            inc, 409, {"acknowledged_by": who})
         _acknowledge(session, inc, actor, now)
         audit.human(session, "incident.acknowledged", actor, inc, now)
@@ -114,12 +114,12 @@ def _acknowledge(session: Session, inc: Incident, actor: Actor, now: datetime, h
     inc.acknowledged_at = now
     inc.acknowledged_by_id = actor.user.id if actor.user else None
     if actor.user is not None:
-        _responded(inc, now)
+        mark_responded(inc, now)
     if inc.policy and inc.policy.ack_timeout_minutes:
         inc.ack_timeout_at = now + timedelta(minutes=inc.policy.ack_timeout_minutes)
-    _stop_escalation(session, inc)
-    _note(session, inc, "acknowledged", actor, f"Acknowledged by {actor.label}{how}.", now)
-    _publish(session, inc, "acknowledged", now)
+    stop_escalation(session, inc)
+    note(session, inc, "acknowledged", actor, f"Acknowledged by {actor.label}{how}.", now)
+    publish(session, inc, "acknowledged", now)
 
 
 def claim_slot(
@@ -135,7 +135,7 @@ def claim_slot(
         raise ActionError("only a person can claim a slot", 400)
 
     def act() -> Outcome:
-        inc = _lock(session, incident_id, actor)
+        inc = lock(session, incident_id, actor)
         if inc.status == Status.resolved.value:
             return Outcome("already_resolved", f"#{inc.number} is already resolved.", inc, 409)
         holder_id = inc.slot1_user_id if n == 1 else inc.slot2_user_id
@@ -153,15 +153,15 @@ def claim_slot(
             inc.slot1_user_id, inc.slot1_at = user.id, now
         else:
             inc.slot2_user_id, inc.slot2_at = user.id, now
-        _responded(inc, now)
-        _note(session, inc, "claimed", actor, f"{user.name} took slot #{n}.", now, slot=n)
+        mark_responded(inc, now)
+        note(session, inc, "claimed", actor, f"{user.name} took slot #{n}.", now, slot=n)
         audit.human(session, "incident.claimed", actor, inc, now, slot=n)
         if inc.status == Status.triggered.value:
             # Claiming means someone is on it: that is an acknowledgement, and stops escalation.
             _acknowledge(session, inc, actor, now, how=f" by claiming slot #{n}")
         session.flush()
         session.refresh(inc)
-        _publish(session, inc, "claimed", now, slot=n)
+        publish(session, inc, "claimed", now, slot=n)
         return Outcome("claimed", f"You hold slot #{n} of #{inc.number}.", inc)
 
     return run_once(session, op_id, user, f"claim{n}", incident_id, act, now)
@@ -169,7 +169,7 @@ def claim_slot(
 
 def escalate_now(session: Session, incident_id: int, actor: Actor, now: datetime, *, engine: str = "") -> Outcome:
     """Fire the next step at once (a human asking for help, or "escalate" from the phone)."""
-    inc = _lock(session, incident_id, actor)
+    inc = lock(session, incident_id, actor)
     if inc.status not in (Status.triggered.value, Status.acknowledged.value):
         raise ActionError(f"#{inc.number} is {inc.status.replace('_', ' ')}: nothing to escalate", 409)
     fired = fire_step(session, inc, now, actor=actor, manual=True, engine=engine)
@@ -180,33 +180,33 @@ def escalate_now(session: Session, incident_id: int, actor: Actor, now: datetime
 
 
 def log_action(session: Session, incident_id: int, actor: Actor, text: Any, now: datetime) -> Outcome:
-    body = _text(text, "text")
-    inc = _lock(session, incident_id, actor)
-    _note(session, inc, "action", actor, body, now)
-    _publish(session, inc, "action_logged", now, text=body, by=actor.label)
+    body = checked_text(text, "text")
+    inc = lock(session, incident_id, actor)
+    note(session, inc, "action", actor, body, now)
+    publish(session, inc, "action_logged", now, text=body, by=actor.label)
     return Outcome("logged", "Action logged.", inc)
 
 
 def hand_over(session: Session, incident_id: int, actor: Actor, reason: Any, now: datetime) -> Outcome:
     """An application bug belongs to the client's own team: we stop escalating and say why."""
-    why = _text(reason, "reason")
-    inc = _lock(session, incident_id, actor)
+    why = checked_text(reason, "reason")
+    inc = lock(session, incident_id, actor)
     if inc.status not in (Status.triggered.value, Status.acknowledged.value):
         raise ActionError(f"#{inc.number} is {inc.status.replace('_', ' ')}: it cannot be handed over", 409)
     inc.status = Status.handed_over.value
     inc.handed_over_at = now
     inc.handover_reason = why
-    _responded(inc, now)
-    _stop_escalation(session, inc, ("page", "help"))
-    _note(session, inc, "handed_over", actor, f"Handed over to {inc.client.name}'s team: {why}", now)
+    mark_responded(inc, now)
+    stop_escalation(session, inc, ("page", "help"))
+    note(session, inc, "handed_over", actor, f"Handed over to {inc.client.name}'s team: {why}", now)
     audit.human(session, "incident.handed_over", actor, inc, now)
-    _publish(session, inc, "handed_over", now, reason=why)
+    publish(session, inc, "handed_over", now, reason=why)
     return Outcome("handed_over", f"#{inc.number} handed over to the client's team.", inc)
 
 
 def resolve(session: Session, incident_id: int, actor: Actor, summary: Any, now: datetime) -> Outcome:
-    text = _text(summary, "summary", required=actor.user is not None)
-    inc = _lock(session, incident_id, actor)
+    text = checked_text(summary, "summary", required=actor.user is not None)
+    inc = lock(session, incident_id, actor)
     if inc.status == Status.resolved.value:
         who = f" by {inc.resolved_by.name}" if inc.resolved_by else ""
         return Outcome("already_resolved", f"#{inc.number} was already resolved{who}.", inc, 409)
@@ -216,9 +216,9 @@ def resolve(session: Session, incident_id: int, actor: Actor, summary: Any, now:
     inc.resolution_summary = text or None
     inc.ack_timeout_at = None
     if actor.user is not None:
-        _responded(inc, now)
-    _stop_escalation(session, inc, ("page", "help"))
-    _note(session, inc, "resolved", actor, f"Resolved by {actor.label}" + (f": {text}" if text else "."), now)
+        mark_responded(inc, now)
+    stop_escalation(session, inc, ("page", "help"))
+    note(session, inc, "resolved", actor, f"Resolved by {actor.label}" + (f": {text}" if text else "."), now)
     audit.human(session, "incident.resolved", actor, inc, now)
-    _publish(session, inc, "resolved", now)
+    publish(session, inc, "resolved", now)
     return Outcome("resolved", f"#{inc.number} resolved.", inc)

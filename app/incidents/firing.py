@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from ..models import EscalationPolicy, EscalationStep, Incident, Role, Status, StepFiring, User
 from . import escalation
-from .record import Actor, _fmt, _note, _publish, _try_lock_many
+from .record import Actor, note, publish, try_lock_many, utc_hhmm
 
 # Each engine entry point locks the row (skipping rows another engine holds) and re-checks that
 # the work is still due under the lock: of two engines that both saw a step as due, the second
@@ -30,7 +30,7 @@ def fire_due(
     one statement). Returns how many fired."""
     cache = cache or FiringCache()
     fired = 0
-    for inc in _try_lock_many(session, incident_ids, skip_locked=True):
+    for inc in try_lock_many(session, incident_ids, skip_locked=True):
         if inc.status != Status.triggered.value or inc.next_escalation_at is None or inc.next_escalation_at > now:
             continue
         if not fire_step(session, inc, now, engine=engine, cache=cache):
@@ -41,7 +41,7 @@ def fire_due(
 
 def retrigger_due(session: Session, incident_ids: list[int], now: datetime) -> int:
     done = 0
-    for inc in _try_lock_many(session, incident_ids, skip_locked=True):
+    for inc in try_lock_many(session, incident_ids, skip_locked=True):
         if inc.status == Status.acknowledged.value and inc.ack_timeout_at and inc.ack_timeout_at <= now:
             retrigger(session, inc, now)
             done += 1
@@ -50,7 +50,7 @@ def retrigger_due(session: Session, incident_ids: list[int], now: datetime) -> i
 
 def breach_due(session: Session, incident_ids: list[int], now: datetime) -> int:
     done = 0
-    for inc in _try_lock_many(session, incident_ids, skip_locked=True):
+    for inc in try_lock_many(session, incident_ids, skip_locked=True):
         if inc.status == Status.triggered.value and not inc.sla_breached_at and inc.response_deadline <= now:
             mark_sla_breach(session, inc, now)
             done += 1
@@ -64,8 +64,8 @@ def note_delivery(session: Session, incident_id: int, kind: str, message: str, n
         return
     # A burst of outcomes is recorded in one transaction: the lines go in at its commit, and the
     # incident (loaded with what its snapshot reads) needs no flush for its event.
-    _note(session, inc, kind, Actor.system("notifications"), message, now, at_commit=True, **data)
-    _publish(session, inc, "notified", now, flush=False, message=message)
+    note(session, inc, kind, Actor.system("notifications"), message, now, at_commit=True, **data)
+    publish(session, inc, "notified", now, flush=False, message=message)
 
 TargetResolver = Callable[[Session, escalation.TargetSpec, datetime], tuple[list[User], str]]
 
@@ -122,13 +122,13 @@ def fire_step(
             msg = f"Escalated by hand by {who.label}. " + msg
         if lateness >= 5000:
             msg += f" Fired {lateness // 1000} s late (the engine was not running when it fell due)."
-        _note(session, inc, "escalated", who, msg, now, at_commit=True, step=pos.step, loop=pos.loop,
+        note(session, inc, "escalated", who, msg, now, at_commit=True, step=pos.step, loop=pos.loop,
               users=[u.id for u in users], lateness_ms=lateness)
         if unreachable:
-            _note(session, inc, "warning", Actor.system("escalation"),
+            note(session, inc, "warning", Actor.system("escalation"),
                   f"NOBODY REACHABLE: {', '.join(unreachable)} has no enabled contact method.", now, at_commit=True)
     else:
-        _note(session, inc, "step_skipped", who,
+        note(session, inc, "step_skipped", who,
               f"{label}: {'; '.join(notes) or 'no targets'}. Going straight to the next step.", now,
               at_commit=True, step=pos.step, loop=pos.loop)
 
@@ -138,7 +138,7 @@ def fire_step(
         inc.esc_step, inc.esc_loop = len(spec.steps), spec.repeat + 1
         if inc.status == Status.triggered.value:
             inc.next_escalation_at = None
-            _note(session, inc, "exhausted", Actor.system("escalation"),
+            note(session, inc, "exhausted", Actor.system("escalation"),
                   "ESCALATION EXHAUSTED: every step has fired and nobody has acknowledged.", now, at_commit=True)
     else:
         (npos, ndue) = nxt
@@ -148,7 +148,7 @@ def fire_step(
             inc.next_escalation_at = ndue if users else now
     # The incident's relationships are loaded (the engine locked it with them) and its new
     # position is in memory: the commit flushes it all, no need to flush per incident here.
-    _publish(session, inc, "escalated", now, flush=False, step=pos.step, loop=pos.loop, users=[u.name for u in users])
+    publish(session, inc, "escalated", now, flush=False, step=pos.step, loop=pos.loop, users=[u.name for u in users])
     return True
 
 
@@ -226,13 +226,13 @@ def retrigger(session: Session, inc: Incident, now: datetime) -> None:
     inc.ack_timeout_at = None
     inc.esc_step, inc.esc_loop = 0, 0
     inc.next_escalation_at = now
-    _note(session, inc, "retriggered", Actor.system("escalation"),
+    note(session, inc, "retriggered", Actor.system("escalation"),
           f"Acknowledged by {who} but not resolved within {minutes} minutes: escalating again.", now)
-    _publish(session, inc, "retriggered", now)
+    publish(session, inc, "retriggered", now)
 
 
 def mark_sla_breach(session: Session, inc: Incident, now: datetime) -> None:
     inc.sla_breached_at = now
-    _note(session, inc, "sla_breached", Actor.system("escalation"),
-          f"RESPONSE DEADLINE MISSED: nobody responded by {_fmt(inc.response_deadline)}.", now)
-    _publish(session, inc, "sla_breached", now)
+    note(session, inc, "sla_breached", Actor.system("escalation"),
+          f"RESPONSE DEADLINE MISSED: nobody responded by {utc_hhmm(inc.response_deadline)}.", now)
+    publish(session, inc, "sla_breached", now)

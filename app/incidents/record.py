@@ -1,7 +1,7 @@
 """An incident's record: the snapshot that events and answers carry, its timeline, and the row
 lock every writer takes first.
 
-Races are settled with a row lock on the incident (`_lock`): SELECT ... FOR NO KEY UPDATE on
+Races are settled with a row lock on the incident (`lock`): SELECT ... FOR NO KEY UPDATE on
 PostgreSQL; on SQLite every writing transaction already holds the database write lock (BEGIN
 IMMEDIATE, see db.py). So each function reads the current state under the lock, decides, writes.
 The lock comes first, before any other row of the incident is read or written (its operation
@@ -116,9 +116,9 @@ def timeline_of(session: Session, incident_id: int) -> list[TimelineEntry]:
 # --- small shared pieces -------------------------------------------------------------------
 
 
-def _lock(session: Session, incident_id: int, actor: Actor | None = None) -> Incident:
+def lock(session: Session, incident_id: int, actor: Actor | None = None) -> Incident:
     """Lock the incident row for this transaction; for a person, check they may act on it."""
-    inc = _try_lock(session, incident_id, skip_locked=False)
+    inc = try_lock(session, incident_id, skip_locked=False)
     if actor is not None and actor.user is not None:
         try:
             access.check_act_on_incident(session, actor.user, inc)
@@ -129,12 +129,12 @@ def _lock(session: Session, incident_id: int, actor: Actor | None = None) -> Inc
     return inc
 
 
-def _try_lock(session: Session, incident_id: int, *, skip_locked: bool) -> Incident | None:
-    locked = _try_lock_many(session, [incident_id], skip_locked=skip_locked)
+def try_lock(session: Session, incident_id: int, *, skip_locked: bool) -> Incident | None:
+    locked = try_lock_many(session, [incident_id], skip_locked=skip_locked)
     return locked[0] if locked else None
 
 
-def _try_lock_many(session: Session, incident_ids: list[int], *, skip_locked: bool) -> list[Incident]:
+def try_lock_many(session: Session, incident_ids: list[int], *, skip_locked: bool) -> list[Incident]:
     # skip_locked: an engine passes over a row another engine is working on (PostgreSQL).
     # In id order, so two transactions locking overlapping sets cannot deadlock. NO KEY UPDATE
     # (key_share=True), not FOR UPDATE: the rows we then insert that point at the incident
@@ -150,14 +150,14 @@ def _try_lock_many(session: Session, incident_ids: list[int], *, skip_locked: bo
     ).scalars())
 
 
-def _note(
+def note(
     session: Session, inc: Incident, kind: str, actor: Actor, message: str, now: datetime,
     *, at_commit: bool = False, **data: Any,
 ) -> None:
-    _note_id(session, inc.id, kind, actor, message, now, at_commit=at_commit, **data)
+    note_id(session, inc.id, kind, actor, message, now, at_commit=at_commit, **data)
 
 
-def _note_id(
+def note_id(
     session: Session, incident_id: int, kind: str, actor: Actor, message: str, now: datetime,
     *, at_commit: bool = False, **data: Any,
 ) -> None:
@@ -175,7 +175,7 @@ def _note_id(
         session.connection().execute(_INSERT_NOTE, row)
 
 
-def _publish(session: Session, inc: Incident, kind: str, now: datetime, *, flush: bool = True, **data: Any) -> None:
+def publish(session: Session, inc: Incident, kind: str, now: datetime, *, flush: bool = True, **data: Any) -> None:
     if flush:  # the snapshot reads relationships; make ids and FKs real first
         session.flush()
     events.publish(
@@ -188,7 +188,7 @@ def _publish(session: Session, inc: Incident, kind: str, now: datetime, *, flush
     )
 
 
-def _stop_escalation(session: Session, inc: Incident, purposes: tuple[str, ...] = ("page",)) -> None:
+def stop_escalation(session: Session, inc: Incident, purposes: tuple[str, ...] = ("page",)) -> None:
     inc.next_escalation_at = None
     # Pages not yet sent are pointless now (the engine re-checks before sending anyway).
     session.execute(
@@ -202,12 +202,12 @@ def _stop_escalation(session: Session, inc: Incident, purposes: tuple[str, ...] 
     )
 
 
-def _responded(inc: Incident, now: datetime) -> None:
+def mark_responded(inc: Incident, now: datetime) -> None:
     if inc.responded_at is None:
         inc.responded_at = now
 
 
-def _text(value: Any, what: str, *, required: bool = True) -> str:
+def checked_text(value: Any, what: str, *, required: bool = True) -> str:
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
             raise ActionError(f"{what} is required", 400)
@@ -220,5 +220,5 @@ def _text(value: Any, what: str, *, required: bool = True) -> str:
     return value
 
 
-def _fmt(t: datetime) -> str:
+def utc_hhmm(t: datetime) -> str:
     return t.strftime("%H:%M UTC")

@@ -20,7 +20,7 @@ from ..intake.keys import IntakeTarget
 from ..live import events
 from ..models import Alert, Incident, Status
 from .actions import acknowledge, resolve
-from .record import Actor, _note_id, snapshot_of
+from .record import Actor, note_id, snapshot_of
 
 # The hot path: an alert storm can bring hundreds of alerts a second. So intake works on an
 # IntakeTarget (cached facts about the key's service and client) and writes with plain SQL on
@@ -138,7 +138,7 @@ def trigger(
     if count == 1:
         _opened(session, incident_id, target, values, decision, ev, now)
         return incident_id, True
-    _note_id(session, incident_id, "alert_repeated", Actor.system(target.source),
+    note_id(session, incident_id, "alert_repeated", Actor.system(target.source),
              f"The alert fired again ({count} alerts); no new page.", now, at_commit=True, alert_count=count)
     events.publish(session, "incident.alert_repeated", now=now, incident_id=incident_id, client_id=target.client_id,
                    data={"incident": {"id": incident_id, "alert_count": count, "last_alert_at": now.isoformat()}})
@@ -166,12 +166,12 @@ def _opened(
     ev: IntakeEvent, now: datetime,
 ) -> None:
     source = Actor.system(target.source)
-    _note_id(session, incident_id, "triggered", source, f"Incident opened: {ev.summary}", now,
+    note_id(session, incident_id, "triggered", source, f"Incident opened: {ev.summary}", now,
              at_commit=True, severity=ev.severity, urgency=values["urgency"])
     if decision.message:
-        _note_id(session, incident_id, "coverage", Actor.system("coverage"), decision.message, now, at_commit=True)
+        note_id(session, incident_id, "coverage", Actor.system("coverage"), decision.message, now, at_commit=True)
     if target.policy_id is None:
-        _note_id(session, incident_id, "warning", Actor.system("escalation"),
+        note_id(session, incident_id, "warning", Actor.system("escalation"),
                  "No escalation policy for this service: every manager and admin will be paged.", now, at_commit=True)
     snap = snapshot_of(
         id=incident_id, status=values["status"], summary=values["summary"], urgency=values["urgency"],
