@@ -9,30 +9,10 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from ..models import AckToken, Status
+from ..notify.twiml import document, element
 from . import links
 
 MAX_ROUNDS = 3  # the script is read at most three times, then the call ends (escalation goes on)
-
-
-def _doc(*children: ET.Element) -> str:
-    root = ET.Element("Response")
-    root.extend(children)
-    return '<?xml version="1.0" encoding="UTF-8"?>' + ET.tostring(root, encoding="unicode")
-
-
-def _el(tag: str, text: str | None = None, **attrs: str) -> ET.Element:
-    e = ET.Element(tag, attrs)
-    e.text = text
-    return e
-
-
-def say(text: str) -> str:
-    return _doc(_el("Say", text))
-
-
-def message(text: str) -> str:
-    """An SMS answer (TwiML <Message>)."""
-    return _doc(_el("Message", text))
 
 
 def spoken(text: str) -> str:
@@ -40,38 +20,38 @@ def spoken(text: str) -> str:
 
 
 def script(tok: AckToken | None, token: str, now: datetime, base_url: str, round_: int = 1) -> str:
-    return _doc(*_script(tok, token, now, base_url, round_))
+    return document(*_script(tok, token, now, base_url, round_))
 
 
 def _script(tok: AckToken | None, token: str, now: datetime, base_url: str, round_: int) -> list[ET.Element]:
     if tok is None:
-        return [_el("Say", "This Vigil alert is not valid any more. Please open Vigil. Goodbye."), _el("Hangup")]
+        return [element("Say", "This Vigil alert is not valid any more. Please open Vigil. Goodbye."), element("Hangup")]
     inc = tok.incident
     where = f"{inc.client.name}, {inc.service.name}"
     if inc.status != Status.triggered.value or links.state(tok, now) is not None:
         who = f" by {inc.acknowledged_by.name}" if inc.status == "acknowledged" and inc.acknowledged_by else ""
-        return [_el("Say", f"This is Vigil. Incident {inc.number} for {where} is "
-                           f"{inc.status.replace('_', ' ')}{who}. Nothing more to do. Goodbye."), _el("Hangup")]
+        return [element("Say", f"This is Vigil. Incident {inc.number} for {where} is "
+                           f"{inc.status.replace('_', ' ')}{who}. Nothing more to do. Goodbye."), element("Hangup")]
     base = base_url.rstrip("/")
-    gather = _el("Gather", None, numDigits="1", action=f"{base}/twilio/voice/{token}/gather", method="POST",
+    gather = element("Gather", None, numDigits="1", action=f"{base}/twilio/voice/{token}/gather", method="POST",
                  timeout="8")
-    gather.append(_el("Say", f"This is Vigil. {inc.urgency.capitalize()} urgency incident {inc.number}, for "
+    gather.append(element("Say", f"This is Vigil. {inc.urgency.capitalize()} urgency incident {inc.number}, for "
                              f"{where}: {inc.summary[:300]}. Press 1 to acknowledge."))
     if round_ >= MAX_ROUNDS:
-        return [gather, _el("Say", "No answer. Vigil keeps escalating. Goodbye."), _el("Hangup")]
-    return [gather, _el("Say", "We did not get your answer."),
-            _el("Redirect", f"{base}/twilio/voice/{token}?round={round_ + 1}", method="POST")]
+        return [gather, element("Say", "No answer. Vigil keeps escalating. Goodbye."), element("Hangup")]
+    return [gather, element("Say", "We did not get your answer."),
+            element("Redirect", f"{base}/twilio/voice/{token}?round={round_ + 1}", method="POST")]
 
 
 def gathered(session: Session, token: str, digits: str, call_sid: str, now: datetime, base_url: str) -> str:
     """The callee pressed `digits`. 1 acknowledges, once per call however often Twilio retries."""
     if digits != "1":
         tok = links.find(session, token)
-        return _doc(_el("Say", "Sorry, that was not 1."), *_script(tok, token, now, base_url, MAX_ROUNDS))
+        return document(element("Say", "Sorry, that was not 1."), *_script(tok, token, now, base_url, MAX_ROUNDS))
     try:
         out = links.acknowledge(session, token, now, op_id=f"voice:{call_sid}"[:100], via="phone call")
     except links.LinkRefused as e:
-        return _doc(_el("Say", f"This alert cannot be acknowledged by phone any more. {spoken(e.message)} Goodbye."),
-                    _el("Hangup"))
+        return document(element("Say", f"This alert cannot be acknowledged by phone any more. {spoken(e.message)} Goodbye."),
+                    element("Hangup"))
     text = "Acknowledged. Thank you." if out.outcome in ("acknowledged", "already_acknowledged") else spoken(out.message)
-    return _doc(_el("Say", f"{text} Goodbye."), _el("Hangup"))
+    return document(element("Say", f"{text} Goodbye."), element("Hangup"))

@@ -1,12 +1,12 @@
 """Voice calls through the Twilio-compatible provider. The call fetches its script from
-/twilio/voice/<token> when it is answered (calls.py writes it from the incident's state at that
+/twilio/voice/<token> when it is answered (answers/calls.py writes it from the incident's state at that
 moment), so a call picked up after someone else acknowledged says so instead of asking again."""
 
 from __future__ import annotations
 
-from ..answers.calls import say
 from .base import Delivered, OutboundMessage, TransportError
 from .twilio import TwilioTransport
+from .twiml import say
 
 RING_SECONDS = "30"  # then voicemail would answer; the other channels are already out
 

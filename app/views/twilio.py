@@ -9,6 +9,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request
 
 from ..answers import calls, links, receipts, replies
+from ..notify import twiml
 from ..notify.twilio import signature_ok
 from ..web import db_session, exempt, now
 
@@ -57,7 +58,7 @@ def sms() -> Any:
         s.rollback()
         return _text(f"message {sid} was already handled", 409)
     s.commit()
-    return _twiml(calls.message(text))
+    return _twiml(twiml.message(text))
 
 
 @bp.post("/voice/<token>")
