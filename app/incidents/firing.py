@@ -5,7 +5,6 @@ acknowledgements, mark missed response deadlines, note deliveries on the timelin
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +12,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, selectinload
 
 from ..models import EscalationPolicy, EscalationStep, Incident, Role, Status, StepFiring, User
+from ..notify.plan import Recipient, plan_pages
 from . import escalation
 from .record import Actor, note, publish, try_lock_many, utc_hhmm
 
@@ -82,8 +82,6 @@ def fire_step(
 ) -> bool:
     """Fire the incident's next step: resolve its targets, record the firing, plan the pages,
     move the position on. The caller holds the row lock. Returns False when no step is left."""
-    from ..notify.plan import plan_pages  # notifications depend on incidents, not the reverse
-
     cache = cache or FiringCache()
     spec = cache.policy(session, inc.policy_id)
     pos = escalation.Position(inc.esc_loop, inc.esc_step)
@@ -152,23 +150,13 @@ def fire_step(
     return True
 
 
-@dataclass(frozen=True)
-class Person:
-    """Who a page is for, and how to reach them: plain data, safe to keep across sessions."""
-
-    id: int
-    name: str
-    rules: tuple[tuple[str, str, int], ...]  # (urgency, channel kind, delay minutes)
-    methods: tuple[tuple[int, str], ...]  # enabled contact methods: (id, kind)
-
-
 class FiringCache:
     """What an engine tick reads again and again: policies, and how to reach people. The engine
     makes a fresh one every tick, so nothing here is older than one tick."""
 
     def __init__(self) -> None:
         self._policies: dict[int | None, escalation.PolicySpec] = {}
-        self._people: dict[int, Person] = {}
+        self._people: dict[int, Recipient] = {}
         self._targets: dict[tuple[escalation.TargetSpec, datetime], tuple[list[int], str]] = {}
 
     def target(self, session: Session, target: escalation.TargetSpec, now: datetime) -> tuple[list[int], str]:
@@ -186,7 +174,7 @@ class FiringCache:
             self._policies[policy_id] = _load_policy(session, policy_id)
         return self._policies[policy_id]
 
-    def people(self, session: Session, ids: list[int]) -> list[Person]:
+    def people(self, session: Session, ids: list[int]) -> list[Recipient]:
         missing = [i for i in ids if i not in self._people]
         if missing:
             rows = session.execute(
@@ -194,7 +182,7 @@ class FiringCache:
                 .options(selectinload(User.notification_rules), selectinload(User.contact_methods))
             ).scalars()
             for u in rows:
-                self._people[u.id] = Person(
+                self._people[u.id] = Recipient(
                     u.id, u.name,
                     tuple((r.urgency, r.kind, r.delay_minutes) for r in u.notification_rules),
                     tuple((m.id, m.kind) for m in u.contact_methods if m.enabled),

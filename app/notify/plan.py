@@ -4,15 +4,13 @@ engine sends them."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import Incident, Notification, NotificationRule, User
-
-if TYPE_CHECKING:
-    from ..incidents import Person
+from ..models import ContactMethod, Incident, Notification, NotificationRule, User
 
 # Used when a user has no rules for an urgency: high urgency reaches every channel at once,
 # as our users promise their clients; low urgency stays quiet (push and e-mail).
@@ -22,7 +20,17 @@ DEFAULT_RULES = {
 }
 
 
-def rules_for(person: Person, urgency: str) -> list[tuple[str, int]]:
+@dataclass(frozen=True)
+class Recipient:
+    """Who a page is for, and how to reach them: plain data, safe to keep across sessions."""
+
+    id: int
+    name: str
+    rules: tuple[tuple[str, str, int], ...]  # (urgency, channel kind, delay minutes)
+    methods: tuple[tuple[int, str], ...]  # enabled contact methods: (id, kind)
+
+
+def rules_for(person: Recipient, urgency: str) -> list[tuple[str, int]]:
     own = [(kind, delay) for u, kind, delay in person.rules if u == urgency]
     return own or list(DEFAULT_RULES.get(urgency, DEFAULT_RULES["high"]))
 
@@ -36,7 +44,7 @@ def default_rules(user: User) -> list[NotificationRule]:
 
 
 def plan_pages(
-    session: Session, inc: Incident, firing_id: int, people: list[Person], now: datetime, purpose: str = "page"
+    session: Session, inc: Incident, firing_id: int, people: list[Recipient], now: datetime, purpose: str = "page"
 ) -> list[Notification]:
     """purpose "page": the escalation's own pages, cancelled by an acknowledgement; "help": an
     engineer who already acknowledged escalated by hand, so only a resolution cancels them."""
@@ -65,10 +73,6 @@ NOTICE_KINDS = ("push", "email", "recording")
 def plan_notice(session: Session, text: str, now: datetime) -> list[Notification]:
     """Tell every active manager and admin something (e.g. a coming coverage gap) on their quiet
     channels. Pending rows only: the engine sends them."""
-    from sqlalchemy import select
-
-    from ..models import ContactMethod
-
     staff = select(User.id).where(User.role.in_(("manager", "admin")), User.active)
     methods = session.execute(
         select(ContactMethod).where(ContactMethod.user_id.in_(staff), ContactMethod.enabled,
