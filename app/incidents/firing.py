@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from ..models import EscalationPolicy, EscalationStep, Incident, Role, Status, StepFiring, User
 from ..notify.plan import Recipient, plan_pages
+from ..schedules.rosters import layer_oncall
 from . import escalation
 from .record import Actor, note, publish, try_lock_many, utc_hhmm
 
@@ -150,6 +151,18 @@ def fire_step(
     return True
 
 
+def resolve_target(session: Session, target: escalation.TargetSpec, now: datetime) -> tuple[list[int], str]:
+    """The ids of the people a step target means at `now`, and a label for the timeline."""
+    if target.kind == "user":
+        user = session.get(User, target.id)
+        if user is None or not user.active:
+            return [], f"user #{target.id} (inactive or removed)"
+        return [user.id], user.name
+    if target.kind == "layer":
+        return layer_oncall(session, target.id, now)
+    return [], f"unknown target kind {target.kind!r}"
+
+
 class FiringCache:
     """What an engine tick reads again and again: policies, and how to reach people. The engine
     makes a fresh one every tick, so nothing here is older than one tick."""
@@ -162,8 +175,6 @@ class FiringCache:
     def target(self, session: Session, target: escalation.TargetSpec, now: datetime) -> tuple[list[int], str]:
         """Who a step target means at `now` (an alert storm asks about the same layer a hundred
         times in one tick)."""
-        from ..oncall import resolve_target
-
         key = (target, now)
         if key not in self._targets:
             self._targets[key] = resolve_target(session, target, now)

@@ -19,6 +19,7 @@ from ..intake.base import IntakeEvent
 from ..intake.keys import IntakeTarget
 from ..live import events
 from ..models import Alert, Incident, Status
+from ..schedules.client_coverage import coverage_decision  # coverage hours belong to schedules
 from .actions import acknowledge, resolve
 from .record import Actor, note_id, snapshot_of
 
@@ -146,8 +147,6 @@ def trigger(
 
 
 def _new_incident(target: IntakeTarget, ev: IntakeEvent, dedup_key: str, now: datetime) -> tuple[dict[str, Any], Any]:
-    from ..oncall import coverage_decision  # coverage hours belong to schedules
-
     decision = coverage_decision(target, now)
     start = decision.hold_until or now  # held alerts escalate, and the SLA clock runs, from then
     return {

@@ -1,25 +1,54 @@
 """A client's coverage hours and what happens to an alert outside them (managers edit these).
 
-The decision at intake is oncall.coverage_decision; this module validates and stores the
-settings, and says them in words."""
+The decision at intake is coverage_decision; the rest validates and stores the settings, and
+says them in words."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
 from ..errors import ActionError
-from ..intake.keys import forget_cached_keys
+from ..intake.keys import IntakeTarget, forget_cached_keys
 from ..live import events
 from ..models import Client, User
-from .coverage import Coverage
+from .coverage import Coverage, covers, next_start
 from .rosters import is_id, require_manager
 
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 CHOICES = {"hold": "held, and escalated when coverage starts", "low_urgency": "notified at once, at low urgency"}
+
+
+@dataclass(frozen=True)
+class CoverageDecision:
+    hold_until: datetime | None = None  # escalate only from then on
+    urgency: str | None = None  # override the alert's urgency
+    message: str | None = None  # for the timeline
+
+
+def coverage_decision(client: IntakeTarget, now: datetime) -> CoverageDecision:
+    spec = client.coverage or {"kind": "always"}
+    if spec.get("kind", "always") == "always":
+        return CoverageDecision()
+    cov = Coverage.from_dict({"tz": client.timezone, **spec})
+    if covers(cov, now):
+        return CoverageDecision()
+    start = next_start(cov, now)
+    if client.out_of_coverage == "low_urgency" or start is None:
+        return CoverageDecision(
+            urgency="low",
+            message=f"Outside {client.client_name}'s coverage hours: notifying at low urgency.",
+        )
+    local = start.astimezone(ZoneInfo(cov.tz)).strftime("%a %d %b %H:%M %Z")
+    return CoverageDecision(
+        hold_until=start,
+        message=f"Outside {client.client_name}'s coverage hours: held, and escalated when coverage starts ({local}).",
+    )
 
 
 def spec_from_form(form: Any) -> dict[str, Any]:
