@@ -39,13 +39,7 @@ from ..models import (
 from ..notify import TRANSPORTS
 from ..notify.base import Transport
 from ..schedules.gap_watch import GapWatch
-from .delivery import (  # noqa: F401  (backoff, MAX_ATTEMPTS: API)
-    MAX_ATTEMPTS,
-    Job,
-    LinkMaker,
-    Sender,
-    backoff,
-)
+from .delivery import Job, LinkMaker, Sender
 
 log = logging.getLogger("vigil.engine")
 T = TypeVar("T")

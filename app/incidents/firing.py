@@ -4,7 +4,6 @@ acknowledgements, mark missed response deadlines, note deliveries on the timelin
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -67,8 +66,6 @@ def note_delivery(session: Session, incident_id: int, kind: str, message: str, n
     # incident (loaded with what its snapshot reads) needs no flush for its event.
     note(session, inc, kind, Actor.system("notifications"), message, now, at_commit=True, **data)
     publish(session, inc, "notified", now, flush=False, message=message)
-
-TargetResolver = Callable[[Session, escalation.TargetSpec, datetime], tuple[list[User], str]]
 
 
 def fire_step(
