@@ -1,15 +1,15 @@
-"""The web tier: request plumbing the views share (plumbing.py), HTTP security (httpsec.py), the
-OpenAPI document (openapi/) and safe Markdown for the pages (markdown.py)."""
+"""The web tier: the app's set-up (app.py), request plumbing the views share (plumbing.py), HTTP
+security (httpsec.py), the OpenAPI document (openapi/) and safe Markdown for the pages."""
 
+from .app import init_app
+from .httpsec import check_origin
 from .plumbing import (
     ApiError,
     App,
-    check_origin,
     db_session,
     error_response,
     exempt,
     fail,
-    init_app,
     json_body,
     now,
     optional_json_object,

@@ -17,6 +17,7 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..accounts import tokens
+from .plumbing import db_session, error_response, now
 
 API_PREFIX = "/api/v1/"
 
@@ -75,8 +76,6 @@ def csp(config: dict[str, Any]) -> str:
 def authenticate() -> Response | None:
     """Who is asking, settled before the CSRF check and the view: an API token on /api/v1, or
     the session cookie (loaded now, so that its bookkeeping is committed before the view runs)."""
-    from .. import web
-
     view = current_app.view_functions.get(request.endpoint or "")
     if view is None or request.endpoint == "static":
         return None
@@ -84,15 +83,15 @@ def authenticate() -> Response | None:
         return None  # intake: integration keys, checked by the view (the hot path stays lean)
     plain = bearer_token() if request.path.startswith(API_PREFIX) else None
     if plain is not None:
-        s = web.db_session()
-        token = tokens.authenticate(s, plain, web.now(), request.remote_addr)
+        s = db_session()
+        token = tokens.authenticate(s, plain, now(), request.remote_addr)
         if token is None:
             g.bearer_refused = True
-            return web.error_response(401, "unknown, revoked or expired API token")
+            return error_response(401, "unknown, revoked or expired API token")
         need = tokens.required_scope(request.method, view)
         if need not in token.scope_set:
             g.bearer_refused = True
-            return web.error_response(403, f"this API token does not have the {need} scope")
+            return error_response(403, f"this API token does not have the {need} scope")
         g.api_token = token
         s.commit()  # its last-used time
         return None
@@ -106,7 +105,7 @@ def authenticate() -> Response | None:
 
 
 def init_app(app: Flask) -> None:
-    """Runs before web.py registers its CSRF check, so that a token request is known by then."""
+    """Runs before app.py registers its CSRF check, so that a token request is known by then."""
     if app.config.get("PROXY_COUNT"):
         n = int(app.config["PROXY_COUNT"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
@@ -137,13 +136,6 @@ def init_app(app: Flask) -> None:
             response.headers["Cache-Control"] = "no-store"
         return response
 
-    app.jinja_env.filters["markdown"] = _markdown
-
-
-def _markdown(text: str | None) -> Any:
-    from .markdown import render
-
-    return render(text)
 
 
 def no_store() -> None:

@@ -1,0 +1,125 @@
+"""The app's set-up (init_app): login, CSRF, HTTP security, the error answers, the Markdown
+filter."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, Response, g, make_response, request, session
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+from .. import audit as _audit  # noqa: F401  (registers the append-only guards)
+from ..accounts import logins
+from ..errors import ActionError, Denied
+from ..models import User
+from . import httpsec, markdown
+from .plumbing import ApiError, BoundedInt, db_session, error_page, error_response, now, wants_json
+
+login_manager = LoginManager()
+csrf = CSRFProtect()
+
+
+def init_app(app: Flask) -> None:
+    app.url_map.converters["int"] = BoundedInt  # before any route is added
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    csrf.init_app(app)
+    httpsec.init_app(app)  # before protect_csrf: a request with an API token skips the check
+    app.jinja_env.filters["markdown"] = markdown.render  # runbooks (and status updates), rendered safely
+    app.permanent_session_lifetime = timedelta(days=app.config["SESSION_DAYS"])
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=app.config["SECURE_COOKIES"],
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=app.config["SECURE_COOKIES"],
+    )
+
+    @login_manager.user_loader
+    def load_user(ident: str) -> User | None:
+        if g.get("api_token") is not None or g.get("bearer_refused"):
+            return None  # a request with a token is that token's, never the cookie's
+        uid, _, version = ident.partition(":")
+        if not uid.isdecimal():
+            return None
+        u = db_session().get(User, int(uid))
+        if u is None or not u.active or str(u.session_version) != version:
+            return None
+        # The device's session must still be live (logging out revokes it server-side).
+        if logins.live_session(db_session(), u, session.get("sid"), now()) is None:
+            return None
+        return u
+
+    @login_manager.request_loader
+    def load_token_user(req: Any) -> User | None:
+        token = g.get("api_token")
+        return token.user if token is not None else None
+
+    @login_manager.unauthorized_handler
+    def unauthorized() -> Any:
+        if wants_json():
+            return error_response(401, "log in first")
+        from flask import redirect, url_for
+
+        return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
+
+    @app.before_request
+    def protect_csrf() -> None:
+        # Every state-changing request made with the session cookie must carry the CSRF token
+        # (form field or X-CSRFToken header). Requests that authenticate otherwise (integration
+        # keys, bearer tokens, signed ack links) are exempt: a browser never adds those by itself.
+        if request.method in ("GET", "HEAD", "OPTIONS") or httpsec.uses_token():
+            return
+        view = app.view_functions.get(request.endpoint or "")
+        if view is not None and getattr(view, "csrf_exempt", False):
+            return
+        csrf.protect()
+
+    @app.teardown_appcontext
+    def close_session(exc: BaseException | None) -> None:
+        s = g.pop("db_session", None)
+        if s is not None:
+            if exc is not None:
+                s.rollback()
+            s.close()
+
+    @app.errorhandler(ApiError)
+    def on_api_error(e: ApiError) -> Response:
+        return error_response(e.status, e.message, **e.extra)
+
+    @app.errorhandler(ActionError)
+    def on_action_error(e: ActionError) -> Response:
+        return error_response(e.status, e.message, **e.data)
+
+    @app.errorhandler(Denied)
+    def on_denied(e: Denied) -> Any:
+        if wants_json():
+            return error_response(e.status, e.message)
+        return error_page(e.status, e.message)
+
+    @app.errorhandler(CSRFError)
+    def on_csrf(e: CSRFError) -> Any:
+        if wants_json():
+            return error_response(400, f"CSRF check failed: {e.description}")
+        return make_response(f"CSRF check failed: {e.description}. Reload the page and try again.", 400)
+
+    @app.errorhandler(HTTPException)
+    def on_http(e: HTTPException) -> Any:
+        if wants_json():
+            msg = e.description or e.name
+            if e.code == 413:
+                msg = f"the body is larger than {app.config['MAX_CONTENT_LENGTH']} bytes"
+            return error_response(e.code or 500, msg)
+        return e
+
+    @app.errorhandler(Exception)
+    def on_crash(e: Exception) -> Any:
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        if wants_json():
+            return error_response(500, "internal error; it has been logged")
+        return make_response("Internal error; it has been logged.", 500)
