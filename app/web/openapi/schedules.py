@@ -1,18 +1,18 @@
 """The schedules part of the OpenAPI document (who is on call, my shifts, open slots, clients'
-coverage hours, the calendar feed); app/openapi.py puts it in place."""
+coverage hours, the calendar feed)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from . import SESSION, _errors, _json, _ref
+from .base import SESSION, errors, json_answer, ref
 
 _ISO = {"type": "string", "format": "date-time"}
 _REF = {"type": "object", "required": ["id", "name"],
         "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}}
 WEEKS = {"name": "weeks", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 26, "default": 4}}
 
-SCHEDULE_SCHEMAS: dict[str, Any] = {
+SCHEMAS: dict[str, Any] = {
     "Person": {"type": "object", "required": ["id", "name", "active"], "properties": {
         "id": {"type": "integer"}, "name": {"type": "string"},
         "active": {"type": "boolean", "description": "false: deactivated, cannot be paged"}}},
@@ -23,7 +23,7 @@ SCHEDULE_SCHEMAS: dict[str, Any] = {
         "required": ["schedule", "layer", "user", "open_slot", "start", "end", "source"],
         "properties": {
             "schedule": _REF, "layer": _REF,
-            "user": {"oneOf": [_ref("Person"), {"type": "null"}]},
+            "user": {"oneOf": [ref("Person"), {"type": "null"}]},
             "open_slot": {"type": "boolean"}, "start": _ISO, "end": _ISO,
             "source": {"enum": ["rotation", "override"]},
             "override_id": {"type": ["integer", "null"]},
@@ -56,21 +56,21 @@ SCHEDULE_SCHEMAS: dict[str, Any] = {
     },
 }
 
-SCHEDULE_PATHS: dict[str, Any] = {
+PATHS: dict[str, Any] = {
     "/api/v1/oncall": {"get": {
         "summary": "Who is on call now (or at `at`): per schedule and layer, and per client through its pool",
         "description": "Engineers see the schedules of their pools; client viewers are refused (403).",
         "security": SESSION,
         "parameters": [{"name": "at", "in": "query", "schema": _ISO,
                         "description": "an instant with its offset; default now"}],
-        "responses": {"200": _json({"type": "object", "required": ["at", "schedules", "clients"], "properties": {
+        "responses": {"200": json_answer({"type": "object", "required": ["at", "schedules", "clients"], "properties": {
             "at": _ISO,
             "schedules": {"type": "array", "items": {"type": "object", "required": ["id", "name", "layers"], "properties": {
                 "id": {"type": "integer"}, "name": {"type": "string"}, "timezone": {"type": "string"},
                 "pool": _REF, "covered": {"type": "boolean"},
                 "layers": {"type": "array", "items": {"type": "object", "required": ["id", "name", "on_call"], "properties": {
                     "id": {"type": "integer"}, "name": {"type": "string"},
-                    "on_call": {"oneOf": [_ref("Shift"), {"type": "null"}],
+                    "on_call": {"oneOf": [ref("Shift"), {"type": "null"}],
                                 "description": "null: no shift then (outside the schedule's hours, or before the layer began)"},
                 }}},
             }}},
@@ -81,22 +81,22 @@ SCHEDULE_PATHS: dict[str, Any] = {
                 "out_of_coverage": {"enum": ["hold", "low_urgency"]},
                 "coverage_starts_at": {"type": ["string", "null"], "format": "date-time"},
                 "on_call": {"type": "array", "items": {"type": "object", "properties": {
-                    "user": _ref("Person"), "schedule": _REF, "layer": _REF, "end": _ISO}}},
+                    "user": ref("Person"), "schedule": _REF, "layer": _REF, "end": _ISO}}},
             }}},
-        }}), **_errors(400, 401, 403)},
+        }}), **errors(400, 401, 403)},
     }},
     "/api/v1/me/shifts": {"get": {
         "summary": "My shifts from now on (the one in progress included)",
         "security": SESSION, "parameters": [WEEKS],
-        "responses": {"200": _json({"type": "object", "required": ["shifts"], "properties": {
-            "from": _ISO, "weeks": {"type": "integer"}, "shifts": {"type": "array", "items": _ref("Shift")}}}),
-            **_errors(400, 401)},
+        "responses": {"200": json_answer({"type": "object", "required": ["shifts"], "properties": {
+            "from": _ISO, "weeks": {"type": "integer"}, "shifts": {"type": "array", "items": ref("Shift")}}}),
+            **errors(400, 401)},
     }},
     "/api/v1/open-slots": {"get": {
         "summary": "Unclaimed open slots I may claim (managers: all of them)",
         "security": SESSION, "parameters": [WEEKS],
-        "responses": {"200": _json({"type": "object", "required": ["open_slots"], "properties": {
-            "open_slots": {"type": "array", "items": _ref("OpenSlot")}}}), **_errors(400, 401, 403)},
+        "responses": {"200": json_answer({"type": "object", "required": ["open_slots"], "properties": {
+            "open_slots": {"type": "array", "items": ref("OpenSlot")}}}), **errors(400, 401, 403)},
     }},
     "/api/v1/open-slots/claim": {"post": {
         "summary": "Claim an open slot: it becomes my shift (the first claim wins)",
@@ -107,13 +107,13 @@ SCHEDULE_PATHS: dict[str, Any] = {
             "type": "object", "required": ["layer_id", "start"],
             "properties": {"layer_id": {"type": "integer"}, "start": _ISO}}}}},
         "responses": {
-            "200": _json({"type": "object", "required": ["outcome", "message", "shift"], "properties": {
+            "200": json_answer({"type": "object", "required": ["outcome", "message", "shift"], "properties": {
                 "outcome": {"const": "claimed"}, "message": {"type": "string"}, "shift": {"type": "object"}}}),
-            "409": _json({"type": "object", "required": ["error", "message", "holder"], "properties": {
+            "409": json_answer({"type": "object", "required": ["error", "message", "holder"], "properties": {
                 "error": {"type": "string"}, "message": {"type": "string"},
                 "holder": {"oneOf": [_REF, {"type": "null"}], "description": "who took it"}}},
                 "Already taken (the message names who took it), no longer open, or I am on another layer then"),
-            **_errors(400, 401, 403, 404, 415),
+            **errors(400, 401, 403, 404, 415),
         },
     }},
     "/api/v1/clients/{client_id}/coverage": {"put": {
@@ -122,12 +122,12 @@ SCHEDULE_PATHS: dict[str, Any] = {
         "parameters": [{"name": "client_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
         "requestBody": {"required": True, "content": {"application/json": {"schema": {
             "type": "object", "required": ["coverage"], "properties": {
-                "coverage": _ref("Coverage"), "out_of_coverage": {"enum": ["hold", "low_urgency"]},
+                "coverage": ref("Coverage"), "out_of_coverage": {"enum": ["hold", "low_urgency"]},
                 "timezone": {"type": "string", "description": "the client's clock, e.g. Europe/Paris"}}}}}},
-        "responses": {"200": _json({"type": "object", "required": ["client", "coverage", "out_of_coverage"], "properties": {
-            "client": _REF, "timezone": {"type": "string"}, "coverage": _ref("Coverage"),
+        "responses": {"200": json_answer({"type": "object", "required": ["client", "coverage", "out_of_coverage"], "properties": {
+            "client": _REF, "timezone": {"type": "string"}, "coverage": ref("Coverage"),
             "out_of_coverage": {"enum": ["hold", "low_urgency"]}, "description": {"type": "string"}}}),
-            **_errors(400, 401, 403, 404, 415)},
+            **errors(400, 401, 403, 404, 415)},
     }},
     "/ical/{secret}.ics": {"get": {
         "summary": "My shifts as an iCalendar feed (8 weeks back, 26 ahead) at a secret address",
