@@ -20,11 +20,11 @@ from .firing import (
     retrigger_due,
 )
 from .record import MAX_TEXT, Actor, Outcome, snapshot, snapshot_of, timeline_of
-from .trigger import IngestResult, find_open, ingest, ingest_steps, trigger
+from .trigger import IngestResult, find_open, ingest, ingest_steps, trigger, write_alerts
 
 __all__ = [
     "MAX_TEXT", "ActionError", "Actor", "FiringCache", "IngestResult", "Outcome", "acknowledge", "breach_due",
     "claim_slot", "escalate_now", "find_open", "fire_due", "fire_step", "hand_over", "ingest", "ingest_steps",
     "log_action", "mark_sla_breach", "note_delivery", "resolve", "retrigger", "retrigger_due", "run_once",
-    "snapshot", "snapshot_of", "timeline_of", "trigger",
+    "snapshot", "snapshot_of", "timeline_of", "trigger", "write_alerts",
 ]

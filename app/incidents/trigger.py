@@ -14,9 +14,9 @@ from sqlalchemy import bindparam, select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from ..batching import Step
+from ..batching import GroupCommit, Step
 from ..intake.base import IntakeEvent
-from ..intake.keys import IntakeTarget
+from ..intake.keys import IntakeTarget, touch
 from ..live import events
 from ..models import Alert, Incident, Status
 from ..schedules.client_coverage import coverage_decision  # coverage hours belong to schedules
@@ -88,6 +88,18 @@ def ingest_steps(target: IntakeTarget, parsed: list[IntakeEvent], payload: Any, 
     it locks, (service, dedup key): concurrent requests' alerts then share a transaction."""
     return [((target.service_id, ev.dedup_key or ""), partial(ingest, target=target, ev=ev, payload=payload, now=now))
             for ev in parsed]
+
+
+def write_alerts(
+    session: Session, writer: GroupCommit, target: IntakeTarget, parsed: list[IntakeEvent], payload: Any, now: datetime
+) -> list[IngestResult]:
+    """Store a request's alerts through the process's group writer (batching.GroupCommit): the one
+    write path of every intake route. Raises batching.Busy when no turn to write came in time."""
+    touch(session, target, now)
+    # The request's own transaction ends here, and its connection goes back to the pool: waiting
+    # for the group writer while holding one could take the very connection the writer needs.
+    session.commit()
+    return writer.run(ingest_steps(target, parsed, payload, now))
 
 
 def ingest(session: Session, target: IntakeTarget, ev: IntakeEvent, payload: Any, now: datetime) -> IngestResult:

@@ -1,23 +1,25 @@
-"""Where alerts come in. Authenticated by integration key; every refusal is a clear 4xx."""
+"""Where alerts come in. Authenticated by integration key (or an API token with the ingest scope);
+every refusal is a clear 4xx."""
 
 from __future__ import annotations
 
 import base64
-from types import ModuleType
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, jsonify, request
 
-from .. import incidents
+from .. import access, incidents
+from ..accounts.tokens import scope
 from ..batching import Busy
-from ..intake import alertmanager, events_v2, generic, grafana
+from ..intake import PARSERS, events_v2
 from ..intake.base import IntakeError, IntakeEvent
-from ..intake.keys import IntakeTarget, lookup, touch
-from ..web import ApiError, db_session, exempt, fail, json_body, now, vigil
+from ..intake.keys import IntakeTarget, lookup, target_for_service
+from ..models import Service
+from ..web import ApiError, db_session, exempt, fail, json_body, now, user, vigil
+from ..web.httpsec import uses_token
 
 bp = Blueprint("intake", __name__)
-
-SOURCES: dict[str, ModuleType] = {m.SOURCE: m for m in (alertmanager, grafana, generic, events_v2)}
 
 
 def _key_from_headers() -> str | None:
@@ -45,31 +47,26 @@ def _authenticate(source: str, key: str | None) -> IntakeTarget:
     return target
 
 
-def write_alerts(target: IntakeTarget, parsed: list[IntakeEvent], body: Any) -> list[incidents.IngestResult]:
-    """Store a request's alerts through the process's group writer (batching.GroupCommit)."""
-    t = now()
-    s = db_session()
-    touch(s, target, t)
-    # The request's own transaction ends here, and its connection goes back to the pool: waiting
-    # for the group writer while holding one could take the very connection the writer needs.
-    s.commit()
+def _write(target: IntakeTarget, parsed: list[IntakeEvent], body: Any) -> list[incidents.IngestResult]:
     try:
-        return vigil().intake.run(incidents.ingest_steps(target, parsed, body, t))  # type: ignore[no-any-return]
+        return incidents.write_alerts(db_session(), vigil().intake, target, parsed, body, now())
     except Busy as e:
         fail(503, f"{e}; nothing was stored, send the alert again")
 
 
-def _ingest(source: str, key: str | None) -> Any:
-    module = SOURCES.get(source)
-    if module is None:
-        fail(404, f"unknown source {source!r}; one of {', '.join(sorted(SOURCES))}")
+def _accept(source: str, target: Callable[[], IntakeTarget]) -> Any:
+    """A request's alerts in a source's format: parsed, written, answered 202. `target` says where
+    they land, or refuses the request; it is asked once the body is known to be JSON."""
+    parser = PARSERS.get(source)
+    if parser is None:
+        fail(404, f"unknown source {source!r}; one of {', '.join(sorted(PARSERS))}")
     body = json_body(require_object=False)
-    row = _authenticate(source, key)
+    where = target()
     try:
-        parsed = module.parse(body)
+        parsed = parser.parse(body)
     except IntakeError as e:
         fail(e.status, e.message, errors=e.errors)
-    results = write_alerts(row, parsed, body)
+    results = _write(where, parsed, body)
     return jsonify({
         "status": "accepted",
         "results": [
@@ -82,13 +79,14 @@ def _ingest(source: str, key: str | None) -> Any:
 @bp.post("/api/v1/intake/<source>/<key>")
 @exempt
 def intake_with_key(source: str, key: str) -> Any:
-    return _ingest(source, key)
+    return _accept(source, lambda: _authenticate(source, key))
 
 
 @bp.post("/api/v1/intake/<source>")
 @exempt
 def intake_with_header(source: str) -> Any:
-    return _ingest(source, _key_from_headers())
+    key = _key_from_headers()
+    return _accept(source, lambda: _authenticate(source, key))
 
 
 def _pd_invalid(errors: list[str], status: int = 400) -> Any:
@@ -119,5 +117,21 @@ def enqueue() -> Any:
         parsed = events_v2.parse(body)
     except IntakeError as e:
         return _pd_invalid(e.errors)
-    results = write_alerts(row, parsed, body)
+    results = _write(row, parsed, body)
     return jsonify({"status": "success", "message": "Event processed", "dedup_key": results[0].dedup_key}), 202
+
+
+@bp.post("/api/v1/services/<int:service_id>/intake/<source>")
+@exempt  # a token only: the session cookie is refused here, so there is nothing to forge
+@scope("ingest")
+def token_intake(service_id: int, source: str) -> Any:
+    """Alerts with an API token (ingest scope) instead of a per-service integration key: one
+    credential for a central monitoring system that watches many clients."""
+    if not uses_token():
+        fail(401, "send an API token with the ingest scope as Authorization: Bearer")
+    s = db_session()
+    svc = s.get(Service, service_id)
+    if svc is None:
+        fail(404, "service not found")
+    access.check_ingest(s, user(), svc.client_id)
+    return _accept(source, lambda: target_for_service(s, svc.id, source))

@@ -1,21 +1,18 @@
-"""Integration keys of a service (managers and admins): create (shown once), revoke. And the
-intake route for API tokens with the ingest scope."""
+"""Integration keys of a service (managers and admins): create (shown once), revoke."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from sqlalchemy import select
 
 from .. import access, audit
-from ..accounts.tokens import scope
 from ..intake import keys as integrations
-from ..intake.base import IntakeError
 from ..models import IntegrationKey, Service
-from ..web import db_session, exempt, fail, json_body, now, user
-from ..web.httpsec import no_store, uses_token
+from ..web import db_session, now, user
+from ..web.httpsec import no_store
 
 bp = Blueprint("keys", __name__)
 
@@ -79,31 +76,3 @@ def key_revoke(service_id: int, key_id: int) -> Any:
         s.commit()
         flash(f"Key {row.key_prefix}… revoked: this server refuses it now, every server within a few seconds.", "ok")
     return redirect(url_for("keys.key_list", service_id=svc.id))
-
-
-@bp.post("/api/v1/services/<int:service_id>/intake/<source>")
-@exempt  # a token only: the session cookie is refused here, so there is nothing to forge
-@scope("ingest")
-def token_intake(service_id: int, source: str) -> Any:
-    """Alerts with an API token (ingest scope) instead of a per-service integration key: one
-    credential for a central monitoring system that watches many clients."""
-    from .intake import SOURCES, write_alerts
-
-    if not uses_token():
-        fail(401, "send an API token with the ingest scope as Authorization: Bearer")
-    s = db_session()
-    svc = s.get(Service, service_id)
-    if svc is None:
-        fail(404, "service not found")
-    access.check_ingest(s, user(), svc.client_id)
-    module = SOURCES.get(source)
-    if module is None:
-        fail(404, f"unknown source {source!r}; one of {', '.join(sorted(SOURCES))}")
-    body = json_body(require_object=False)
-    try:
-        parsed = module.parse(body)
-    except IntakeError as e:
-        fail(e.status, e.message, errors=e.errors)
-    results = write_alerts(integrations.target_for_service(s, svc.id, source), parsed, body)
-    return jsonify({"status": "accepted", "results": [
-        {"outcome": r.outcome, "dedup_key": r.dedup_key, "incident": r.incident_id} for r in results]}), 202
