@@ -11,8 +11,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
+from .db import is_id
 from .errors import Denied
-from .models import Client, Incident, PoolMember, Role, User
+from .models import Client, Incident, Pool, PoolMember, Role, Schedule, User
 
 
 def visible_client_ids(session: Session, user: User) -> set[int] | None:
@@ -120,3 +121,49 @@ def check_ingest(session: Session, user: User, client_id: int) -> Client:
     if not user.has_role(Role.admin, Role.manager, Role.engineer):
         raise Denied("your role cannot post alerts")
     return client
+
+
+# --- schedules and pools -----------------------------------------------------------------------
+
+
+def schedule_pool_ids(session: Session, user: User) -> set[int] | None:
+    """Pools whose schedules (and the pools themselves) a user may see; None means all. For
+    objects looked up by id: a client viewer sees none, so each is hidden (404), like another
+    pool's from an engineer."""
+    if user.has_role(Role.admin, Role.manager):
+        return None
+    if not user.has_role(Role.engineer):
+        return set()
+    return set(session.execute(select(PoolMember.pool_id).where(PoolMember.user_id == user.id)).scalars())
+
+
+def visible_pool_ids(session: Session, user: User) -> set[int] | None:
+    """For the screens and lists of schedules and shifts: as schedule_pool_ids, but a client
+    viewer's role is refused outright (403): it sees nothing of schedules."""
+    if not user.has_role(Role.admin, Role.manager, Role.engineer):
+        raise Denied("your role cannot see schedules")
+    return schedule_pool_ids(session, user)
+
+
+def check_see_schedule(session: Session, user: User, schedule_id: int) -> Schedule:
+    """The schedule, or 404 when it does not exist or the user may not see it. Views that
+    change it check this first, then require_manager: visible but forbidden is 403."""
+    pools = schedule_pool_ids(session, user)
+    row = session.get(Schedule, schedule_id) if is_id(schedule_id) else None
+    if row is None or (pools is not None and row.pool_id not in pools):
+        raise Denied("schedule not found", 404)
+    return row
+
+
+def check_see_pool(session: Session, user: User, pool_id: int) -> Pool:
+    """The pool, or 404 when it does not exist or the user is not in it (nor staff)."""
+    pools = schedule_pool_ids(session, user)
+    row = session.get(Pool, pool_id) if is_id(pool_id) else None
+    if row is None or (pools is not None and row.id not in pools):
+        raise Denied("pool not found", 404)
+    return row
+
+
+def require_manager(user: User) -> None:
+    if not user.has_role(Role.admin, Role.manager):
+        raise Denied("only managers and admins can change schedules")

@@ -213,3 +213,19 @@ def _configure_sqlite(engine: Engine) -> None:
                 delay = min(delay * 2, 0.02)
         finally:
             raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+
+# --- values the database can store -------------------------------------------------------------
+
+MAX_ID = 2**31 - 1
+
+
+def is_id(value: Any) -> bool:
+    """A possible row id: an int the database column can hold (PostgreSQL refuses bigger ones
+    with an error rather than finding nothing)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
+
+
+def clean_text(value: Any, limit: int) -> str:
+    """Free text from a form, storable everywhere (PostgreSQL refuses NUL characters)."""
+    return str(value or "").replace("\x00", "").strip()[:limit]

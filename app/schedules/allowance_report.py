@@ -13,12 +13,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..access import require_manager
+from ..db import is_id
 from ..errors import ActionError
 from ..models import Pool, User
 from . import rotations as pure
 from .allowances import AllowanceRow, Rates, allowance_report, to_csv
 from .coverage import public_holidays, wall_to_utc, zone
-from .rosters import is_id, load, require_manager
+from .rosters import load
 
 MAX_DAYS = 366
 

@@ -13,12 +13,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from ..access import require_manager
+from ..db import is_id
 from ..errors import ActionError
 from ..intake.keys import IntakeTarget, forget_cached_keys
 from ..live import events
 from ..models import Client, User
 from .coverage import Coverage, covers, next_start
-from .rosters import is_id, require_manager
 
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 CHOICES = {"hold": "held, and escalated when coverage starts", "low_urgency": "notified at once, at low urgency"}

@@ -19,13 +19,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..access import Denied
+from ..access import Denied, schedule_pool_ids, visible_pool_ids
+from ..db import is_id
 from ..errors import ActionError
 from ..live import events
 from ..models import PoolMember, Role, ScheduleLayer, ScheduleOverride, User
 from . import rotations as pure
 from .coverage import intervals
-from .rosters import Roster, is_id, load, people, pieces_around, schedule_pool_ids, visible_pool_ids
+from .rosters import Roster, load, people, pieces_around
 
 TICK = timedelta(microseconds=1)
 

@@ -14,11 +14,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..access import require_manager
+from ..db import clean_text, is_id
 from ..errors import ActionError
 from ..live import events
 from ..models import PoolMember, ScheduleLayer, ScheduleOverride, User
 from . import rotations as pure
-from .rosters import clean_text, is_id, load, pieces_around, require_manager
+from .rosters import load, pieces_around
 
 MAX_LENGTH = timedelta(days=92)
 TICK = timedelta(microseconds=1)

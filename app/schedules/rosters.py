@@ -1,5 +1,5 @@
 """Who is on call, read from the database: schedule rows mapped onto the pure model
-(app/schedules.py), and who may see which schedule.
+(rotations.py).
 
 Every question loads what it needs in a handful of queries (schedules, layers, rotation
 versions and members through selectinload; the overrides of the window in one more) and answers
@@ -19,12 +19,9 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from ..access import Denied
 from ..models import (
     LayerRotation,
     Pool,
-    PoolMember,
-    Role,
     RotationMember,
     Schedule,
     ScheduleLayer,
@@ -241,63 +238,3 @@ _VERSION_AT = (
     .order_by(_M.position)
 )
 _PERSON = select(User.__table__.c.name, User.__table__.c.active).where(User.__table__.c.id == bindparam("id"))
-
-
-# --- who may see what ---------------------------------------------------------------------------
-
-
-def schedule_pool_ids(session: Session, user: User) -> set[int] | None:
-    """Pools whose schedules (and the pools themselves) a user may see; None means all. For
-    objects looked up by id: a client viewer sees none, so each is hidden (404), like another
-    pool's from an engineer."""
-    if user.has_role(Role.admin, Role.manager):
-        return None
-    if not user.has_role(Role.engineer):
-        return set()
-    return set(session.execute(select(PoolMember.pool_id).where(PoolMember.user_id == user.id)).scalars())
-
-
-def visible_pool_ids(session: Session, user: User) -> set[int] | None:
-    """For the screens and lists of schedules and shifts: as schedule_pool_ids, but a client
-    viewer's role is refused outright (403): it sees nothing of schedules."""
-    if not user.has_role(Role.admin, Role.manager, Role.engineer):
-        raise Denied("your role cannot see schedules")
-    return schedule_pool_ids(session, user)
-
-
-MAX_ID = 2**31 - 1
-
-
-def is_id(value: Any) -> bool:
-    """A possible row id: an int the database column can hold (PostgreSQL refuses bigger ones
-    with an error rather than finding nothing)."""
-    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
-
-
-def clean_text(value: Any, limit: int) -> str:
-    """Free text from a form, storable everywhere (PostgreSQL refuses NUL characters)."""
-    return str(value or "").replace("\x00", "").strip()[:limit]
-
-
-def check_see_schedule(session: Session, user: User, schedule_id: int) -> Schedule:
-    """The schedule, or 404 when it does not exist or the user may not see it. Views that
-    change it check this first, then require_manager: visible but forbidden is 403."""
-    pools = schedule_pool_ids(session, user)
-    row = session.get(Schedule, schedule_id) if is_id(schedule_id) else None
-    if row is None or (pools is not None and row.pool_id not in pools):
-        raise Denied("schedule not found", 404)
-    return row
-
-
-def check_see_pool(session: Session, user: User, pool_id: int) -> Pool:
-    """The pool, or 404 when it does not exist or the user is not in it (nor staff)."""
-    pools = schedule_pool_ids(session, user)
-    row = session.get(Pool, pool_id) if is_id(pool_id) else None
-    if row is None or (pools is not None and row.id not in pools):
-        raise Denied("pool not found", 404)
-    return row
-
-
-def require_manager(user: User) -> None:
-    if not user.has_role(Role.admin, Role.manager):
-        raise Denied("only managers and admins can change schedules")

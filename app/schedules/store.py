@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..access import require_manager
+from ..db import clean_text, is_id
 from ..errors import ActionError
 from ..live import events
 from ..models import (
@@ -33,7 +35,6 @@ from ..models import (
     User,
 )
 from .coverage import Coverage, local_to_utc, parse_hhmm, zone
-from .rosters import clean_text, is_id, require_manager
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 MAX_TURNS = 20

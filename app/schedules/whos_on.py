@@ -11,10 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from .. import access
+from ..access import visible_pool_ids
 from ..models import Client, User
 from . import rotations as pure
 from .coverage import Coverage, covers, next_start, wall_to_utc, zone
-from .rosters import MARGIN, Person, Roster, load, people, pieces_around, visible_pool_ids
+from .rosters import MARGIN, Person, Roster, load, people, pieces_around
 
 TICK = timedelta(microseconds=1)
 

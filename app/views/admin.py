@@ -17,11 +17,11 @@ from sqlalchemy.orm import selectinload
 from ..access import Denied, require_role
 from ..accounts.users import UserError, create_user
 from ..clients import directory
+from ..db import MAX_ID
 from ..incidents import policies
 from ..incidents.escalation import TargetSpec
 from ..incidents.policies import PRESETS, PolicyError
 from ..models import TIERS, Client, EscalationPolicy, Pool, Role, Schedule, ScheduleLayer, User
-from ..schedules.rosters import MAX_ID
 from ..web import db_session, now, user
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

@@ -9,10 +9,10 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_login import login_required
 from sqlalchemy import select
 
+from ..access import check_see_pool, require_manager
 from ..errors import ActionError
 from ..models import Pool
 from ..schedules import allowance_report
-from ..schedules.rosters import check_see_pool, require_manager
 from ..web import db_session, now, user
 
 bp = Blueprint("reports", __name__)

@@ -20,10 +20,9 @@ from flask import (
 )
 from flask_login import login_required
 
-from ..access import Denied, check_manage_client
+from ..access import Denied, check_manage_client, visible_pool_ids
 from ..errors import ActionError
 from ..schedules import client_coverage, ical, open_slots, whos_on
-from ..schedules.rosters import visible_pool_ids
 from ..web import db_session, exempt, fail, json_body, now, user
 
 bp = Blueprint("oncall", __name__)

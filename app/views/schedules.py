@@ -11,20 +11,14 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from sqlalchemy import select
 
-from ..access import check_manage_client
+from ..access import check_manage_client, check_see_schedule, require_manager, visible_pool_ids
+from ..db import is_id
 from ..errors import ActionError
 from ..models import Client, Pool, PoolMember, Role, ScheduleLayer, ScheduleOverride, User
 from ..schedules import client_coverage, open_slots, overrides, whos_on
 from ..schedules import store as schedule_store
 from ..schedules.coverage import local_to_utc, zone
-from ..schedules.rosters import (
-    check_see_schedule,
-    is_id,
-    load,
-    pieces_around,
-    require_manager,
-    visible_pool_ids,
-)
+from ..schedules.rosters import load, pieces_around
 from ..web import db_session, now, user
 
 bp = Blueprint("schedules", __name__)
