@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..models import Client, ContactMethod, Role, User
+from ..notify.contacts import EMAIL_RE, PHONE_RE
 from ..notify.plan import default_rules
 
 _hasher = PasswordHasher()  # RFC 9106 low-memory profile: ~0.3 s per hash on a small server
@@ -22,8 +23,7 @@ def use_hash_profile(name: str) -> None:
     global _hasher
     _hasher = PasswordHasher.from_parameters(getattr(profiles, name))
 
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-PHONE_RE = re.compile(r"^\+[1-9]\d{6,14}$")  # E.164
+
 MIN_PASSWORD = 10
 
 

@@ -16,7 +16,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..accounts.users import EMAIL_RE, PHONE_RE
 from ..errors import ActionError
 from ..models import ContactMethod, Notification, NotificationRule, User
 from .plan import DEFAULT_RULES
@@ -26,6 +25,8 @@ MAX_METHODS = 30
 MAX_DELAY_MINUTES = 60
 TEST_EVERY = timedelta(seconds=30)  # an SMS or a call costs money: one test per method per 30 s
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+PHONE_RE = re.compile(r"^\+[1-9]\d{6,14}$")  # E.164
 
 
 def mine(session: Session, user: User, method_id: int, kind: str | None = None) -> ContactMethod:
