@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from .. import incidents
@@ -31,7 +31,6 @@ from ..clock import Clock
 from ..db import Database, retry_transient
 from ..live.bus import EventBus
 from ..models import (
-    EngineHeartbeat,
     Incident,
     Notification,
     Status,
@@ -39,6 +38,7 @@ from ..models import (
 from ..notify import TRANSPORTS
 from ..notify.base import Transport
 from ..schedules.gap_watch import GapWatch
+from . import heartbeat
 from .delivery import Job, LinkMaker, Sender
 
 log = logging.getLogger("vigil.engine")
@@ -46,10 +46,8 @@ T = TypeVar("T")
 
 BATCH = 200
 # A claimed page's lease: the backstop for an engine that is alive but stuck. A dead engine's
-# pages go back sooner, when its heartbeat stops (DEAD_AFTER; see _requeue_expired).
+# pages go back sooner, when its heartbeat stops (heartbeat.DEAD_AFTER; see _requeue_expired).
 LEASE = timedelta(minutes=5)  # longer than any transport timeout times the queue depth
-HEARTBEAT_EVERY = timedelta(seconds=2)
-DEAD_AFTER = timedelta(seconds=10)  # five missed heartbeats: that engine is gone
 CHUNK = 10  # due incidents handled per transaction; the pages of a chunk go out before the next
 CHUNK_THREADS = 3  # chunks handled at once (PostgreSQL)
 NUDGE_GAP = 0.05  # seconds between two looks for due steps prompted by commits
@@ -300,7 +298,7 @@ class Engine:
         lease go back to pending, to be sent by whoever claims them next. Of these, only the
         ones that were on the wire when it died can reach a phone twice: an engine records a
         page's outcome before its sending thread takes the next one (Sender.deliver)."""
-        alive = select(EngineHeartbeat.name).where(EngineHeartbeat.beat_at >= now - DEAD_AFTER)
+        alive = heartbeat.alive(now)
         orphaned = (
             select(Notification.id)
             .where(Notification.status == "sending",
@@ -370,33 +368,15 @@ class Engine:
     # --- heartbeat ------------------------------------------------------------------------------
 
     def _beat_until(self, stop: threading.Event) -> None:
-        while not stop.wait(HEARTBEAT_EVERY.total_seconds()):
+        while not stop.wait(heartbeat.HEARTBEAT_EVERY.total_seconds()):
             try:
                 self._heartbeat(self.clock.now(), force=True)
             except Exception:  # the database is away for a moment: beat again next time
                 log.warning("engine heartbeat failed", exc_info=True)
 
     def _heartbeat(self, now: datetime, *, force: bool = False) -> None:
-        if not force and self._last_beat is not None and now - self._last_beat < HEARTBEAT_EVERY \
+        if not force and self._last_beat is not None and now - self._last_beat < heartbeat.HEARTBEAT_EVERY \
                 and now >= self._last_beat:
             return
-
-        def beat(s: Session) -> None:
-            row = s.get(EngineHeartbeat, self.name)
-            if row is None:
-                s.add(EngineHeartbeat(name=self.name, started_at=self.started_at, beat_at=now,
-                                      pid=os.getpid(), host=socket.gethostname()))
-            else:
-                row.beat_at = now
-
-        self.transact(beat)
+        self.transact(lambda s: heartbeat.beat(s, self.name, self.started_at, now))
         self._last_beat = now
-
-
-def engine_status(session: Session, now: datetime, stale_seconds: int) -> tuple[bool, datetime | None]:
-    last = session.execute(select(func.max(EngineHeartbeat.beat_at))).scalar_one_or_none()
-    if last is not None and last.tzinfo is None:  # func.max bypasses the column type on SQLite
-        from datetime import UTC
-        last = last.replace(tzinfo=UTC)
-    return (last is not None and now - last <= timedelta(seconds=stale_seconds)), last
-

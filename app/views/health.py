@@ -5,7 +5,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
-from ..engine.loop import engine_status
+from ..engine.heartbeat import engine_status
 from ..web import db_session, now
 
 bp = Blueprint("health", __name__)

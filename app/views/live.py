@@ -14,7 +14,7 @@ from flask_login import current_user
 from flask_sock import ConnectionClosed, Sock
 
 from .. import access
-from ..engine.loop import engine_status
+from ..engine.heartbeat import engine_status
 from ..web import error_response, vigil
 from ..web.httpsec import check_origin
 

@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
 from .. import access, incidents
-from ..engine.loop import engine_status
+from ..engine.heartbeat import engine_status
 from ..errors import ActionError
 from ..incidents import Actor
 from ..models import OPEN_STATUSES, Event, Incident
