@@ -1,6 +1,6 @@
 """Typed models (SQLAlchemy 2). All instants are aware UTC (see db.UTCDateTime).
 
-Writers of incident state live in app/incidents.py; this module holds data, small derived
+Writers of incident state live in app/incidents/; this module holds data, small derived
 properties and validation only.
 """
 
@@ -413,59 +413,6 @@ class NotificationRule(Base):
     delay_minutes: Mapped[int] = mapped_column(Integer, default=0)
 
     user: Mapped[User] = relationship(back_populates="notification_rules")
-
-
-class Notification(Base):
-    """A message that must reach one contact method. Written before sending (pending), claimed
-    with a lease (sending), then sent or failed; an expired lease is retried."""
-
-    __tablename__ = "notifications"
-    __table_args__ = (
-        # The backstop of "exactly once": a step can reach a contact method only once.
-        UniqueConstraint("firing_id", "contact_method_id"),
-        Index("ix_notifications_due", "status", "not_before"),
-    )
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
-    firing_id: Mapped[int | None] = mapped_column(ForeignKey("step_firings.id", ondelete="CASCADE"))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    contact_method_id: Mapped[int | None] = mapped_column(ForeignKey("contact_methods.id", ondelete="SET NULL"))
-    kind: Mapped[str] = mapped_column(String(16))
-    purpose: Mapped[str] = mapped_column(String(16), default="page")  # page | help | test | warning
-    # The text of a notification that is not about an incident (e.g. a coming coverage gap).
-    message: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sending|sent|failed|cancelled
-    not_before: Mapped[datetime]
-    lease_until: Mapped[datetime | None]
-    # The engine sending it (status sending): when that engine's heartbeat stops, the page goes
-    # back to pending at once, rather than when the lease runs out.
-    claimed_by: Mapped[str | None] = mapped_column(String(120))
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime]
-    sent_at: Mapped[datetime | None]
-    provider_id: Mapped[str | None] = mapped_column(String(200))
-    last_error: Mapped[str | None] = mapped_column(Text)
-
-    user: Mapped[User] = relationship()
-    contact_method: Mapped[ContactMethod | None] = relationship()
-    attempts_log: Mapped[list[DeliveryAttempt]] = relationship(order_by="DeliveryAttempt.id")
-
-
-class DeliveryAttempt(Base):
-    __tablename__ = "delivery_attempts"
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"), index=True)
-    # Kept on the attempt itself: a push subscription the service said is gone is deleted, and
-    # the record must still say where the attempt went.
-    channel: Mapped[str | None] = mapped_column(String(16))
-    target: Mapped[str | None] = mapped_column(String(300))
-    started_at: Mapped[datetime]
-    finished_at: Mapped[datetime]
-    outcome: Mapped[str] = mapped_column(String(16))  # sent | retry | failed
-    status_code: Mapped[int | None] = mapped_column(Integer)
-    provider_answer: Mapped[str | None] = mapped_column(Text)
-    latency_ms: Mapped[int] = mapped_column(Integer)
-    error: Mapped[str | None] = mapped_column(Text)
 
 
 class Operation(Base):
