@@ -15,7 +15,7 @@ from ..models import Pool
 from ..schedules import allowance_report
 from ..web import db_session, now, user
 
-bp = Blueprint("reports", __name__)
+bp = Blueprint("allowances", __name__)
 
 
 def _last_month(today: date) -> tuple[date, date]:
@@ -73,4 +73,4 @@ def rates(pool_id: int) -> Any:
     except ActionError as e:
         s.rollback()
         flash(e.message, "error")
-    return redirect(url_for("reports.allowances", pool=pool_id, **{k: v for k, v in f.items() if k in ("from", "to")}))
+    return redirect(url_for("allowances.allowances", pool=pool_id, **{k: v for k, v in f.items() if k in ("from", "to")}))
