@@ -51,6 +51,8 @@ def _secret_key(instance: Path) -> str:
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     conf = settings.load()
     conf.update(config or {})
+    # The web stack is imported here, not at the top: every `import app.<module>` (alembic's
+    # env.py, the tests, bench/) runs this file first, and most of them never build an app.
     from .notify.vapid import check_settings
 
     check_settings(conf)  # a VAPID subject push services would refuse stops the start, loudly

@@ -18,7 +18,20 @@ from .db import Database
 from .incidents import policies
 from .incidents.escalation import TargetSpec
 from .intake.keys import create_key, digest
-from .models import Client, ContactMethod, IntegrationKey, Pool, PoolMember, Service, User
+from .models import (
+    Client,
+    ContactMethod,
+    EscalationPolicy,
+    IntegrationKey,
+    Pool,
+    PoolMember,
+    Schedule,
+    Service,
+    User,
+)
+from .notify.readiness import describe as channels
+from .schedules import store as schedule_store
+from .schedules.coverage import zone
 
 USERS = [
     # email, name, role, phone, in the pool
@@ -99,8 +112,6 @@ def load(db: Database, config: dict[str, Any], now: datetime) -> dict[str, Any]:
             if s.execute(select(IntegrationKey).where(IntegrationKey.key_hash == digest(plain))).scalar_one_or_none() is None:
                 create_key(s, services[(slug, sname)], source, now=now, key=plain, name=f"demo {source}")
             keys.append({"client": slug, "service": sname, "source": source, "key": plain})
-        from .notify.readiness import describe as channels
-
         channel_lines = channels(config, s)
 
     logins = [{"email": e, "password": _derive(secret, f"pw:{e}", 16), "role": r} for e, _, r, _, _ in USERS]
@@ -145,10 +156,6 @@ ROTATIONS = [
 def _schedule(s: Session, pool: Pool, users: dict[str, User], now: datetime) -> tuple[int, int]:
     """Pool A's schedule: Primary and Secondary, handing off weekly on Mondays at 09:00 in
     Paris; the ids of the two layers."""
-    from .models import Schedule
-    from .schedules import store as schedule_store
-    from .schedules.coverage import zone
-
     found = s.execute(select(Schedule).where(Schedule.name == SCHEDULE)).scalar_one_or_none()
     if found is None:
         admin = users["admin@vigil.example"]
@@ -169,8 +176,6 @@ def _schedule(s: Session, pool: Pool, users: dict[str, User], now: datetime) -> 
 
 
 def _policy(s: Session, name: str, tier: str, roles: dict[str, TargetSpec], now: datetime) -> Any:
-    from .models import EscalationPolicy
-
     found = s.execute(select(EscalationPolicy).where(EscalationPolicy.name == name)).scalar_one_or_none()
     if found is None:
         found = policies.create_preset(s, tier, name, roles, now=now)

@@ -23,6 +23,8 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..models import ConnectionInfo, User
+
 KEY_FILE_NAME = "encryption_key"
 
 
@@ -123,8 +125,6 @@ class Vault:
 
 def encrypted_columns() -> Iterable[Any]:
     """Every column that holds a Fernet token: what rotate() re-encrypts."""
-    from ..models import ConnectionInfo, User
-
     return (ConnectionInfo.secret, User.totp_secret)
 
 

@@ -13,6 +13,7 @@ from .. import access, incidents
 from ..incidents import Actor, Outcome, escalation
 from ..models import Incident, Status
 from ..web import db_session, fail, now, optional_json_object, outcome_response, user, vigil
+from ..web.openapi import spec
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 docs = Blueprint("openapi", __name__)
@@ -20,8 +21,6 @@ docs = Blueprint("openapi", __name__)
 
 @docs.get("/api/openapi.json")
 def openapi() -> Any:
-    from ..web.openapi import spec
-
     return jsonify(spec())
 
 STATUS_FILTERS = {

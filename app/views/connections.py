@@ -18,7 +18,7 @@ from flask import (
 from flask_login import login_required
 
 from .. import access
-from ..clients import connections
+from ..clients import connections, runbooks
 from ..clients.connections import KINDS, ConnectionInfoError
 from ..clients.crypto import vault_for
 from ..models import Client, ConnectionInfo
@@ -121,8 +121,6 @@ def client_page(slug: str) -> Any:
         shown = True
     except access.Denied:
         conns, shown = [], False  # a client viewer is not told that connection info exists
-    from ..clients import runbooks
-
     books = [] if user().has_role("client_viewer") else runbooks.for_client(s, user(), client.id)
     return render_template("client.html", client=client, connections=conns, show_connections=shown,
                            staff=access.is_staff(user()), runbooks=books)

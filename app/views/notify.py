@@ -8,20 +8,12 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask_login import current_user, login_required
 
-from ..access import Denied
-from ..models import Notification, Role, User
+from ..access import check_paged
+from ..models import Notification
 from ..notify import contacts, vapid
 from ..web import db_session, fail, json_body, now, user
 
 bp = Blueprint("notify", __name__, url_prefix="/api/v1")
-
-
-def check_paged(u: User) -> None:
-    """Client viewers are never paged (auth.create_user gives them no contact method and no
-    rule; policies offer only staff and engineers): their role has nothing to set up here, 403,
-    even for a contact method of their own."""
-    if not u.has_role(Role.admin, Role.manager, Role.engineer):
-        raise Denied("client viewers are not paged: there are no contact methods or notification rules to manage")
 
 
 @bp.before_request

@@ -9,10 +9,12 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
 from .. import access, incidents
+from ..clients import connections, runbooks
 from ..engine.heartbeat import engine_status
 from ..errors import ActionError
 from ..incidents import Actor
 from ..models import OPEN_STATUSES, Event, Incident
+from ..schedules.home import build
 from ..web import db_session, now, user
 
 bp = Blueprint("pages", __name__)
@@ -34,8 +36,6 @@ def page_context() -> dict[str, Any]:
 @login_required
 def home() -> Any:
     """On call now: the app's first screen."""
-    from ..schedules.home import build
-
     return render_template("home.html", home=build(db_session(), user(), now()), now=now())
 
 
@@ -49,9 +49,7 @@ def me() -> Any:
 @bp.get("/settings/notifications")
 @login_required
 def notification_settings() -> Any:
-    from .notify import check_paged
-
-    check_paged(user())  # as the notification API: client viewers are never paged
+    access.check_paged(user())  # as the notification API: client viewers are never paged
     return render_template("settings_notifications.html")
 
 
@@ -68,8 +66,6 @@ def incident_detail(incident_id: int) -> Any:
     s = db_session()
     inc = access.check_see_incident(s, user(), s.get(Incident, incident_id))
     timeline = incidents.timeline_of(s, inc.id)
-    from ..clients import connections, runbooks
-
     u = user()
     try:
         conns = connections.list_for_client(s, u, inc.client_id)
