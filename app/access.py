@@ -124,9 +124,9 @@ def check_ingest(session: Session, user: User, client_id: int) -> Client:
 
 
 def check_paged(user: User) -> None:
-    """Client viewers are never paged (accounts.users.create_user gives them no contact method and no
-    rule; policies offer only staff and engineers): their role has nothing to set up here, 403,
-    even for a contact method of their own."""
+    """Client viewers are never paged (accounts.users.create_user gives them no contact method
+    and no rule; policies offer only staff and engineers): their role has nothing to set up here,
+    403, even for a contact method of their own."""
     if not user.has_role(Role.admin, Role.manager, Role.engineer):
         raise Denied("client viewers are not paged: there are no contact methods or notification rules to manage")
 

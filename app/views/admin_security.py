@@ -11,8 +11,7 @@ from sqlalchemy import select
 
 from .. import audit
 from ..access import Denied, require_role
-from ..accounts import recovery as accounts
-from ..accounts import throttle, totp
+from ..accounts import recovery, throttle, totp
 from ..accounts.users import UserError
 from ..models import AuditEntry, Role
 from ..web import db_session, now, user
@@ -30,7 +29,7 @@ def admins_only() -> None:
 @bp.get("/users")
 def users() -> Any:
     s = db_session()
-    rows = accounts.users(s)
+    rows = recovery.users(s)
     locked = {u.id: throttle.locked_until(s, u.email, now()) for u in rows}
     return render_template("admin_users.html", users=rows, locked=locked, totp=totp)
 
@@ -39,13 +38,13 @@ def users() -> Any:
 def reset(user_id: int) -> Any:
     s = db_session()
     try:
-        target = accounts.find(s, user_id)
+        target = recovery.find(s, user_id)
     except UserError:
         raise Denied("no such user", 404) from None
     if request.method == "GET":
         return render_template("admin_reset.html", target=target, enabled=totp.enabled(target), error=None, password=None)
     try:
-        password = accounts.reset_password(
+        password = recovery.reset_password(
             s, user(), target, now(), password=request.form.get("password") or None,
             clear_totp=bool(request.form.get("clear_totp")), revoke_tokens=bool(request.form.get("revoke_tokens")))
     except UserError as e:

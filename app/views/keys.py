@@ -9,7 +9,7 @@ from flask_login import login_required
 from sqlalchemy import select
 
 from .. import access, audit
-from ..intake import keys as integrations
+from ..intake.keys import SOURCES, create_key, revoke
 from ..models import IntegrationKey, Service
 from ..web import db_session, now, user
 from ..web.httpsec import no_store
@@ -37,7 +37,7 @@ def _keys(svc: Service) -> list[IntegrationKey]:
 @login_required
 def key_list(service_id: int) -> Any:
     svc = _service(service_id)
-    return render_template("keys.html", svc=svc, keys=_keys(svc), sources=integrations.SOURCES, created=None)
+    return render_template("keys.html", svc=svc, keys=_keys(svc), sources=SOURCES, created=None)
 
 
 @bp.post("/services/<int:service_id>/keys")
@@ -48,7 +48,7 @@ def key_create(service_id: int) -> Any:
     source = request.form.get("source", "")
     name = request.form.get("name", "").strip()[:120]
     try:
-        row, plain = integrations.create_key(s, svc, source, now=now(), name=name)
+        row, plain = create_key(s, svc, source, now=now(), name=name)
     except ValueError as e:
         flash(str(e), "error")
         return redirect(url_for("keys.key_list", service_id=svc.id))
@@ -57,7 +57,7 @@ def key_create(service_id: int) -> Any:
                  name=row.name, prefix=row.key_prefix, source=source, service=svc.name)
     s.commit()
     no_store()
-    return render_template("keys.html", svc=svc, keys=_keys(svc), sources=integrations.SOURCES,
+    return render_template("keys.html", svc=svc, keys=_keys(svc), sources=SOURCES,
                            created=(row, plain)), 201
 
 
@@ -70,7 +70,7 @@ def key_revoke(service_id: int, key_id: int) -> Any:
     if row is None or row.service_id != svc.id:
         abort(404)
     if row.revoked_at is None:
-        integrations.revoke(s, row, now())
+        revoke(s, row, now())
         audit.record(s, "key.revoked", actor=user(), client_id=svc.client_id, at=now(), target=f"key:{row.id}",
                      name=row.name, prefix=row.key_prefix, service=svc.name)
         s.commit()
