@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-EVENTS_COMMITTED = "vigil_events_committed"  # session.info flag set by events.py
+EVENTS_COMMITTED = "vigil_events_committed"  # session.info flag set by live/events.py
 T = TypeVar("T")
 log = logging.getLogger("vigil.db")
 
@@ -74,7 +74,7 @@ class Database:
         # A read-only view: on SQLite it begins deferred transactions that never take the write
         # lock, for followers that poll (see _configure_sqlite).
         self.read_engine = self.engine.execution_options(vigil_readonly=True)
-        # Called after a commit that wrote events (see events.py), e.g. to wake event followers.
+        # Called after a commit that wrote events (see live/events.py), e.g. to wake event followers.
         self.after_commit_hooks: list[Callable[[], None]] = []
 
         @event.listens_for(self.Session, "after_commit")

@@ -1,7 +1,7 @@
 """The optional second factor: TOTP (RFC 6238, 30-second codes, as in any authenticator app).
 
-The secret is stored encrypted (app/crypto.py). A code is accepted for the current step and
-one step either side (phone clocks drift), and never twice: the last accepted step is kept, so
+The secret is stored encrypted (app/clients/crypto.py). A code is accepted for the current step
+and one step either side (phone clocks drift), and never twice: the last accepted step is kept, so
 a code seen over a shoulder is useless once used. Losing the phone is recovered by an admin
 (a password reset that removes the second factor).
 """

@@ -99,7 +99,7 @@ class Engine:
         if self.bus is not None:
             # A new incident's first step is due at once: rather than find it at the next poll
             # (up to ENGINE_POLL_SECONDS later), look as soon as anything is committed anywhere
-            # (LISTEN, Redis, or the SQLite commit watch: see live.py).
+            # (LISTEN, Redis, or the SQLite commit watch: see live/bus.py).
             self.bus.add_signal_listener(self._nudge)
         last_tick, last_fire, behind = float("-inf"), float("-inf"), False
         while not stop.is_set():
@@ -230,7 +230,7 @@ class Engine:
 
         def run(chunk: list[int]) -> int:
             # Several incidents per transaction: fewer commits in an alert storm (event-writing
-            # commits are serialised, see events.py). The chunk's rows are locked together and
+            # commits are serialised, see live/events.py). The chunk's rows are locked together and
             # each is re-checked under the lock; a failure replays the chunk one at a time.
             try:
                 return self.transact(lambda s: action(s, chunk, now, **kw))

@@ -3,7 +3,7 @@
 A source module (alertmanager.py, grafana.py, events_v2.py, generic.py, later email.py) exposes
 `SOURCE: str` and `parse(body: object) -> list[IntakeEvent]`, a pure function of the decoded JSON
 body. It raises IntakeError with a clear message for anything it cannot accept. Deciding what the
-events do to incidents is app/incidents.py's job, not the parser's.
+events do to incidents is app/incidents/'s job (trigger.py), not the parser's.
 """
 
 from __future__ import annotations

@@ -168,12 +168,12 @@ class User(UserMixin, Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Changing this logs the user out everywhere (password reset, lost phone).
     session_version: Mapped[int] = mapped_column(Integer, default=1)
-    # The secret calendar feed URL is derived from this (see app/ical.py); None: no feed.
+    # The secret calendar feed URL is derived from this (see app/schedules/ical.py); None: no feed.
     # Bumping it revokes the old URL.
     ical_version: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime]
-    # Second factor (app/totp.py): the secret is encrypted at rest (app/crypto.py); the last
-    # accepted time step stops a code from being used twice.
+    # Second factor (app/accounts/totp.py): the secret is encrypted at rest
+    # (app/clients/crypto.py); the last accepted time step stops a code from being used twice.
     totp_secret: Mapped[str | None] = mapped_column(Text)
     totp_enabled_at: Mapped[datetime | None]
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)

@@ -1,7 +1,8 @@
 """Schedules: layers on rotations (with their history), overrides and claimed open slots, and the
 record of which coverage gaps managers were warned about.
 
-The pure model these rows map onto is app/schedules.py; app/rosters.py does the mapping.
+The pure model these rows map onto is app/schedules/rotations.py; app/schedules/rosters.py does
+the mapping.
 """
 
 from __future__ import annotations

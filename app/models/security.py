@@ -90,7 +90,7 @@ class ConnectionInfo(Base):
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16))  # ssh | vpn | bastion | other
     label: Mapped[str] = mapped_column(String(200))
-    secret: Mapped[str] = mapped_column(Text)  # Fernet token of the JSON payload (app/crypto.py)
+    secret: Mapped[str] = mapped_column(Text)  # Fernet token of the JSON payload (app/clients/crypto.py)
     created_at: Mapped[datetime]
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     updated_at: Mapped[datetime]

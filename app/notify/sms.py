@@ -1,5 +1,5 @@
 """SMS through the Twilio-compatible provider. Short (two segments at most), with the reply
-syntax and the one-tap link; replies come back to /twilio/sms (see replies.py)."""
+syntax and the one-tap link; replies come back to /twilio/sms (see answers/replies.py)."""
 
 from __future__ import annotations
 

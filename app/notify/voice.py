@@ -1,6 +1,7 @@
 """Voice calls through the Twilio-compatible provider. The call fetches its script from
-/twilio/voice/<token> when it is answered (answers/calls.py writes it from the incident's state at that
-moment), so a call picked up after someone else acknowledged says so instead of asking again."""
+/twilio/voice/<token> when it is answered (answers/calls.py writes it from the incident's state
+at that moment), so a call picked up after someone else acknowledged says so instead of asking
+again."""
 
 from __future__ import annotations
 

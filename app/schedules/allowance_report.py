@@ -1,6 +1,6 @@
 """The on-call allowance report from the database: the shifts each schedule of a pool really had
 (overrides and claimed slots included, so whoever held a shift is paid for it), at the pool's
-daily rates, with its country's public holidays (app/allowances.py has the rule)."""
+daily rates, with its country's public holidays (allowances.py has the rule)."""
 
 from __future__ import annotations
 
