@@ -1,2 +1,1 @@
-"""What comes back from a phone: one-time acknowledgement links, SMS replies, the paging call's
-script and key presses, and the provider's delivery receipts."""
+"""What comes back from a phone: ack links, SMS replies, a paging call's key presses, receipts."""

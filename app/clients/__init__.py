@@ -1,2 +1,1 @@
-"""The clients Vigil covers: their services and pools, the way into their systems (encrypted at
-rest), their runbooks, and who looked at what."""
+"""The clients Vigil covers: directory, connection info (encrypted), runbooks, access report."""

@@ -1,2 +1,1 @@
-"""The escalation engine: the loop that fires due steps and sends pages, how it runs (its own
-process or inline), one delivery at a time, and its heartbeat."""
+"""The escalation engine: its loop, how it runs, one delivery at a time, and its heartbeat."""

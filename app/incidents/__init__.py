@@ -1,5 +1,6 @@
-"""Incidents: the only writers of incident state, each change with its timeline entry and its event
-in the same transaction.
+"""Incidents: the only writers of incident state, and what is due when (escalation, policies).
+
+Each change is written with its timeline entry and its event, in the same transaction.
 
 record.py: the snapshot, the timeline and the row lock · trigger.py: alerts open or join an
 incident (the intake fast path) · actions.py: acknowledge, claim, escalate, log, hand over,

@@ -1,6 +1,7 @@
-"""Where alerts come in: one parser per source (pure functions of the body, on base.py) and the
-integration keys that say where an alert lands (keys.py). Writing the alerts is the incidents'
-job (incidents.write_alerts)."""
+"""Where alerts come in: one parser per source, and the integration keys saying where they land.
+
+The parsers are pure functions of the body (on base.py); keys.py resolves a key to its service.
+Writing the alerts is the incidents' job (incidents.write_alerts)."""
 
 from types import ModuleType
 

@@ -1,2 +1,1 @@
-"""The event bus: events are written with the change that made them (events.py), and each web
-process follows them and fans them out to its WebSockets (bus.py)."""
+"""The event bus: events.py writes events with the change, bus.py fans them out to WebSockets."""

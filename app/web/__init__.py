@@ -1,5 +1,4 @@
-"""The web tier: the app's set-up (app.py), request plumbing the views share (plumbing.py), HTTP
-security (httpsec.py), the OpenAPI document (openapi/) and safe Markdown for the pages."""
+"""The web tier: the app's set-up, the views' request plumbing, HTTP security, OpenAPI, Markdown."""
 
 from .app import init_app
 from .httpsec import check_origin

@@ -1,5 +1,7 @@
-"""The HTTP API described as OpenAPI 3.1, served at /api/openapi.json: the document's frame here,
-one part per area of the API beside it (base.py has what they share).
+"""The HTTP API described as OpenAPI 3.1, served at /api/openapi.json: one part per area.
+
+spec() puts the document's frame and the parts beside it together (base.py has what the parts
+share).
 
 Kept by hand next to the views; tests check that every API route is described and that the
 answers match these schemas (schemathesis).
