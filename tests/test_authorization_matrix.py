@@ -219,6 +219,13 @@ MATRIX: dict[tuple[str, str], Case] = {
         lambda c, r, w: f"/settings/tokens/{c.api_token(r if w == 'own' and r != 'anonymous' else 'bob')}/revoke",
         {r: ((302, 302) if r in ("anonymous", "admin") else (302, 404)) for r in ROLES}),
     ("/settings/security", "GET"): Case(lambda c, r, w: "/settings/security", same(302, 200)),
+    ("/settings/profile", "GET"): Case(lambda c, r, w: "/settings/profile", same(302, 200)),
+    ("/settings/profile/timezone", "POST"): Case(lambda c, r, w: "/settings/profile/timezone", same(302, 302),
+                                                 form={"timezone": "Europe/Paris", "auto": "1"}),
+    # A wrong current password: refused on the page it returns to, nothing changes.
+    ("/settings/password", "POST"): Case(lambda c, r, w: "/settings/password", same(302, 302),
+                                         form={"current": "not it", "new": "a new password 1", "confirm": "a new password 1"}),
+    ("/on-call", "GET"): Case(lambda c, r, w: "/on-call", same(302, 200)),
     ("/settings/totp", "POST"): Case(lambda c, r, w: "/settings/totp", same(302, 302), form={"code": "000000"}),
     ("/settings/totp/disable", "POST"): Case(lambda c, r, w: "/settings/totp/disable", same(302, 302), form={"code": "000000"}),
     ("/settings/sessions/end-others", "POST"): Case(lambda c, r, w: "/settings/sessions/end-others", same(302, 302)),

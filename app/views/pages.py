@@ -32,8 +32,13 @@ def page_context() -> dict[str, Any]:
 @bp.get("/")
 @login_required
 def home() -> Any:
-    """On call now: the app's first screen."""
+    """On call now: the app's first screen (managers and admins: the overview)."""
     from ..home import build
+
+    if user().has_role("admin", "manager"):
+        from .overview import overview_page
+
+        return overview_page()
 
     return render_template("home.html", home=build(db_session(), user(), now()), now=now())
 
@@ -74,8 +79,10 @@ def incident_detail(incident_id: int) -> Any:
         conns = connections.list_for_client(s, u, inc.client_id)
     except access.Denied:
         conns = []  # a client viewer is not told that connection info exists
+    from ..next_page import next_page
+
     return render_template("incident.html", inc=inc, timeline=timeline, connections=conns,
-                           runbooks=runbooks.for_incident(s, u, inc))
+                           runbooks=runbooks.for_incident(s, u, inc), next=next_page(s, inc))
 
 
 ACTIONS = {
@@ -100,7 +107,10 @@ def incident_action(incident_id: int, action: str) -> Any:
     try:
         out = fn(s, incident_id, Actor.of(user()), request.form, now())
         s.commit()
-        flash(out.message, "ok" if out.status < 400 else "error")
+        message = out.message
+        if action == "claim" and out.status < 400:
+            message = f"You are responder #{request.form.get('slot')} on incident #{incident_id}."
+        flash(message, "ok" if out.status < 400 else "error")
     except ActionError as e:
         s.rollback()
         if e.status == 404:
