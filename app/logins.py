@@ -23,7 +23,7 @@ from .crypto import Vault
 from .models import LoginSession, User
 
 SEEN_EVERY = timedelta(hours=1)  # how fresh a device's "last seen" is kept (one write an hour)
-WRONG = "Wrong e-mail or password."
+WRONG = "Wrong e-mail or password. Check both and try again (an admin can reset a forgotten password)."
 
 
 @dataclass

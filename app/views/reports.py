@@ -12,7 +12,7 @@ from sqlalchemy import select
 from .. import allowance_report
 from ..incidents import ActionError
 from ..models import Pool
-from ..rosters import check_see_pool, require_manager
+from ..rosters import check_see_pool
 from ..web import db_session, now, user
 
 bp = Blueprint("reports", __name__)
@@ -34,7 +34,11 @@ def allowances_csv() -> Any:
 @login_required
 def allowances(as_csv: bool = False) -> Any:
     s, u = db_session(), user()
-    require_manager(u)
+    if not u.has_role("admin", "manager"):
+        from ..access import Denied
+
+        raise Denied("The allowance report is for managers and admins. Your own shifts are on My shifts "
+                     "(/me/shifts); ask your manager for your allowance figures.")
     pools = s.execute(select(Pool).order_by(Pool.id)).scalars().all()
     default_from, default_to = _last_month(now().date())
     args = request.args
