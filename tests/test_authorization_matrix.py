@@ -226,6 +226,8 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("/settings/password", "POST"): Case(lambda c, r, w: "/settings/password", same(302, 302),
                                          form={"current": "not it", "new": "a new password 1", "confirm": "a new password 1"}),
     ("/on-call", "GET"): Case(lambda c, r, w: "/on-call", same(302, 200)),
+    # No incident has this key: the page says how to open one (the lookup only sees visible ones).
+    ("/incidents/by-key/<path:dedup_key>", "GET"): Case(lambda c, r, w: "/incidents/by-key/no-such-key", same(302, 404)),
     ("/settings/totp", "POST"): Case(lambda c, r, w: "/settings/totp", same(302, 302), form={"code": "000000"}),
     ("/settings/totp/disable", "POST"): Case(lambda c, r, w: "/settings/totp/disable", same(302, 302), form={"code": "000000"}),
     ("/settings/sessions/end-others", "POST"): Case(lambda c, r, w: "/settings/sessions/end-others", same(302, 302)),

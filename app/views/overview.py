@@ -29,3 +29,28 @@ def my_oncall() -> Any:
     from ..home import build
 
     return render_template("home.html", home=build(db_session(), user(), now()), now=now())
+
+
+@bp.get("/incidents/by-key/<path:dedup_key>")
+@login_required
+def by_key(dedup_key: str) -> Any:
+    """The incident an alert with this de-duplication key opened (the open one, else the latest):
+    the link `vigil demo` prints next to its curl."""
+    from flask import redirect, url_for
+    from sqlalchemy import select
+
+    from .. import access
+    from ..models import Incident
+    from ..web import error_page
+
+    s, u = db_session(), user()
+    q = select(Incident).where(Incident.dedup_key == dedup_key[:255]).order_by(
+        (Incident.status == "resolved").asc(), Incident.id.desc())
+    visible = access.visible_client_ids(s, u)
+    if visible is not None:
+        q = q.where(Incident.client_id.in_(visible))
+    inc = s.execute(q.limit(1)).scalar_one_or_none()
+    if inc is None:
+        return error_page(404, f"No incident has the key “{dedup_key[:255]}” yet: send the alert first (the curl "
+                               "that `vigil demo` printed), then reload this page.")
+    return redirect(url_for("pages.incident_detail", incident_id=inc.id))

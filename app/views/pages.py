@@ -63,7 +63,8 @@ def notification_settings() -> Any:
 @login_required
 def incident_list() -> Any:
     rows = access.visible_incidents(db_session(), user(), OPEN_STATUSES, limit=200)
-    return render_template("incidents.html", incidents=rows)
+    resolved = access.visible_incidents(db_session(), user(), ("resolved",), limit=15)
+    return render_template("incidents.html", incidents=rows, resolved=resolved)
 
 
 @bp.get("/incidents/<int:incident_id>")

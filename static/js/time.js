@@ -13,11 +13,19 @@ export function viewerZone() {
   return body.dataset.tz;
 }
 
+/* 24-hour locales write 09:00, 12-hour ones 9:00 AM (as the server's Babel does). */
+const H = (() => {
+  try {
+    const cycle = new Intl.DateTimeFormat(undefined, { hour: "numeric" }).resolvedOptions().hourCycle;
+    return cycle === "h23" || cycle === "h24" ? "2-digit" : "numeric";
+  } catch (e) { return "numeric"; }
+})();
+
 const OPTIONS = {
-  datetime: { weekday: "short", day: "numeric", month: "short", hour: "numeric", minute: "2-digit" },
-  full: { weekday: "short", day: "numeric", month: "short", year: "numeric", hour: "numeric", minute: "2-digit" },
-  time: { hour: "numeric", minute: "2-digit" },
-  timesec: { hour: "numeric", minute: "2-digit", second: "2-digit" },
+  datetime: { weekday: "short", day: "numeric", month: "short", hour: H, minute: "2-digit" },
+  full: { weekday: "short", day: "numeric", month: "short", year: "numeric", hour: H, minute: "2-digit" },
+  time: { hour: H, minute: "2-digit" },
+  timesec: { hour: H, minute: "2-digit", second: "2-digit" },
   date: { day: "numeric", month: "short", year: "numeric" },
   day: { weekday: "short", day: "numeric", month: "short" },
 };
