@@ -133,6 +133,7 @@ DESCRIPTIONS = {
     "user.deactivated": "deactivated {user}",
     "user.reactivated": "reactivated {user}",
     "policy.updated": "changed the escalation policy {name}",
+    "policy.deleted": "deleted the escalation policy {name}",
     "token.created": "created API token {name} ({prefix}…)",
     "token.revoked": "revoked API token {name} ({prefix}…)",
     "key.created": "created integration key {name} ({prefix}…) for {service}",

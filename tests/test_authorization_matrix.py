@@ -297,6 +297,16 @@ MATRIX: dict[tuple[str, str], Case] = {
         lambda c, r, w: "/admin/policies/new", staff_only(302, 302),
         form=lambda c, r, w: {"preset": "4h", "name": f"Policy {r} {w}", "role_primary": f"user:{c.world.alice}",
                               "role_lead": f"user:{c.world.theo}"}),
+    ("/admin/policies/<int:policy_id>", "GET"): Case(lambda c, r, w: f"/admin/policies/{c.world.policy_4h}", staff_only(302, 200)),
+    ("/admin/policies/<int:policy_id>", "POST"): Case(
+        lambda c, r, w: f"/admin/policies/{c.new_policy(w)}", staff_only(302, 302), form=lambda c, r, w: c.made["policy"]),
+    ("/admin/policies/<int:policy_id>/delete", "POST"): Case(
+        lambda c, r, w: f"/admin/policies/{c.new_policy(w)}/delete", staff_only(302, 302)),
+    ("/admin/people/<int:user_id>", "GET"): Case(lambda c, r, w: f"/admin/people/{c.world.bob}", staff_only(302, 200)),
+    ("/admin/people/<int:user_id>", "POST"): Case(
+        lambda c, r, w: f"/admin/people/{c.new_person(w)}", staff_only(302, 302), form=lambda c, r, w: c.made["person"]),
+    ("/admin/people/<int:user_id>/active", "POST"): Case(
+        lambda c, r, w: f"/admin/people/{c.new_person(w)}/active", staff_only(302, 302), form={"active": "0"}),
     # --- who is on call, my shifts, open slots, the calendar feed ------------------------------
     ("/api/v1/oncall", "GET"): Case(lambda c, r, w: "/api/v1/oncall", schedule_readers(401, 200)),
     ("/api/v1/me/shifts", "GET"): Case(lambda c, r, w: "/api/v1/me/shifts", schedule_readers(401, 200)),
