@@ -226,8 +226,8 @@ def init_app(app: Flask) -> None:
     def on_csrf(e: CSRFError) -> Any:
         if wants_json():
             return error_response(400, f"CSRF check failed: {e.description}")
-        return error_page(400, "This form had expired (or came from another page). Go back, reload the page and "
-                               "send it again.")
+        return error_page(400, "This form had expired, or came from another page (CSRF check failed). Go back, "
+                               "reload the page and send it again.")
 
     @app.errorhandler(HTTPException)
     def on_http(e: HTTPException) -> Any:

@@ -56,7 +56,10 @@ def notification_settings() -> Any:
     from .notify import check_paged
 
     check_paged(user())  # as the notification API: client viewers are never paged
-    return render_template("settings_notifications.html")
+    from ..server_channels import channels, sentence
+
+    found = channels(current_app.config, db_session())
+    return render_template("settings_notifications.html", channels=found, channels_sentence=sentence(found))
 
 
 @bp.get("/incidents")

@@ -39,6 +39,13 @@ def day(d: Any, with_year: bool = False) -> str:
     return timefmt.format_day(d, loc=viewer_locale(), with_year=with_year)
 
 
+@bp.app_template_filter("device")
+def device(user_agent: str | None) -> str:
+    from ..devices import describe
+
+    return describe(user_agent)
+
+
 @bp.app_template_filter("countdown")
 def countdown(deadline: datetime) -> str:
     return timefmt.countdown(deadline, now())
