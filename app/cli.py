@@ -49,6 +49,7 @@ def demo(as_json: bool) -> None:
     from .migrate import upgrade
 
     app = _app()
+    _quiet_migrations()
     v = app.extensions["vigil"]
     upgrade(v.db)
     info = load(v.db, app.config, v.clock.now())
@@ -171,30 +172,72 @@ def serve(host: str, port: int, workers: int) -> None:
     from .migrate import upgrade
 
     app = _app()
+    _quiet_migrations()
     upgrade(app.extensions["vigil"].db)
     env = dict(os.environ, VIGIL_BASE_URL=os.environ.get("VIGIL_BASE_URL", f"http://{host}:{port}"))
+    # The children get a session of their own: Ctrl-C reaches this process only, which stops them
+    # with SIGTERM (gunicorn's graceful stop), instead of every worker dying of SIGINT halfway.
     procs = [
         subprocess.Popen([sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", str(workers),
-                          "-b", f"{host}:{port}", "--graceful-timeout", "5", "app.wsgi:app"], env=env),
-        subprocess.Popen([sys.executable, "-m", "app.cli", "engine"], env=env),
+                          "-b", f"{host}:{port}", "--graceful-timeout", "5", *_control_socket(app),
+                          "app.wsgi:app"], env=env, start_new_session=True, preexec_fn=_die_with_parent),
+        subprocess.Popen([sys.executable, "-m", "app.cli", "engine"], env=env, start_new_session=True,
+                         preexec_fn=_die_with_parent),
     ]
     click.echo(f"Vigil is running at http://{host}:{port} (Ctrl-C stops it)")
+    stopping = False
 
     def stop(*_: Any) -> None:
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
         for p in procs:
             if p.poll() is None:
                 p.terminate()
 
     signal.signal(signal.SIGTERM, stop)
-    try:
-        while all(p.poll() is None for p in procs):
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
+    signal.signal(signal.SIGINT, stop)
+    while not stopping and all(p.poll() is None for p in procs):
+        time.sleep(0.2)
     stop()
     for p in procs:
-        p.wait(timeout=20)
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    click.echo("Vigil stopped.")
     sys.exit(0 if all(p.returncode in (0, -signal.SIGTERM) for p in procs) else 1)
+
+
+def _die_with_parent() -> None:
+    """Linux: a child of `vigil serve` gets SIGTERM if `vigil serve` itself is killed (it has a
+    session of its own, so nothing else would stop it)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _control_socket(app: Any) -> list[str]:
+    """gunicorn 24+ opens a control socket, by default in ~/.gunicorn: keep it in the instance
+    folder, with the database and the keys."""
+    from gunicorn.config import KNOWN_SETTINGS
+
+    if not any(s.name == "control_socket" for s in KNOWN_SETTINGS):
+        return []
+    os.makedirs(app.config["INSTANCE_PATH"], exist_ok=True)
+    return ["--control-socket", os.path.join(os.path.abspath(app.config["INSTANCE_PATH"]), "gunicorn.ctl")]
+
+
+def _quiet_migrations() -> None:
+    """Alembic's INFO lines (one per revision) are for `vigil db upgrade`, not the first minute."""
+    import logging
+
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 if __name__ == "__main__":

@@ -22,3 +22,8 @@ class Denied(Exception):
         super().__init__(message)
         self.message = message
         self.status = status
+
+
+class EditError(ValueError):
+    """A manager's change refused, with a message fit for the form (see accounts.people,
+    incidents.policies)."""

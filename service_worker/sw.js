@@ -18,6 +18,7 @@ const SHELL = [
   "/static/js/incident.js",
   "/static/js/notifications.js",
   "/static/js/home.js",
+  "/static/js/time.js",
   "/static/icons/icon-192.png",
   "/static/icons/badge-96.png",
 ];

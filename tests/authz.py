@@ -314,6 +314,31 @@ class Ctx:
             self.made["client"] = form
             return int(row.id)
 
+    def new_policy(self, which: str) -> int:
+        """A fresh one-step policy (used by nobody) paging alice."""
+        from app.incidents import policies
+        from app.incidents.escalation import TargetSpec
+
+        with self.database.transaction() as s:
+            row = policies.create(s, f"Policy {uuid.uuid4().hex[:8]}", [policies.StepInput(30, (TargetSpec("user", self.world.alice),))],
+                                  now=self.clock.now())
+            s.flush()
+            self.made["policy"] = {"name": row.name + " renamed", "step0_targets": f"user:{self.world.alice}",
+                                   "step0_delay": "15", "repeat": "0", "response_minutes": "240"}
+            return int(row.id)
+
+    def new_person(self, which: str) -> int:
+        """A fresh engineer."""
+        from app.accounts.users import create_user
+
+        tag = uuid.uuid4().hex[:8]
+        with self.database.transaction() as s:
+            row = create_user(s, email=f"p-{tag}@vigil.test", name=f"Person {tag}", role="engineer", password=None,
+                              now=self.clock.now())
+            s.flush()
+            self.made["person"] = {"name": f"Person {tag} renamed", "email": f"p-{tag}@vigil.test", "role": "engineer"}
+            return int(row.id)
+
     def runbook(self, which: str) -> int:
         """A fresh runbook for Acme (own) or Initech (other)."""
         from app.clients import runbooks

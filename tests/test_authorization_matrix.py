@@ -219,6 +219,15 @@ MATRIX: dict[tuple[str, str], Case] = {
         lambda c, r, w: f"/settings/tokens/{c.api_token(r if w == 'own' and r != 'anonymous' else 'bob')}/revoke",
         {r: ((302, 302) if r in ("anonymous", "admin") else (302, 404)) for r in ROLES}),
     ("/settings/security", "GET"): Case(lambda c, r, w: "/settings/security", same(302, 200)),
+    ("/settings/profile", "GET"): Case(lambda c, r, w: "/settings/profile", same(302, 200)),
+    ("/settings/profile/timezone", "POST"): Case(lambda c, r, w: "/settings/profile/timezone", same(302, 302),
+                                                 form={"timezone": "Europe/Paris", "auto": "1"}),
+    # A wrong current password: refused on the page it returns to, nothing changes.
+    ("/settings/password", "POST"): Case(lambda c, r, w: "/settings/password", same(302, 302),
+                                         form={"current": "not it", "new": "a new password 1", "confirm": "a new password 1"}),
+    ("/on-call", "GET"): Case(lambda c, r, w: "/on-call", same(302, 200)),
+    # No incident has this key: the page says how to open one (the lookup only sees visible ones).
+    ("/incidents/by-key/<path:dedup_key>", "GET"): Case(lambda c, r, w: "/incidents/by-key/no-such-key", same(302, 404)),
     ("/settings/totp", "POST"): Case(lambda c, r, w: "/settings/totp", same(302, 302), form={"code": "000000"}),
     ("/settings/totp/disable", "POST"): Case(lambda c, r, w: "/settings/totp/disable", same(302, 302), form={"code": "000000"}),
     ("/settings/sessions/end-others", "POST"): Case(lambda c, r, w: "/settings/sessions/end-others", same(302, 302)),
@@ -288,6 +297,16 @@ MATRIX: dict[tuple[str, str], Case] = {
         lambda c, r, w: "/admin/policies/new", staff_only(302, 302),
         form=lambda c, r, w: {"preset": "4h", "name": f"Policy {r} {w}", "role_primary": f"user:{c.world.alice}",
                               "role_lead": f"user:{c.world.theo}"}),
+    ("/admin/policies/<int:policy_id>", "GET"): Case(lambda c, r, w: f"/admin/policies/{c.world.policy_4h}", staff_only(302, 200)),
+    ("/admin/policies/<int:policy_id>", "POST"): Case(
+        lambda c, r, w: f"/admin/policies/{c.new_policy(w)}", staff_only(302, 302), form=lambda c, r, w: c.made["policy"]),
+    ("/admin/policies/<int:policy_id>/delete", "POST"): Case(
+        lambda c, r, w: f"/admin/policies/{c.new_policy(w)}/delete", staff_only(302, 302)),
+    ("/admin/people/<int:user_id>", "GET"): Case(lambda c, r, w: f"/admin/people/{c.world.bob}", staff_only(302, 200)),
+    ("/admin/people/<int:user_id>", "POST"): Case(
+        lambda c, r, w: f"/admin/people/{c.new_person(w)}", staff_only(302, 302), form=lambda c, r, w: c.made["person"]),
+    ("/admin/people/<int:user_id>/active", "POST"): Case(
+        lambda c, r, w: f"/admin/people/{c.new_person(w)}/active", staff_only(302, 302), form={"active": "0"}),
     # --- who is on call, my shifts, open slots, the calendar feed ------------------------------
     ("/api/v1/oncall", "GET"): Case(lambda c, r, w: "/api/v1/oncall", schedule_readers(401, 200)),
     ("/api/v1/me/shifts", "GET"): Case(lambda c, r, w: "/api/v1/me/shifts", schedule_readers(401, 200)),

@@ -154,11 +154,12 @@ def test_rotating_the_key_re_encrypts_everything(tmp_path) -> None:
         admin.totp_secret = vault.encrypt_text("JBSWY3DPEHPK3PXP")
     out = run(main, ["rotate-key", "--new-key-file", str(tmp_path / "new.key")], env=env)
     assert out.exit_code == 0, out.output
-    assert "re-encrypted 2 secrets" in out.output and "VIGIL_ENCRYPTION_KEY_FILE" in out.output
+    # This one and a second factor, and the demo's four connection entries.
+    assert "re-encrypted 6 secrets" in out.output and "VIGIL_ENCRYPTION_KEY_FILE" in out.output
     new = crypto.Vault(crypto.parse_keys((tmp_path / "new.key").read_text()))
     old_only = crypto.Vault(crypto.parse_keys(old_key))
     with db.transaction() as s:
-        row = s.execute(select(ConnectionInfo)).scalar_one()
+        row = s.execute(select(ConnectionInfo).where(ConnectionInfo.label == SECRET["label"])).scalar_one()
         assert new.decrypt(row.secret)["password"] == SECRET["password"]
         try:
             old_only.decrypt(row.secret)
@@ -191,6 +192,6 @@ def test_the_generated_key_file_is_private_and_rotation_keeps_running_processes_
     out = CliRunner().invoke(main, ["rotate-key", "--new-key-file", str(tmp_path / "new.key")], env=env)
     assert out.exit_code == 0 and "holds the new key first" in out.output
     with db.engine.connect() as c:
-        rotated = c.execute(text("SELECT secret FROM connection_infos")).scalar_one()
+        rotated = c.execute(text("SELECT secret FROM connection_infos WHERE label = 'l'")).scalar_one()
     assert rotated != token and running.decrypt(rotated) == {"password": "x"}  # re-read the key file
     db.dispose()

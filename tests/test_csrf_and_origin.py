@@ -16,7 +16,7 @@ def incident(client, world) -> int:
 def test_a_form_without_its_token_is_refused_and_changes_nothing(world, browser, incident) -> None:
     alice = browser("alice")
     r = alice.client.post(f"/incidents/{incident}/ack", data={})
-    assert r.status_code == 400 and b"CSRF check failed" in r.data
+    assert r.status_code == 400 and b"This form had expired" in r.data
     r = alice.client.post(f"/incidents/{incident}/ack", data={"csrf_token": "forged"})
     assert r.status_code == 400
     assert alice.get(f"/api/v1/incidents/{incident}").get_json()["incident"]["status"] == "triggered"

@@ -1,5 +1,5 @@
-"""The demo's Pool A is staffed by a Primary and a Secondary layer that its policies page, with
-an open slot to claim in the coming weeks."""
+"""The demo's Pool A is staffed by a Primary and a Secondary layer that its policies page, every
+week (a complete dual schedule), with one night open to claim next week (the Secondary on leave)."""
 
 from datetime import timedelta
 
@@ -26,4 +26,6 @@ def test_the_demo_schedule_pages_layers_and_offers_an_open_slot(app, database, c
         assert len(on_call) == 2 and len(set(on_call)) == 2  # two different people: dual on-call
         slots = open_slots.open_slots(s, alice, clock.now(), 4)
         assert [slot.roster.layer_names[slot.piece.layer_id] for slot in slots] == ["Secondary"]
-        assert slots[0].piece.end - slots[0].piece.start == timedelta(days=7)
+        assert slots[0].piece.end - slots[0].piece.start == timedelta(hours=14)  # 19:00 to 09:00
+        gaps = open_slots.gaps(s, clock.now(), clock.now() + timedelta(days=28))
+        assert [g["layer"]["name"] for g in gaps] == ["Secondary"]  # only that night

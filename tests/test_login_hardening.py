@@ -48,6 +48,9 @@ def test_an_unknown_account_is_answered_exactly_like_a_real_one(client, world) -
 
 
 def masked(page: bytes) -> bytes:
+    # The e-mail typed comes back in its field (so a typo in the password does not cost retyping
+    # it): the same for both, whichever was typed.
+    page = re.sub(rb'(name="email" autocomplete="username" required value)="[^"]*"', rb'\1=""', page)
     return re.sub(rb'(name="csrf_token" value|name="csrf-token" content)="[^"]*"', rb'\1=""', page)
 
 

@@ -24,7 +24,7 @@ from . import throttle, totp
 from .users import find_by_email, verify_password
 
 SEEN_EVERY = timedelta(hours=1)  # how fresh a device's "last seen" is kept (one write an hour)
-WRONG = "Wrong e-mail or password."
+WRONG = "Wrong e-mail or password. Check both and try again (an admin can reset a forgotten password)."
 
 
 @dataclass

@@ -1,14 +1,27 @@
-"""Escalation policies as data, and the two presets that match the contract tiers."""
+"""Escalation policies as data, the two presets that match the contract tiers, and changing an
+existing policy (the manager's policy screen)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from ..models import EscalationPolicy, EscalationStep, EscalationTarget, ScheduleLayer, User
+from .. import audit
+from ..errors import EditError
+from ..models import (
+    OPEN_STATUSES,
+    Client,
+    EscalationPolicy,
+    EscalationStep,
+    EscalationTarget,
+    Incident,
+    ScheduleLayer,
+    Service,
+    User,
+)
 from . import escalation
 
 
@@ -129,3 +142,66 @@ def create_preset(
         session, name, steps, now=now, repeat=preset.repeat,
         response_minutes=preset.response_minutes, preset=tier,
     )
+
+
+# --- changing what exists (the manager's policy screen) ------------------------------------
+
+
+def users_of(session: Session, policy: EscalationPolicy) -> list[str]:
+    """What uses this policy: client names and "client / service" names."""
+    clients = session.execute(select(Client.name).where(Client.policy_id == policy.id).order_by(Client.name)).scalars().all()
+    services = session.execute(
+        select(Client.name, Service.name).join(Client, Service.client_id == Client.id)
+        .where(Service.policy_id == policy.id).order_by(Client.name, Service.name)).all()
+    return [*clients, *(f"{c} / {s}" for c, s in services)]
+
+
+def update_policy(session: Session, actor: User, policy: EscalationPolicy, *, name: str, steps: list[StepInput],
+                  repeat: int, response_minutes: int, ack_timeout_minutes: int | None, now: datetime) -> EscalationPolicy:
+    """Replace a policy's settings and steps. An incident escalating under it takes the new steps
+    from its next one on."""
+    spec = escalation.PolicySpec(tuple(escalation.StepSpec(s.delay_minutes, s.targets) for s in steps), repeat,
+                                 response_minutes, ack_timeout_minutes)
+    errors = escalation.validate(spec)
+    name = (name or "").strip()
+    if not name:
+        errors.insert(0, "a policy needs a name")
+    elif session.execute(select(EscalationPolicy.id).where(EscalationPolicy.name == name,
+                                                             EscalationPolicy.id != policy.id)).first():
+        errors.insert(0, f"another policy is already called {name!r}")
+    if errors:
+        raise EditError("; ".join(errors))
+    policy.name, policy.repeat = name, repeat
+    policy.response_minutes, policy.ack_timeout_minutes = response_minutes, ack_timeout_minutes
+    policy.steps.clear()
+    session.flush()
+    for i, s in enumerate(steps):
+        step = EscalationStep(position=i, delay_minutes=s.delay_minutes)
+        for t in s.targets:
+            step.targets.append(EscalationTarget(kind=t.kind, user_id=t.id if t.kind == "user" else None,
+                                                 layer_id=t.id if t.kind == "layer" else None))
+        policy.steps.append(step)
+    session.flush()
+    audit.record(session, "policy.updated", actor=actor, at=now, target=f"policy:{policy.id}", name=name)
+    return policy
+
+
+def delete_policy(session: Session, actor: User, policy: EscalationPolicy, now: datetime) -> None:
+    used = users_of(session, policy)
+    open_ones = session.execute(select(func.count()).select_from(Incident).where(
+        Incident.policy_id == policy.id, Incident.status.in_(OPEN_STATUSES))).scalar() or 0
+    if open_ones:
+        used.append(f"{open_ones} open incident{'s' if open_ones > 1 else ''}")
+    if used:
+        raise EditError(f"{policy.name} is in use by {', '.join(used)}: give them another policy first")
+    audit.record(session, "policy.deleted", actor=actor, at=now, target=f"policy:{policy.id}", name=policy.name)
+    session.delete(policy)
+    session.flush()
+
+
+def policies_paging(session: Session, user: User) -> list[str]:
+    """The policies that page this person by name (a deactivated person is skipped by them)."""
+    q = (select(EscalationPolicy.name).join(EscalationStep, EscalationStep.policy_id == EscalationPolicy.id)
+         .join(EscalationTarget, EscalationTarget.step_id == EscalationStep.id)
+         .where(or_(EscalationTarget.user_id == user.id)).distinct().order_by(EscalationPolicy.name))
+    return list(session.execute(q).scalars())

@@ -164,6 +164,8 @@ class User(UserMixin, Base):
     client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))  # client viewers
     phone: Mapped[str | None] = mapped_column(String(32))
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Paris")
+    # True until the person chooses a zone: their times follow the browser's zone (app/timefmt.py).
+    timezone_auto: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     password_hash: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Changing this logs the user out everywhere (password reset, lost phone).

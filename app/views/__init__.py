@@ -20,9 +20,12 @@ def register(app: Flask) -> None:
         keys,
         links,
         live,
+        manage,
         notify,
         oncall,
+        overview,
         pages,
+        profile,
         pwa,
         runbooks,
         schedules,
@@ -35,5 +38,5 @@ def register(app: Flask) -> None:
     app.config.setdefault("SOCK_SERVER_OPTIONS", {"ping_interval": 25})
     live.sock.init_app(app)
     app.before_request(live.refuse_before_handshake)
-    for bp in (account.bp, admin_security.bp, connections.api, connections.pages, keys.bp, access_reports.bp):
+    for bp in (profile.bp, overview.bp, manage.bp, account.bp, admin_security.bp, connections.api, connections.pages, keys.bp, access_reports.bp):
         app.register_blueprint(bp)

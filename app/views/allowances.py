@@ -9,8 +9,8 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_login import login_required
 from sqlalchemy import select
 
-from ..access import check_see_pool, require_manager
-from ..errors import ActionError
+from ..access import check_see_pool
+from ..errors import ActionError, Denied
 from ..models import Pool
 from ..schedules import allowance_report
 from ..web import db_session, now, user
@@ -34,7 +34,9 @@ def allowances_csv() -> Any:
 @login_required
 def allowances(as_csv: bool = False) -> Any:
     s, u = db_session(), user()
-    require_manager(u)
+    if not u.has_role("admin", "manager"):
+        raise Denied("The allowance report is for managers and admins. Your own shifts are on My shifts "
+                     "(/me/shifts); ask your manager for your allowance figures.")
     pools = s.execute(select(Pool).order_by(Pool.id)).scalars().all()
     default_from, default_to = _last_month(now().date())
     args = request.args

@@ -63,7 +63,8 @@ def login() -> Any:
         session["pending_login"] = {"uid": step.user.id, "v": step.user.session_version, "step": step.outcome,
                                     "at": time.time(), "next": request.args.get("next")}
         return redirect(url_for("auth.second_factor" if step.outcome == "totp" else "auth.enrol"))
-    return render_template("login.html", error=step.message), (429 if step.outcome == "locked" else 401)
+    return render_template("login.html", error=step.message, email=request.form.get("email", "")[:254]), (
+        429 if step.outcome == "locked" else 401)
 
 
 @bp.route("/login/code", methods=["GET", "POST"])

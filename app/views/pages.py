@@ -13,9 +13,12 @@ from ..clients import connections, runbooks
 from ..engine.heartbeat import engine_status
 from ..errors import ActionError
 from ..incidents import Actor
+from ..incidents.next_page import next_page
 from ..models import OPEN_STATUSES, Event, Incident
+from ..notify import channels as server_channels
 from ..schedules.home import build
 from ..web import db_session, now, user
+from .overview import overview_page
 
 bp = Blueprint("pages", __name__)
 
@@ -35,7 +38,9 @@ def page_context() -> dict[str, Any]:
 @bp.get("/")
 @login_required
 def home() -> Any:
-    """On call now: the app's first screen."""
+    """On call now: the app's first screen (managers and admins: the overview)."""
+    if user().has_role("admin", "manager"):
+        return overview_page()
     return render_template("home.html", home=build(db_session(), user(), now()), now=now())
 
 
@@ -50,14 +55,17 @@ def me() -> Any:
 @login_required
 def notification_settings() -> Any:
     access.check_paged(user())  # as the notification API: client viewers are never paged
-    return render_template("settings_notifications.html")
+    found = server_channels.channels(current_app.config, db_session())
+    return render_template("settings_notifications.html", channels=found,
+                           channels_sentence=server_channels.sentence(found))
 
 
 @bp.get("/incidents")
 @login_required
 def incident_list() -> Any:
     rows = access.visible_incidents(db_session(), user(), OPEN_STATUSES, limit=200)
-    return render_template("incidents.html", incidents=rows)
+    resolved = access.visible_incidents(db_session(), user(), ("resolved",), limit=15)
+    return render_template("incidents.html", incidents=rows, resolved=resolved)
 
 
 @bp.get("/incidents/<int:incident_id>")
@@ -72,7 +80,7 @@ def incident_detail(incident_id: int) -> Any:
     except access.Denied:
         conns = []  # a client viewer is not told that connection info exists
     return render_template("incident.html", inc=inc, timeline=timeline, connections=conns,
-                           runbooks=runbooks.for_incident(s, u, inc))
+                           runbooks=runbooks.for_incident(s, u, inc), next=next_page(s, inc))
 
 
 ACTIONS = {
@@ -97,7 +105,10 @@ def incident_action(incident_id: int, action: str) -> Any:
     try:
         out = fn(s, incident_id, Actor.of(user()), request.form, now())
         s.commit()
-        flash(out.message, "ok" if out.status < 400 else "error")
+        message = out.message
+        if action == "claim" and out.status < 400:
+            message = f"You are responder #{request.form.get('slot')} on incident #{incident_id}."
+        flash(message, "ok" if out.status < 400 else "error")
     except ActionError as e:
         s.rollback()
         if e.status == 404:

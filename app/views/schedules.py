@@ -19,7 +19,7 @@ from ..schedules import client_coverage, open_slots, overrides, whos_on
 from ..schedules import store as schedule_store
 from ..schedules.coverage import local_to_utc, zone
 from ..schedules.rosters import load, pieces_around
-from ..web import db_session, now, user
+from ..web import db_session, now, timefmt, user
 
 bp = Blueprint("schedules", __name__)
 WEEKS_SHOWN = 4
@@ -54,9 +54,13 @@ def _local(value: str | None, tz: str, what: str) -> datetime:
 
 @bp.app_template_filter("local")
 def local_time(value: datetime | str, tz: str | None = None) -> str:
-    """An instant on a local clock (the given zone, else the viewer's own), as people read it."""
+    """An instant on the viewer's own clock, in their locale's format; the zone is named when the
+    schedule's (`tz`) is another one, so "09:00" is never read on the wrong clock."""
+    from .profile import viewer_locale, viewer_zone_name
+
     t = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return t.astimezone(zone(tz or user().timezone)).strftime("%a %d %b %H:%M")
+    mine = viewer_zone_name()
+    return timefmt.format_instant(t, "datetime", tz=mine, loc=viewer_locale(), name_zone=bool(tz) and tz != mine)
 
 
 def _is_manager() -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, Response, g, make_response, request, session
+from flask import Flask, Response, g, request, session
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
@@ -106,7 +106,8 @@ def init_app(app: Flask) -> None:
     def on_csrf(e: CSRFError) -> Any:
         if wants_json():
             return error_response(400, f"CSRF check failed: {e.description}")
-        return make_response(f"CSRF check failed: {e.description}. Reload the page and try again.", 400)
+        return error_page(400, "This form had expired, or came from another page (CSRF check failed). Go back, "
+                               "reload the page and send it again.")
 
     @app.errorhandler(HTTPException)
     def on_http(e: HTTPException) -> Any:
@@ -115,6 +116,8 @@ def init_app(app: Flask) -> None:
             if e.code == 413:
                 msg = f"the body is larger than {app.config['MAX_CONTENT_LENGTH']} bytes"
             return error_response(e.code or 500, msg)
+        if (e.code or 500) >= 400:
+            return error_page(e.code or 500, _page_message(e))
         return e
 
     @app.errorhandler(Exception)
@@ -122,4 +125,16 @@ def init_app(app: Flask) -> None:
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         if wants_json():
             return error_response(500, "internal error; it has been logged")
-        return make_response("Internal error; it has been logged.", 500)
+        return error_page(500, "Something went wrong on Vigil's side; it has been logged. Try again in a minute, "
+                               "and tell your admin if it happens again.")
+
+
+_PAGE_MESSAGES = {
+    404: "There is no page at this address (or no longer). Check the link, or start again from the first screen.",
+    405: "This address does not take that kind of request. Start again from the first screen.",
+    413: "What you sent is too large. Send something smaller.",
+}
+
+
+def _page_message(e: HTTPException) -> str:
+    return _PAGE_MESSAGES.get(e.code or 500, e.description or e.name)

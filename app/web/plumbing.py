@@ -173,10 +173,17 @@ class BoundedInt(IntegerConverter):
 
 
 def error_page(status: int, message: str) -> Response:
+    """A page in the app's look (a phone viewport, the navigation), or plain text when even that
+    cannot be drawn (the database is gone, say)."""
     from flask import render_template
 
-    title = {403: "Not allowed", 404: "Not found"}.get(status, _reason(status).replace("_", " ").capitalize())
-    return make_response(render_template("error.html", status=status, title=title, message=message), status)
+    title = {403: "Not allowed", 404: "Page not found", 500: "Something went wrong"}.get(
+        status, _reason(status).replace("_", " ").capitalize())
+    try:
+        return make_response(render_template("error.html", status=status, title=title, message=message), status)
+    except Exception:  # noqa: BLE001 - the page about an error must not fail in turn
+        current_app.logger.exception("the error page could not be drawn")
+        return make_response(f"{title}. {message}", status)
 
 
 def exempt(view: Any) -> Any:

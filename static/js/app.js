@@ -1,21 +1,14 @@
 /* Loaded by every page: registers the service worker, reports the outbox ("queued" → "sent"),
  * replays it when the phone comes back online, keeps the engine banner honest. */
 import { Live } from "./live.js";
+import "./time.js";
 
 // Dark at night whatever the system says: a bright screen at 3 a.m. is the last thing needed.
 const hour = new Date().getHours();
 if (hour >= 20 || hour < 7) document.documentElement.dataset.theme = "dark";
 
-/* Times are sent in UTC; show them in the phone's own time zone. */
-export function localTimes(root = document) {
-  const fmt = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
-  for (const t of root.querySelectorAll("time[data-local]")) {
-    const d = new Date(t.dateTime || t.getAttribute("datetime"));
-    if (!Number.isNaN(d.getTime())) t.textContent = fmt.format(d);
-  }
-}
-localTimes();
-document.addEventListener("vigil:content", () => localTimes());
+/* Times are sent in UTC; time.js shows them on the viewer's clock. */
+export { redrawTimes as localTimes } from "./time.js";
 
 export const csrfToken = () => document.querySelector('meta[name="csrf-token"]')?.content || "";
 

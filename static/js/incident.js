@@ -1,6 +1,7 @@
 /* One incident: acknowledge (queued when offline, replayed exactly once), claim slot #1/#2,
  * escalate, log an action, hand over, resolve; live updates from the event bus. */
 import { api, live, queueForLater, queuedBecause, toast, csrfToken } from "./app.js";
+import { timeElement, redrawTimes } from "./time.js";
 
 const root = document.getElementById("incident");
 const id = Number(root.dataset.id);
@@ -40,11 +41,24 @@ async function refresh() {
   const timeline = document.getElementById("timeline");
   timeline.replaceChildren(...r.data.timeline.map((t) => {
     const li = el("li", t.kind);
-    const time = el("time", null, new Date(t.at).toISOString().slice(11, 19));
-    time.dateTime = t.at;
-    li.append(time, " ", t.message);
+    li.append(timeElement(t.at, "timesec"), " ", t.message);
     return li;
   }));
+  if (inc.status !== "triggered") document.getElementById("next-step").hidden = true;
+  else refreshNextStep();
+}
+
+/* "M+30: Alice Martin will be paged at 02:29": re-read from the page, which computes it. */
+async function refreshNextStep() {
+  const resp = await fetch(location.pathname, { credentials: "same-origin" }).catch(() => null);
+  if (!resp || !resp.ok) return;
+  const doc = new DOMParser().parseFromString(await resp.text(), "text/html");
+  const fresh = doc.getElementById("next-step");
+  const mine = document.getElementById("next-step");
+  if (fresh && mine) {
+    mine.replaceWith(fresh);
+    redrawTimes(fresh.parentNode);
+  }
 }
 
 async function acknowledge(button) {
@@ -89,14 +103,40 @@ const FIELDS = [
   ["password", "Password"], ["private_key", "Private key"], ["vpn_profile", "VPN profile"], ["instructions", "Instructions"],
 ];
 
-function copyButton(text) {
+const SECRET_FIELDS = new Set(["password", "private_key"]);
+
+function copyButton(text, label) {
   const b = el("button", "copy", "Copy");
   b.type = "button";
+  b.setAttribute("aria-label", `Copy the ${label.toLowerCase()}`);
   b.addEventListener("click", async () => {
-    try { await navigator.clipboard.writeText(text); toast("Copied.", "ok"); }
-    catch (e) { toast("Copy failed: select the text instead.", "error"); }
+    try { await navigator.clipboard.writeText(text); toast(`${label} copied.`, "ok"); }
+    catch (e) { toast("Copy failed: press Show, then select the text.", "error"); }
   });
   return b;
+}
+
+/* A password or key: masked until "Show" (someone may be looking over the shoulder). */
+function secretValue(value, label) {
+  const box = el("span", "secret-box");
+  const shown = el(value.includes("\n") ? "pre" : "code", "value", value);
+  const masked = el("code", "value masked", "•".repeat(Math.min(Math.max(value.length, 8), 16)));
+  masked.setAttribute("aria-label", `${label} hidden`);
+  shown.hidden = true;
+  const toggle = el("button", "copy show", "Show");
+  toggle.type = "button";
+  toggle.setAttribute("aria-pressed", "false");
+  toggle.setAttribute("aria-label", `Show the ${label.toLowerCase()}`);
+  toggle.addEventListener("click", () => {
+    const show = shown.hidden;
+    shown.hidden = !show;
+    masked.hidden = show;
+    toggle.textContent = show ? "Hide" : "Show";
+    toggle.setAttribute("aria-pressed", String(show));
+    toggle.setAttribute("aria-label", `${show ? "Hide" : "Show"} the ${label.toLowerCase()}`);
+  });
+  box.append(masked, shown);
+  return [box, toggle];
 }
 
 async function reveal(form) {
@@ -119,8 +159,16 @@ async function reveal(form) {
   for (const [key, label] of FIELDS) {
     if (c[key] === null || c[key] === undefined || c[key] === "") continue;
     const value = String(c[key]);
-    const row = el("div", "field");
-    row.append(el("span", "meta", label), el(value.includes("\n") ? "pre" : "code", "value", value), copyButton(value));
+    const row = el("div", SECRET_FIELDS.has(key) ? "field secret" : "field");
+    row.dataset.field = key;
+    if (SECRET_FIELDS.has(key)) {
+      const [box, toggle] = secretValue(value, label);
+      const buttons = el("span", "buttons");
+      buttons.append(toggle, copyButton(value, label));
+      row.append(el("span", "meta", label), box, buttons);
+    } else {
+      row.append(el("span", "meta", label), el(value.includes("\n") ? "pre" : "code", "value", value), copyButton(value, label));
+    }
     rows.push(row);
   }
   box.replaceChildren(...rows);
@@ -138,6 +186,7 @@ root.addEventListener("submit", async (event) => {
   if (!action) return;
   event.preventDefault();
   if (action === "ack") return acknowledge(form.querySelector("button"));
+  if (action === "resolve" && !confirmResolve(form)) return;
   const { path, body } = ACTIONS[action](form);
   let r;
   try {
@@ -146,9 +195,27 @@ root.addEventListener("submit", async (event) => {
     toast("You are offline: only acknowledgements are queued. Try again when the phone is back online.", "error");
     return;
   }
-  toast(r.data.message || (r.ok ? "Done." : "Refused."), r.ok ? "ok" : "error");
+  let message = r.data.message || (r.ok ? "Done." : "Refused.");
+  if (action === "claim" && r.ok) message = `You are responder #${body.slot} on incident #${root.dataset.number}.`;
+  toast(message, r.ok ? "ok" : "error");
   if (r.ok && form.elements.length > 2) form.reset();
   refresh();
 });
 
 live.on((event) => { if (event.incident_id === id) refresh(); });
+
+/* Resolve is final: the first tap arms the button ("Tap again to resolve"), a second within
+ * 5 s resolves. Hand over sits right above it, so one slip of the thumb must not close it. */
+let armed = null;
+function confirmResolve(form) {
+  const button = form.querySelector("button");
+  if (armed) { clearTimeout(armed); armed = null; button.textContent = `Resolve #${root.dataset.number}`; return true; }
+  button.textContent = `Tap again to resolve #${root.dataset.number}`;
+  button.classList.add("armed");
+  armed = setTimeout(() => {
+    armed = null;
+    button.textContent = `Resolve #${root.dataset.number}`;
+    button.classList.remove("armed");
+  }, 5000);
+  return false;
+}

@@ -26,6 +26,12 @@ def test_a_demo_page_lands_on_the_timeline_without_noise(database, clock, tmp_pa
         engine.run_until_idle()
     finally:
         engine.close()
-    notes = timeline(database, 1)
+    with database.transaction() as s:
+        from sqlalchemy import select
+
+        from app.models import Incident
+
+        iid = s.execute(select(Incident.id).where(Incident.dedup_key == "disk-web-2")).scalar_one()
+    notes = timeline(database, iid)
     assert any(n.startswith("Recording to Alice Martin (demo log): delivered") for n in notes)
     assert not any("FAILED" in n for n in notes), notes

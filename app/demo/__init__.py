@@ -7,18 +7,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .accounts.users import create_user, find_by_email
-from .db import Database
-from .incidents import policies
-from .incidents.escalation import TargetSpec
-from .intake.keys import create_key, digest
-from .models import (
+from ..accounts.users import create_user, find_by_email
+from ..db import Database
+from ..incidents import policies
+from ..incidents.escalation import TargetSpec
+from ..intake.keys import create_key, digest
+from ..models import (
     Client,
     ContactMethod,
     EscalationPolicy,
@@ -29,9 +29,12 @@ from .models import (
     Service,
     User,
 )
-from .notify.readiness import describe as channels
-from .schedules import store as schedule_store
-from .schedules.coverage import zone
+from ..notify.readiness import describe as channels
+from ..schedules import overrides
+from ..schedules import store as schedule_store
+from ..schedules.coverage import local_to_utc, zone
+from ..schedules.rosters import layer_oncall
+from . import history as demo_history
 
 USERS = [
     # email, name, role, phone, in the pool
@@ -114,6 +117,9 @@ def load(db: Database, config: dict[str, Any], now: datetime) -> dict[str, Any]:
             keys.append({"client": slug, "service": sname, "source": source, "key": plain})
         channel_lines = channels(config, s)
 
+        demo_history.load(s, config, now, admin=users["admin@vigil.example"], primary=primary, secondary=secondary)
+        oncall = _on_call_now(s, {"Primary": primary, "Secondary": secondary}, now)
+
     logins = [{"email": e, "password": _derive(secret, f"pw:{e}", 16), "role": r} for e, _, r, _, _ in USERS]
     logins.append({"email": "viewer@acme.example", "password": _derive(secret, "pw:viewer@acme.example", 16),
                    "role": "client_viewer"})
@@ -123,7 +129,18 @@ def load(db: Database, config: dict[str, Any], now: datetime) -> dict[str, Any]:
         f"'{{\"routing_key\": \"{ev2['key']}\", \"event_action\": \"trigger\", \"dedup_key\": \"disk-web-2\", "
         f"\"payload\": {{\"summary\": \"Disk 95% full on web-2\", \"source\": \"web-2\", \"severity\": \"critical\"}}}}'"
     )
-    return {"url": base_url, "logins": logins, "integration_keys": keys, "curl": curl, "channels": channel_lines}
+    return {"url": base_url, "logins": logins, "integration_keys": keys, "curl": curl, "channels": channel_lines,
+            "oncall": oncall, "incident_url": f"{base_url}/incidents/by-key/disk-web-2"}
+
+
+def _on_call_now(s: Session, layers: dict[str, int], now: datetime) -> list[dict[str, Any]]:
+
+    out = []
+    for name, layer_id in layers.items():
+        ids, _label = layer_oncall(s, layer_id, now)
+        person = s.get(User, ids[0]) if ids else None
+        out.append({"layer": name, "name": person.name if person else None, "email": person.email if person else None})
+    return out
 
 
 def _user(s: Session, secret: str, email: str, name: str, role: str, phone: str | None, now: datetime,
@@ -147,9 +164,9 @@ def _user(s: Session, secret: str, email: str, name: str, role: str, phone: str 
 
 SCHEDULE = "Pool A on-call"
 ROTATIONS = [
-    # layer, turns (None: an open slot, offered to the pool every fourth week)
+    # layer, turns: a complete dual schedule (nobody holds both layers in the same week)
     ("Primary", ["alice@vigil.example", "bob@vigil.example", "carol@vigil.example", "theo@vigil.example"]),
-    ("Secondary", ["carol@vigil.example", None, "alice@vigil.example", "bob@vigil.example"]),
+    ("Secondary", ["carol@vigil.example", "theo@vigil.example", "alice@vigil.example", "bob@vigil.example"]),
 ]
 
 
@@ -161,14 +178,24 @@ def _schedule(s: Session, pool: Pool, users: dict[str, User], now: datetime) -> 
         admin = users["admin@vigil.example"]
         found = schedule_store.save_schedule(s, admin, None, name=SCHEDULE, pool_id=pool.id,
                                              timezone="Europe/Paris", coverage=None, now=now)
-        # Begun a week ago, so someone is on call from the first minute of the demo.
+        # Begun five weeks ago: someone is on call from the first minute, and the demo's past
+        # (app/demo_history.py) was answered by whoever the schedule had on call then.
         today = now.astimezone(zone("Europe/Paris")).date()
         for name, turns in ROTATIONS:
             spec = schedule_store.RotationSpec.parse({
                 "members": [users[e].id if e else None for e in turns], "length": "weekly", "handoff_day": 0,
-                "handoff_time": "09:00", "start_date": (today - timedelta(days=today.weekday() + 7)).isoformat(),
+                "handoff_time": "09:00", "start_date": (today - timedelta(days=today.weekday() + 35)).isoformat(),
                 "timezone": "Europe/Paris"})
             schedule_store.save_layer(s, admin, found.id, None, name=name, rotation=spec, now=now)
+        s.flush()
+        # One night next week the Secondary is on leave: an open slot for the pool to claim, and
+        # a coverage gap the managers' overview announces until someone takes it.
+
+        night = today + timedelta(days=9)
+        secondary = next(layer for layer in found.layers if layer.name == "Secondary")
+        overrides.create(s, admin, secondary.id, None, local_to_utc(night, time(19), zone("Europe/Paris")),
+                         local_to_utc(night + timedelta(days=1), time(9), zone("Europe/Paris")), now,
+                         note="Secondary on leave (demo): claim it on /open-slots")
         pool.allowance_weekday_cents, pool.allowance_weekend_cents, pool.allowance_holiday_cents = 2500, 5000, 7500
         s.flush()
     layers = {layer.name: layer.id for layer in found.layers}
@@ -190,9 +217,13 @@ def describe(info: dict[str, Any]) -> str:
     lines += ["", "Integration keys:"]
     for k in info["integration_keys"]:
         lines.append(f"  {k['client']:<7} {k['service']:<14} {k['source']:<13} {k['key']}")
-    lines += ["", f"{SCHEDULE}: Primary and Secondary hand off on Mondays at 09:00 (Europe/Paris);",
-              "Secondary has an open slot every fourth week, to claim on /open-slots. See /schedules."]
+    lines += ["", f"{SCHEDULE}: Primary and Secondary hand off on Mondays at 09:00 (Europe/Paris).", "On call now:"]
+    for o in info.get("oncall", []):
+        lines.append(f"  {o['layer']:<10} {o['name'] or 'nobody'}" + (f" ({o['email']})" if o["email"] else ""))
+    lines += ["One night next week the Secondary is an open slot (see /open-slots); the last three weeks of",
+              "incidents, the runbooks and the connection info are in place (see /incidents and /clients)."]
     lines += ["", "Notification channels:", *(f"  {c}" for c in info["channels"]),
               "  Every demo user also has the recording channel: each page shows on the incident's timeline.",
-              "", "Fire an alert (Globex, 1-hour SLA):", f"  {info['curl']}", ""]
+              "", "Fire an alert (Globex, 1-hour SLA):", f"  {info['curl']}",
+              f"then open the incident it opens: {info['incident_url']}", ""]
     return "\n".join(lines)
