@@ -159,7 +159,10 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("/api/v1/events", "GET"): Case(lambda c, r, w: "/api/v1/events?since=0", same(401, 200)),
     ("/api/v1/incidents/<int:incident_id>", "GET"): Case(incident(), SEE_INCIDENT),
     ("/api/v1/incidents/<int:incident_id>/ack", "POST"): Case(incident("/ack"), ACT_INCIDENT, json={}),
-    ("/api/v1/incidents/<int:incident_id>/claim", "POST"): Case(incident("/claim"), ACT_INCIDENT, json={"slot": 1}),
+    # The matrix's incidents are single-engineer (4-hour): whoever may act on one is told it has
+    # no responder slots (409); the others are refused as for any action.
+    ("/api/v1/incidents/<int:incident_id>/claim", "POST"): Case(incident("/claim"), by_client(401, 409),
+                                                                  json={"slot": 1}),
     ("/api/v1/incidents/<int:incident_id>/escalate", "POST"): Case(incident("/escalate"), ACT_INCIDENT, json={}),
     ("/api/v1/incidents/<int:incident_id>/actions", "POST"): Case(incident("/actions"), ACT_INCIDENT, json={"text": "looked"}),
     ("/api/v1/incidents/<int:incident_id>/handover", "POST"): Case(incident("/handover"), ACT_INCIDENT, json={"reason": "app bug"}),

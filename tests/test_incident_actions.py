@@ -91,6 +91,15 @@ def test_one_engineer_cannot_hold_both_slots(client, world, browser) -> None:
     assert r.status_code == 409 and "slot #1" in r.get_json()["message"]
 
 
+def test_a_single_engineer_incident_has_no_slots_to_claim(client, world, browser, database) -> None:
+    iid = opened(client, world, "acme_generic")  # Acme: the 4-hour tier, one engineer
+    r = browser("alice").post(f"/api/v1/incidents/{iid}/claim", json={"slot": 2})
+    assert r.status_code == 409 and "no responder slots" in r.get_json()["message"]
+    with database.transaction() as s:
+        inc = s.get(Incident, iid)
+        assert (inc.slot1_user_id, inc.slot2_user_id, inc.status) == (None, None, "triggered")
+
+
 def test_a_bad_slot_is_a_clear_400(client, world, browser) -> None:
     iid = opened(client, world)
     for bad in (3, "x", None, [1]):

@@ -136,6 +136,11 @@ def claim_slot(
 
     def act() -> Outcome:
         inc = lock(session, incident_id, actor)
+        if inc.client.tier != "1h":
+            # Two responders belong to dual on-call (the 1-hour tier); a 4-hour incident has one
+            # engineer, who acknowledges it.
+            raise ActionError(f"#{inc.number} is a single-engineer (4-hour) incident: it has no responder slots; "
+                              "acknowledge it instead", 409)
         if inc.status == Status.resolved.value:
             return Outcome("already_resolved", f"#{inc.number} is already resolved.", inc, 409)
         holder_id = inc.slot1_user_id if n == 1 else inc.slot2_user_id
