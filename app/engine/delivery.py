@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from .. import incidents
 from ..answers import links
@@ -25,7 +25,7 @@ from ..clock import Clock
 from ..db import Database
 from ..models import ContactMethod, DeliveryAttempt, Incident, Notification, Status
 from ..notify.base import Delivered, OutboundMessage, Transport, TransportError, answer_text
-from ..notify.message import compose
+from ..notify.message import compose, compose_outbound
 
 log = logging.getLogger("vigil.engine")
 
@@ -83,7 +83,8 @@ class Sender:
         goes out. The sending threads then only send. Nothing else is locked here: pages that
         will not go out are settled by their sending thread (_not_sent), which locks properly."""
         found = s.execute(select(Notification).where(Notification.id.in_(ids)).options(
-            joinedload(Notification.user), joinedload(Notification.contact_method))
+            joinedload(Notification.user), joinedload(Notification.contact_method),
+            selectinload(Notification.attachments))
             .execution_options(populate_existing=True)).scalars().all()
         incident_ids = {n.incident_id for n in found if n.incident_id}
         incs = {i.id: i for i in s.execute(select(Incident).where(Incident.id.in_(incident_ids))
@@ -93,12 +94,17 @@ class Sender:
             inc = incs.get(n.incident_id) if n.incident_id else None
             if why := _pointless(n, inc):
                 jobs.append(Job(n.id, skip=("cancelled", why, True)))
+            elif n.user_id is None:  # to someone who is not a user (notify/outbound.py)
+                if n.kind not in self.transports:
+                    jobs.append(Job(n.id, skip=("failed", f"this server has no {n.kind} channel", False)))
+                else:
+                    jobs.append(Job(n.id, compose_outbound(n, incidents.snapshot(inc) if inc else None)))
             elif n.contact_method is None or not n.contact_method.enabled:
                 jobs.append(Job(n.id, skip=("cancelled", "contact method removed or disabled before sending", False)))
             elif n.kind not in self.transports:
                 jobs.append(Job(n.id, skip=("failed", f"this server has no {n.kind} channel", False)))
             else:
-                link = make_link(s, n, now) if (inc is not None and n.purpose != "test") else None
+                link = make_link(s, n, now) if (inc is not None and n.purpose in ("page", "help")) else None
                 jobs.append(Job(n.id, compose(
                     n, n.user, n.contact_method, inc, base_url=self.config.get("BASE_URL", ""),
                     ack_url=link.url if link else None, ack_token=link.token if link else None,
@@ -253,7 +259,7 @@ class Sender:
         self._check_reached(s, n, now)
 
     def _check_reached(self, s: Session, n: Notification, now: datetime) -> None:
-        if n.firing_id is None or n.incident_id is None:
+        if n.firing_id is None or n.incident_id is None or n.user_id is None:
             return
         inc = _lock_incident(s, n.incident_id)
         if inc is None or inc.status != Status.triggered.value and n.purpose == "page":
@@ -326,4 +332,5 @@ def _target(n: Notification, msg: Any) -> str:
 def _where(n: Notification) -> str:
     names = {"push": "Push", "sms": "SMS", "voice": "Voice call", "email": "E-mail", "recording": "Recording"}
     label = n.contact_method.label if n.contact_method and n.contact_method.label else ""
-    return f"{names.get(n.kind, n.kind)} to {n.user.name}" + (f" ({label})" if label else "")
+    who = n.user.name if n.user is not None else (n.address or "someone")
+    return f"{names.get(n.kind, n.kind)} to {who}" + (f" ({label})" if label else "")

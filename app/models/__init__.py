@@ -2,7 +2,7 @@
 
 from .core import *  # noqa: F403
 from .core import Base, BigId, Role, Status  # noqa: F401  (explicit for type checkers)
-from .notify import AckToken, DeliveryAttempt, InboundMessage, Notification  # noqa: F401
+from .notify import AckToken, DeliveryAttempt, InboundMessage, Notification, NotificationAttachment  # noqa: F401
 from .runbooks import Runbook  # noqa: F401
 from .schedules import *  # noqa: F403
 from .security import ApiToken, AuditEntry, ConnectionInfo, LoginSession, LoginThrottle  # noqa: F401

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .core import Base, BigId, ContactMethod, Incident, User
 
 
 class Notification(Base):
-    """A message that must reach one contact method. Written before sending (pending), claimed
-    with a lease (sending), then sent or failed; an expired lease is retried."""
+    """A message that must reach one contact method of a user, or one address of someone who is
+    not a user (a client's contact: see notify/outbound.py). Written before sending (pending),
+    claimed with a lease (sending), then sent or failed; an expired lease is retried."""
 
     __tablename__ = "notifications"
     __table_args__ = (
@@ -27,12 +28,23 @@ class Notification(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
     firing_id: Mapped[int | None] = mapped_column(ForeignKey("step_firings.id", ondelete="CASCADE"))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     contact_method_id: Mapped[int | None] = mapped_column(ForeignKey("contact_methods.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(String(16))
-    purpose: Mapped[str] = mapped_column(String(16), default="page")  # page | help | test | warning
-    # The text of a notification that is not about an incident (e.g. a coming coverage gap).
+    # page | help | test | warning for users; for outsiders, what the feature says (client_mail...)
+    purpose: Mapped[str] = mapped_column(String(16), default="page")
+    # The text of a notification that is not about an incident (e.g. a coming coverage gap), or
+    # the body of a message to an outsider.
     message: Mapped[str | None] = mapped_column(Text)
+    # A message to someone who is not a user: where it goes (an e-mail address, a phone number),
+    # its subject, the mail headers it carries (threading, List-Unsubscribe...) and whose client.
+    address: Mapped[str | None] = mapped_column(String(320))
+    subject: Mapped[str | None] = mapped_column(String(300))
+    headers: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    # "At most one message for this": a feature's own key (a monthly report per client and
+    # month, a step of a hand-over chain...). Queued twice, the second is refused by the index.
+    once_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sending|sent|failed|cancelled
     not_before: Mapped[datetime]
     lease_until: Mapped[datetime | None]
@@ -45,9 +57,22 @@ class Notification(Base):
     provider_id: Mapped[str | None] = mapped_column(String(200))
     last_error: Mapped[str | None] = mapped_column(Text)
 
-    user: Mapped[User] = relationship()
+    user: Mapped[User | None] = relationship()
     contact_method: Mapped[ContactMethod | None] = relationship()
     attempts_log: Mapped[list[DeliveryAttempt]] = relationship(order_by="DeliveryAttempt.id")
+    attachments: Mapped[list[NotificationAttachment]] = relationship(
+        order_by="NotificationAttachment.id", cascade="all, delete-orphan")
+
+
+class NotificationAttachment(Base):
+    """A file an e-mail to an outsider carries (the monthly report's PDF)."""
+
+    __tablename__ = "notification_attachments"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class DeliveryAttempt(Base):

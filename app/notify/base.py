@@ -42,6 +42,9 @@ class OutboundMessage:
     extra: dict[str, Any] = field(default_factory=dict)
     ack_token: str | None = None  # the token inside ack_url (voice calls fetch their script with it)
     short: str = ""  # "#1042 HIGH Acme Retail / Web shop: Disk 95% full" (SMS, voice)
+    # To someone who is not a user (a client's contact, notify/outbound.py): the subject and body
+    # go out as written, with extra["headers"] and extra["attachments"] for e-mail.
+    outsider: bool = False
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,15 @@ class EmailTransport(Transport):
         if msg.incident is not None:
             mail["X-Vigil-Incident"] = str(msg.incident["id"])
             mail["X-Priority"] = "1" if msg.urgency == "high" else "3"
+        # A message to a client's contact (notify/outbound.py) carries its own headers: who it
+        # is from, threading (Message-ID, In-Reply-To, References), List-Unsubscribe...
+        for name, value in msg.extra.get("headers", {}).items():
+            del mail[name]
+            mail[name] = " ".join(str(value).split())  # one line: no header can be smuggled in
         mail.set_content(msg.body)
+        for filename, content_type, data in msg.extra.get("attachments", ()):
+            maintype, _, subtype = content_type.partition("/")
+            mail.add_attachment(data, maintype=maintype, subtype=subtype or "octet-stream", filename=filename)
         return mail
 
 

@@ -65,3 +65,25 @@ def compose(
         ack_token=ack_token,
         short=short,
     )
+
+
+def compose_outbound(n: Notification, snapshot: dict[str, Any] | None) -> OutboundMessage:
+    """A message to someone who is not a user (notify/outbound.py): written in full when it was
+    queued, so it goes out as written."""
+    body = n.message or ""
+    return OutboundMessage(
+        notification_id=n.id,
+        kind=n.kind,
+        purpose=n.purpose,
+        user_id=0,
+        user_name=n.address or "",
+        address=n.address or "",
+        subject=n.subject or "",
+        body=body,
+        incident=snapshot,
+        urgency="low",
+        extra={"headers": dict(n.headers or {}),
+               "attachments": [(a.filename, a.content_type, a.data) for a in n.attachments]},
+        short=body,
+        outsider=True,
+    )

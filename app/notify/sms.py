@@ -10,6 +10,8 @@ LIMIT = 300  # characters of the incident line; the whole text stays within two 
 
 
 def text(msg: OutboundMessage) -> str:
+    if msg.outsider:  # someone who is not a user (notify/outbound.py): as written
+        return msg.body[:1600]
     if msg.incident is None:
         return f"Vigil: test SMS for {msg.user_name}. If you can read this, Vigil can reach you on this number."
     n = msg.incident["number"]
@@ -26,6 +28,6 @@ class SmsTransport(TwilioTransport):
     def send(self, msg: OutboundMessage) -> Delivered:
         base = str(self.config.get("BASE_URL", "")).rstrip("/")
         form = {"To": msg.address, "Body": text(msg)}
-        if msg.incident is not None:
+        if msg.incident is not None and not msg.outsider:
             form["StatusCallback"] = f"{base}/twilio/status/{msg.notification_id}"
         return self.create("SMS", "Messages", form, msg)

@@ -18,7 +18,9 @@ class VoiceTransport(TwilioTransport):
     def send(self, msg: OutboundMessage) -> Delivered:
         base = str(self.config.get("BASE_URL", "")).rstrip("/")
         form = {"To": msg.address, "Timeout": RING_SECONDS}
-        if msg.incident is None:
+        if msg.outsider:  # someone who is not a user (notify/outbound.py): the message, read twice
+            form["Twiml"] = say(f"{msg.body} I repeat. {msg.body} Goodbye.")
+        elif msg.incident is None:
             form["Twiml"] = say(f"This is a test call from Vigil for {msg.user_name}. "
                                 "If you can hear this, Vigil can reach you on this number. Goodbye.")
         elif msg.ack_token:
