@@ -37,8 +37,7 @@ from ..models import (
 )
 from ..notify import TRANSPORTS
 from ..notify.base import Transport
-from ..schedules.gap_watch import GapWatch
-from . import heartbeat
+from . import heartbeat, jobs
 from .delivery import Job, LinkMaker, Sender
 
 log = logging.getLogger("vigil.engine")
@@ -86,7 +85,7 @@ class Engine:
         self.sender = Sender(db, clock, config, self.transports, transact=self.transact, wake=self.wake)
         self.started_at = clock.now()
         self._last_beat: datetime | None = None
-        self.gap_watch = GapWatch(db, config)  # warns managers of coming gaps in the schedules
+        self.jobs = jobs.registered(config)  # periodic work: coverage gaps ahead... (engine/jobs.py)
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -148,7 +147,7 @@ class Engine:
             "breached": self._each_due(incidents.breach_due, self._due_deadlines, now),
             "requeued": self._requeue_expired(now),
             "dispatched": dispatched + self._dispatch(now),
-            "gaps_warned": self._guarded(self.gap_watch.run, now),
+            **jobs.run_due(self.jobs, now, self.transact),
         }
 
     def _fire(self, now: datetime) -> tuple[int, int]:
@@ -283,15 +282,6 @@ class Engine:
             )
             .limit(BATCH)
         ).scalars())
-
-    @staticmethod
-    def _guarded(check: Callable[[datetime], int], now: datetime) -> int:
-        # A look-ahead check is worth less than the pages of this tick: it never fails them.
-        try:
-            return check(now)
-        except Exception:
-            log.exception("%s failed", getattr(check, "__qualname__", check))
-            return 0
 
     def _requeue_expired(self, now: datetime) -> int:
         """Pages claimed by an engine that died (its heartbeat stopped) or that hold an expired

@@ -5,7 +5,8 @@ warned once per gap: a notification on their quiet channels (push, e-mail), an e
 ScheduleWarning row, unique per (layer, start), so neither a restart nor a second engine warns
 twice; the schedules page lists the same gaps.
 
-It runs from the engine tick, at most every `SCHEDULE_CHECK_SECONDS` of clock time.
+`warn` is one of the engine's periodic jobs (engine/jobs.py): every `SCHEDULE_CHECK_SECONDS` of
+clock time, it looks `SCHEDULE_WARN_DAYS` ahead.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from ..db import Database
 from ..live import events
 from ..models import ScheduleWarning
 from ..notify.plan import plan_notice
@@ -62,20 +62,3 @@ def warn(session: Session, now: datetime, ahead: timedelta) -> int:
             "start": gap["start"].isoformat(), "end": gap["end"].isoformat(),
         })
     return done
-
-
-class GapWatch:
-    """Throttles `warn` to once every `SCHEDULE_CHECK_SECONDS` for an engine."""
-
-    def __init__(self, db: Database, config: dict[str, Any]) -> None:
-        self.db = db
-        self.every = timedelta(seconds=float(config.get("SCHEDULE_CHECK_SECONDS", 300)))
-        self.ahead = timedelta(days=float(config.get("SCHEDULE_WARN_DAYS", 14)))
-        self.last: datetime | None = None
-
-    def run(self, now: datetime) -> int:
-        if self.last is not None and self.last <= now < self.last + self.every:
-            return 0
-        self.last = now
-        with self.db.transaction() as s:
-            return warn(s, now, self.ahead)

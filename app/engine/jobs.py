@@ -1,0 +1,64 @@
+"""The engine's periodic jobs: work due by the clock that is not an escalation step (coverage
+gaps ahead; heartbeats that stopped, the monthly client report, shift starts and hand-over
+chains join them). Each is a function of a session and `now` that the engine runs every so often
+(in clock time) in a write transaction of its own, guarded: a failing job is logged and never
+fails the pages of the tick. Each makes itself exactly-once with its own unique rows, so any
+number of engines may run it; the cadence only saves work.
+
+A job lives in the folder whose noun it is (schedules/gap_watch.py...) and is registered here,
+with its cadence and settings, in `registered`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ..schedules import gap_watch
+
+log = logging.getLogger("vigil.engine")
+
+
+@dataclass
+class Periodic:
+    """`run(session, now)` every `every` of clock time; returns how much it did."""
+
+    name: str
+    every: timedelta
+    run: Callable[[Session, datetime], int]
+    last: datetime | None = field(default=None, compare=False)
+
+    def due(self, now: datetime) -> bool:
+        # A clock set back (tests travel in time) makes it due again rather than never.
+        return self.last is None or not (self.last <= now < self.last + self.every)
+
+
+def registered(config: dict[str, Any]) -> list[Periodic]:
+    """Every periodic job, built from the settings."""
+    def seconds(name: str, default: float) -> timedelta:
+        return timedelta(seconds=float(config.get(name, default)))
+
+    warn_ahead = timedelta(days=float(config.get("SCHEDULE_WARN_DAYS", 14)))
+    return [
+        Periodic("gaps_warned", seconds("SCHEDULE_CHECK_SECONDS", 300), lambda s, now: gap_watch.warn(s, now, warn_ahead)),
+    ]
+
+
+def run_due(jobs: list[Periodic], now: datetime, transact: Callable[[Callable[[Session], int]], int]) -> dict[str, int]:
+    """Run the jobs that are due at `now`, each in its own transaction: {name: what it did}."""
+    done: dict[str, int] = {}
+    for job in jobs:
+        if not job.due(now):
+            continue
+        job.last = now
+        try:
+            done[job.name] = transact(lambda s, job=job: job.run(s, now))
+        except Exception:  # a look-ahead or a report is worth less than the pages of this tick
+            log.exception("periodic job %s failed", job.name)
+            done[job.name] = 0
+    return done
