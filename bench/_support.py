@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -49,15 +49,22 @@ def vigil_env(db_url: str | None) -> Iterator[dict[str, str]]:
         yield env
 
 
+class Server(str):
+    """gunicorn's base URL, and the pid of its master (its workers are the master's children)."""
+
+    pid: int
+
+
 @contextmanager
-def gunicorn(env: dict[str, str], workers: int = 2) -> Iterator[str]:
+def gunicorn(env: dict[str, str], workers: int = 2) -> Iterator[Server]:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", str(workers), "-b", f"127.0.0.1:{port}", "--graceful-timeout", "2",
          "--log-level", "warning", "--reuse-port", "app.wsgi:app"],
         env=env, cwd=ROOT,
     )
-    base = f"http://127.0.0.1:{port}"
+    base = Server(f"http://127.0.0.1:{port}")
+    base.pid = proc.pid
     try:
         for _ in range(100):
             try:
@@ -71,24 +78,75 @@ def gunicorn(env: dict[str, str], workers: int = 2) -> Iterator[str]:
         proc.wait(10)
 
 
-def cpu_seconds(name: str) -> float:
-    """CPU time (user + system) of every local process whose command line holds `name`: Linux's
-    /proc, so it sees the PostgreSQL server's backends too when it runs on this machine."""
-    hz = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
+def _proc_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) a process has used so far, from Linux's /proc; None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def _children() -> dict[int, list[int]]:
+    kids: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
             continue
         try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if name.encode() not in f.read():
-                    continue
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rpartition(")")[2].split()
-        except OSError:  # gone meanwhile
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rpartition(")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
             continue
-        total += (int(fields[11]) + int(fields[12])) / hz  # utime, stime
-    return total
+        kids.setdefault(ppid, []).append(int(entry))
+    return kids
+
+
+def tree(pid: int) -> list[int]:
+    """A process and all its descendants (gunicorn's master and its workers, say)."""
+    kids, out, todo = _children(), [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(kids.get(p, ()))
+    return out
+
+
+def postgres_backends(url: str) -> list[int]:
+    """The PostgreSQL server processes serving this database's connections right now (the
+    server runs on this machine in the benches), from pg_stat_activity."""
+    from sqlalchemy import text
+
+    from app.db import Database
+
+    db = Database(url)
+    with db.engine.connect() as c:
+        pids = [p for (p,) in c.execute(text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"))]
+    db.dispose()
+    return pids
+
+
+class CpuMeter:
+    """CPU used by a set of processes between start() and stop(): only the ones this bench
+    started (their whole trees, found again at each reading) and, on PostgreSQL, the server
+    processes serving this bench's database; nobody else's on the machine. A process seen only
+    at the end counts from zero (it started during the run); one that exited mid-run is lost."""
+
+    def __init__(self, find: Callable[[], list[int]]) -> None:
+        self.find = find
+        self.before: dict[int, float] = {}
+
+    def start(self) -> None:
+        self.before = {p: c for p in self.find() if (c := _proc_cpu(p)) is not None}
+
+    def seconds(self) -> float:
+        total = 0.0
+        for p in self.find():
+            now = _proc_cpu(p)
+            if now is not None:
+                total += now - self.before.get(p, 0.0)
+        return total
 
 
 def percentile(values: list[float], p: float) -> float:
