@@ -137,11 +137,12 @@ def plan_notice(session: Session, text: str, now: datetime) -> list[Notification
 
 def plan_message(
     session: Session, user_ids: Iterable[int], text: str, now: datetime, *, purpose: str = "notice",
-    incident_id: int | None = None, kinds: Iterable[str] | None = NOTICE_KINDS,
+    incident_id: int | None = None, kinds: Iterable[str] | None = NOTICE_KINDS, once: str | None = None,
 ) -> list[Notification]:
     """Tell these users something (a hand-over nobody at the client answered, a shift start
     not confirmed) on their enabled methods of `kinds` (None: every kind their high-urgency
-    rules use at `now`, at once). Pending rows only: the engine sends them."""
+    rules use at `now`, at once). `once`: a key made unique per contact method (the backstop of
+    exactly once). Pending rows only: the engine sends them."""
     users = session.execute(select(User).where(User.id.in_(set(user_ids)), User.active)).scalars().all()
     planned = []
     for u in users:
@@ -150,7 +151,8 @@ def plan_message(
             if m.enabled and (m.kind in wanted or m.kind == "recording"):
                 planned.append(Notification(
                     user_id=u.id, contact_method_id=m.id, kind=m.kind, purpose=purpose, message=text,
-                    incident_id=incident_id, status="pending", not_before=now, created_at=now))
+                    incident_id=incident_id, status="pending", not_before=now, created_at=now,
+                    once_key=f"{once}:{m.id}" if once else None))
     session.add_all(planned)
     return planned
 
