@@ -480,7 +480,7 @@ MATRIX: dict[tuple[str, str], Case] = {
                                                         by_client(302, 302, staff_only=True)),
     ("/contacts/<int:contact_id>/move", "POST"): Case(lambda c, r, w: f"/contacts/{contact(c, w)}/move",
                                                       by_client(302, 302, staff_only=True), form={"to": "up"}),
-    ("/api/v1/incidents/<int:incident_id>/handover", "GET"): Case(incident("/handover"), SEE_INCIDENT),
+    ("/api/v1/incidents/<int:incident_id>/handover/state", "GET"): Case(incident("/handover/state"), SEE_INCIDENT),
     # The link's token is the credential, whoever calls (the client's contact has no login).
     ("/h/<token>", "GET"): Case(lambda c, r, w: f"/h/{we_have_it_token(c, w)}", same(200, 200)),
     ("/h/<token>", "POST"): Case(lambda c, r, w: f"/h/{we_have_it_token(c, w)}", same(200, 200),

@@ -103,7 +103,7 @@ def move_contact(contact_id: int) -> Any:
 # --- the incident's hand-over, as JSON (the PWA, a status page) ------------------------------------
 
 
-@bp.get("/api/v1/incidents/<int:incident_id>/handover")
+@bp.get("/api/v1/incidents/<int:incident_id>/handover/state")
 @login_required
 def state_json(incident_id: int) -> Any:
     s = db_session()

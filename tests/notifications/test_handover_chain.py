@@ -127,7 +127,7 @@ def test_the_incident_shows_who_it_is_waiting_on_and_since_when(client, browser,
     page = browser("alice").get(f"/incidents/{iid}").get_data(as_text=True)
     assert "Waiting on Acme Retail's team since" in page and "3 attempts, no answer yet" in page
     assert "Dana Duty" in page and "tel:+33100000002" in page  # the engineer sees the chain
-    api = browser("alice").get(f"/api/v1/incidents/{iid}/handover").get_json()["handover"]
+    api = browser("alice").get(f"/api/v1/incidents/{iid}/handover/state").get_json()["handover"]
     assert api["status"] == "waiting" and api["attempts"] == 3 and api["next_contact"] is None
 
 
