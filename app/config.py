@@ -62,6 +62,15 @@ def load() -> dict[str, Any]:
         # Schedules: how often the engine looks for coming gaps, and how far ahead it looks.
         "SCHEDULE_CHECK_SECONDS": env_int("VIGIL_SCHEDULE_CHECK_SECONDS", 300),
         "SCHEDULE_WARN_DAYS": env_int("VIGIL_SCHEDULE_WARN_DAYS", 14),
+        # Hand-offs (see README, "Hand-offs"): the client's contact chain, and shift starts.
+        "HANDOVER_CHECK_SECONDS": env_int("VIGIL_HANDOVER_CHECK_SECONDS", 10),
+        "HANDOVER_LINK_HOURS": env_float("VIGIL_HANDOVER_LINK_HOURS", 72.0),
+        "SHIFT_CHECK_SECONDS": env_int("VIGIL_SHIFT_CHECK_SECONDS", 30),
+        "HANDOFF_CONFIRM_MINUTES": env_int("VIGIL_HANDOFF_CONFIRM_MINUTES", 15),
+        "HANDOFF_TELL_OUTGOING": env_bool("VIGIL_HANDOFF_TELL_OUTGOING", True),
+        "UNREACHABLE_DAYS": env_int("VIGIL_UNREACHABLE_DAYS", 7),
+        "UNREACHABLE_WARN_HOURS": env_int("VIGIL_UNREACHABLE_WARN_HOURS", 24),
+        "READY_LINK_HOURS": env_float("VIGIL_READY_LINK_HOURS", 12.0),
         # Security (see README, "Security").
         "ENCRYPTION_KEY": env("VIGIL_ENCRYPTION_KEY"),  # Fernet key(s); generated into the instance folder if unset
         "ENCRYPTION_KEY_FILE": os.environ.get("VIGIL_ENCRYPTION_KEY_FILE"),  # re-read when a secret does not decrypt

@@ -1,5 +1,5 @@
 /* Vigil's service worker: the offline app shell, lock-screen notifications with an Acknowledge
- * action, and the outbox replay. Served at /sw.js (root scope); __VERSION__ is replaced by the
+ * action (and "I'm ready" on a shift's hand-off), and the outbox replay. Served at /sw.js (root scope); __VERSION__ is replaced by the
  * server with a hash of the worker and the static files, so every deploy refreshes the cache. */
 "use strict";
 importScripts("/static/js/outbox.js");
@@ -245,23 +245,27 @@ self.addEventListener("message", (event) => {
 function notificationFor(payload) {
   const incident = payload.incident || {};
   const open = ["triggered"].includes(incident.status || "triggered");
+  const handoff = payload.kind === "handoff" && payload.ready_token; // a shift starts: "I'm ready"
   const options = {
     body: payload.body || incident.summary || "",
     tag: payload.tag || (incident.id ? `incident-${incident.id}` : "vigil"),
     renotify: true, // a re-notification replaces the older one, and buzzes again
-    requireInteraction: payload.kind === "incident", // an incident stays until handled
+    requireInteraction: payload.kind === "incident" || Boolean(handoff), // stays until handled
     icon: "/static/icons/icon-192.png",
     badge: "/static/icons/badge-96.png",
     vibrate: [300, 100, 300, 100, 600],
     timestamp: Date.now(),
     data: {
       url: payload.url || (incident.id ? `/incidents/${incident.id}` : "/"),
-      ack_url: payload.ack_url || null,
+      // Where notifications have no buttons (iOS), the body opens the one-tap page: ack or ready.
+      ack_url: payload.ack_url || payload.ready_url || null,
       ack_token: payload.ack_token || null,
+      ready_token: payload.ready_token || null,
       incident_id: incident.id || null,
       incident_number: incident.number || null,
     },
-    actions: payload.ack_token && open ? [{ action: "ack", title: "Acknowledge" }] : [],
+    actions: handoff ? [{ action: "ready", title: "I'm ready" }]
+      : payload.ack_token && open ? [{ action: "ack", title: "Acknowledge" }] : [],
   };
   return [payload.title || "Vigil", options];
 }
@@ -308,6 +312,18 @@ async function acknowledgeFrom(data) {
   return self.VigilOutbox.answer(entry.op_id);
 }
 
+/* "I'm ready" from the lock screen, without opening the app: the hand-off notification carries
+ * a one-time token. Through the outbox, so a phone offline at the start of its shift sends it
+ * when it can. Resolves with the entry after the first try. */
+async function readyFrom(data) {
+  const entry = await self.VigilOutbox.queue({
+    url: `/api/v1/ready-links/${encodeURIComponent(data.ready_token)}`, body: {}, kind: "ready-link",
+    label: "I'm ready",
+  });
+  await flushOutbox();
+  return (await self.VigilOutbox.get(entry.op_id)) || self.VigilOutbox.answer(entry.op_id);
+}
+
 async function openWindow(url) {
   const target = new URL(url, self.location.origin).href;
   for (const client of await self.clients.matchAll({ type: "window", includeUncontrolled: true })) {
@@ -327,6 +343,7 @@ self.vigilHandleNotificationClick = function (event) {
     return promise;
   };
   if (notification.close) notification.close();
+  if (event.action === "ready" && data.ready_token) return keep(readyFrom(data));
   if (event.action === "ack" && data.ack_token) {
     const first = acknowledgeFrom(data);
     keep(first.then((entry) => (entry && entry.status === "queued" ? keepSending(entry.op_id, data, entry.reason) : entry)));

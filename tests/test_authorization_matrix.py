@@ -127,6 +127,64 @@ def layer_form(c: Ctx, name: str, which: str, reverse: bool = False) -> dict[str
             "timezone": "Europe/Paris", **{f"turn_{i}": str(c.world.ids[m]) for i, m in enumerate(members)}}
 
 
+# --- hand-offs: contact chains, hand-overs, shift starts (helpers that make fresh objects) ----
+
+
+def contact(c: Ctx, which: str) -> int:
+    """A fresh contact in the hand-over chain of the own (Acme) or other (Initech) client."""
+    from app.models import ClientContact
+
+    with c.database.transaction() as s:
+        row = ClientContact(client_id=c.client_id(which), name="Hotline", email="hotline@client.example",
+                            channels=["email"], created_at=c.clock.now())
+        s.add(row)
+        s.flush()
+        return row.id
+
+
+def we_have_it_token(c: Ctx, which: str) -> str:
+    """A fresh "we have it" link of a hand-over of an incident of the own or other client."""
+    from app.models import Handover, Incident
+    from app.notify import onetime
+
+    iid = c.incident(which)
+    with c.database.transaction() as s:
+        inc = s.get(Incident, iid)
+        inc.status = "handed_over"
+        h = Handover(incident_id=iid, client_id=inc.client_id, chain=[], started_at=c.clock.now(), reason="app bug")
+        s.add(h)
+        s.flush()
+        return onetime.mint(s, "handover", now=c.clock.now(), hours=1, base_url="", handover_id=h.id,
+                            incident_id=iid).token
+
+
+def shift_start(c: Ctx, who: str) -> int:
+    """A fresh announced shift start of `who` on a fresh layer of Pool A's schedule."""
+    from datetime import timedelta
+
+    from app.models import ShiftStart
+
+    sid = c.schedule("own", fresh=True)
+    with c.database.transaction() as s:
+        row = ShiftStart(layer_id=c.made["layer"], schedule_id=sid, user_id=c.uid(who), starts_at=c.clock.now(),
+                         ends_at=c.clock.now() + timedelta(hours=8), label="Primary", found_at=c.clock.now(),
+                         notified_at=c.clock.now())
+        s.add(row)
+        s.flush()
+        return row.id
+
+
+def ready_token(c: Ctx, which: str) -> str:
+    from app.notify import onetime
+
+    ss = shift_start(c, MEMBERS[which][0] if which == "own" else "bob")
+    with c.database.transaction() as s:
+        return onetime.mint(s, "ready", now=c.clock.now(), hours=1, base_url="", shift_start_id=ss).token
+
+
+CONTACT_FORM = {"name": "Duty desk", "email": "duty@client.example", "channels": "email", "delay_minutes": "15"}
+
+
 SEE_INCIDENT = viewers_read(by_client(401, 200), 200)
 ACT_INCIDENT = by_client(401, 200)
 PAGE_SEE = viewers_read(by_client(302, 200), 200)
@@ -409,6 +467,51 @@ MATRIX: dict[tuple[str, str], Case] = {
         lambda c, r, w: "/api/v1/me/notification-rules", paged_people(401, 200),
         json={"rules": [{"urgency": "high", "kind": "push", "delay_minutes": 0},
                         {"urgency": "high", "kind": "sms", "delay_minutes": 2}]}),
+    # --- hand-overs to the client's team: the chain (managers), the state, "we have it" --------
+    ("/clients/<slug>/contacts", "GET"): Case(lambda c, r, w: f"/clients/{CLIENT[w]}/contacts",
+                                              by_client(302, 200, staff_only=True)),
+    ("/clients/<slug>/contacts", "POST"): Case(lambda c, r, w: f"/clients/{CLIENT[w]}/contacts",
+                                               by_client(302, 302, staff_only=True), form=CONTACT_FORM),
+    ("/contacts/<int:contact_id>/edit", "GET"): Case(lambda c, r, w: f"/contacts/{contact(c, w)}/edit",
+                                                     by_client(302, 200, staff_only=True)),
+    ("/contacts/<int:contact_id>/edit", "POST"): Case(lambda c, r, w: f"/contacts/{contact(c, w)}/edit",
+                                                      by_client(302, 302, staff_only=True), form=CONTACT_FORM),
+    ("/contacts/<int:contact_id>/delete", "POST"): Case(lambda c, r, w: f"/contacts/{contact(c, w)}/delete",
+                                                        by_client(302, 302, staff_only=True)),
+    ("/contacts/<int:contact_id>/move", "POST"): Case(lambda c, r, w: f"/contacts/{contact(c, w)}/move",
+                                                      by_client(302, 302, staff_only=True), form={"to": "up"}),
+    ("/api/v1/incidents/<int:incident_id>/handover/state", "GET"): Case(incident("/handover/state"), SEE_INCIDENT),
+    # The link's token is the credential, whoever calls (the client's contact has no login).
+    ("/h/<token>", "GET"): Case(lambda c, r, w: f"/h/{we_have_it_token(c, w)}", same(200, 200)),
+    ("/h/<token>", "POST"): Case(lambda c, r, w: f"/h/{we_have_it_token(c, w)}", same(200, 200),
+                                 form={"name": "Hank Client"}),
+    # --- shift starts: "I'm ready" (a link, the service worker, the home screen), notes ----------
+    ("/r/<token>", "GET"): Case(lambda c, r, w: f"/r/{ready_token(c, w)}", same(200, 200)),
+    ("/r/<token>", "POST"): Case(lambda c, r, w: f"/r/{ready_token(c, w)}", same(200, 200)),
+    ("/api/v1/ready-links/<token>", "POST"): Case(lambda c, r, w: f"/api/v1/ready-links/{ready_token(c, w)}",
+                                                  same(200, 200), json={}),
+    # own: the caller's own shift start; other: bob's (404: nobody else's business).
+    ("/shifts/<int:shift_start_id>/ready", "POST"): Case(
+        lambda c, r, w: f"/shifts/{shift_start(c, c.whose(r, w))}/ready",
+        {r: ((302, 302) if r == "anonymous" else (302, 404)) for r in ROLES}),
+    # Nobody holds a layer in the matrix's world: refused on the page it returns to, 409.
+    ("/handoff-notes", "POST"): Case(lambda c, r, w: "/handoff-notes", same(302, 409),
+                                     form={"layer_id": "1", "body": "watch db-2"}),
+    ("/people/<int:user_id>/test-phones", "POST"): Case(
+        lambda c, r, w: f"/people/{c.world.bob if w == 'own' else c.world.carol}/test-phones", staff_only(302, 302)),
+    # --- contact methods and rules: the screen (each person their own) -----------------------
+    ("/settings/contact", "GET"): Case(lambda c, r, w: "/settings/contact", paged_people(302, 200)),
+    ("/settings/contact/methods", "POST"): Case(
+        lambda c, r, w: "/settings/contact/methods", paged_people(302, 302),
+        form=lambda c, r, w: {"kind": "email", "address": f"{r}-{w}-{uuid.uuid4().hex[:8]}@example.com"}),
+    ("/settings/contact/methods/<int:method_id>/delete", "POST"): Case(
+        mine("/settings/contact/methods/", Ctx.contact_method, "/delete"), paged_people(302, 302, 404)),
+    ("/settings/contact/methods/<int:method_id>/test", "POST"): Case(
+        mine("/settings/contact/methods/", Ctx.contact_method, "/test"), paged_people(302, 302, 404)),
+    ("/settings/contact/rules", "POST"): Case(
+        lambda c, r, w: "/settings/contact/rules", paged_people(302, 302),
+        form={"high_count": "1", "high_0_push": "1", "high_0_push_delay": "0", "high_0_start": "22:00",
+              "high_0_end": "08:00"}),
     # --- ack links: the token is the credential, whoever calls and whatever their session -------
     # own: a link for an Acme incident (alice's); other: for an Initech one (erin's). Each
     # acknowledges as the link's user: test_an_ack_link_acts_as_its_user_whatever_the_session.
@@ -510,6 +613,7 @@ def test_route_answers_each_role_exactly(route, app, database, clock, world) -> 
 # provider's signature), never by the cookie. Not /a/<token> POST: the page's form has a CSRF token.
 NO_CSRF = {("/api/v1/intake/<source>/<key>", "POST"), ("/api/v1/intake/<source>", "POST"), ("/v2/enqueue", "POST"),
            ("/api/v1/services/<int:service_id>/intake/<source>", "POST"), ("/api/v1/ack-links/<token>", "POST"),
+           ("/api/v1/ready-links/<token>", "POST"),
            ("/twilio/sms", "POST"), ("/twilio/status/<int:notification_id>", "POST"), ("/twilio/voice/<token>", "POST"),
            ("/twilio/voice/<token>/gather", "POST")}
 

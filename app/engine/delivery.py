@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,8 +24,10 @@ from ..batching import GroupWriter
 from ..clock import Clock
 from ..db import Database
 from ..models import ContactMethod, DeliveryAttempt, Incident, Notification, Status
+from ..notify import onetime
 from ..notify.base import Delivered, OutboundMessage, Transport, TransportError, answer_text
 from ..notify.message import compose, compose_outbound
+from ..notify.outbound import LINK
 
 log = logging.getLogger("vigil.engine")
 
@@ -36,7 +38,7 @@ RECORD_WAIT = 60.0  # seconds a sending thread waits for its outcome to be recor
 # What a sender hands to the recorder: notification id, message, result, start, end, latency in ms.
 Outcome = tuple[int, Any, Delivered | TransportError, datetime, datetime, int]
 # Makes the one-time "tap to acknowledge" link a page carries.
-LinkMaker = Callable[[Session, Notification, datetime], "links.AckLink | None"]
+LinkMaker = Callable[[Session, Notification, datetime], "links.AckLink | onetime.Link | None"]
 
 
 @dataclass(frozen=True)
@@ -61,8 +63,12 @@ class Sender:
     """Sends claimed pages (Engine._dispatch hands them over) and records what became of them."""
 
     def __init__(self, db: Database, clock: Clock, config: dict[str, Any], transports: dict[str, Transport], *,
-                 transact: Callable[[Callable[[Session], Any]], Any], wake: threading.Event) -> None:
+                 transact: Callable[[Callable[[Session], Any]], Any], wake: threading.Event,
+                 links: dict[str, LinkMaker] | None = None) -> None:
         self.db, self.clock, self.config, self.transports = db, clock, config, transports
+        # One-time links that other messages carry, by purpose ("we have it" in a hand-over,
+        # "I'm ready" in a shift's hand-off), minted like ack links as each message goes out.
+        self.links = links or {}
         self.transact = transact  # the engine's write transactions (see Engine.transact)
         self.wake = wake  # tells the engine loop something changed (a retry is scheduled...)
         # Outcomes are written by one thread, several per transaction (see batching.py), and
@@ -98,13 +104,18 @@ class Sender:
                 if n.kind not in self.transports:
                     jobs.append(Job(n.id, skip=("failed", f"this server has no {n.kind} channel", False)))
                 else:
-                    jobs.append(Job(n.id, compose_outbound(n, incidents.snapshot(inc) if inc else None)))
+                    msg = compose_outbound(n, incidents.snapshot(inc) if inc else None)
+                    made = self.links[n.purpose](s, n, now) if n.purpose in self.links else None
+                    if made is not None and LINK in msg.body:
+                        msg = replace(msg, body=msg.body.replace(LINK, made.url), short=msg.short.replace(LINK, made.url))
+                    jobs.append(Job(n.id, msg))
             elif n.contact_method is None or not n.contact_method.enabled:
                 jobs.append(Job(n.id, skip=("cancelled", "contact method removed or disabled before sending", False)))
             elif n.kind not in self.transports:
                 jobs.append(Job(n.id, skip=("failed", f"this server has no {n.kind} channel", False)))
             else:
-                link = make_link(s, n, now) if (inc is not None and n.purpose in ("page", "help")) else None
+                link = make_link(s, n, now) if (inc is not None and n.purpose in ("page", "help")) else (
+                    self.links[n.purpose](s, n, now) if n.purpose in self.links else None)
                 jobs.append(Job(n.id, compose(
                     n, n.user, n.contact_method, inc, base_url=self.config.get("BASE_URL", ""),
                     ack_url=link.url if link else None, ack_token=link.token if link else None,

@@ -19,7 +19,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ..schedules import gap_watch
+from ..clients import handover
+from ..schedules import gap_watch, readiness
 
 log = logging.getLogger("vigil.engine")
 
@@ -44,9 +45,18 @@ def registered(config: dict[str, Any]) -> list[Periodic]:
         return timedelta(seconds=float(config.get(name, default)))
 
     warn_ahead = timedelta(days=float(config.get("SCHEDULE_WARN_DAYS", 14)))
+    ready = readiness.Settings.of(config)
     return [
         Periodic("gaps_warned", seconds("SCHEDULE_CHECK_SECONDS", 300), lambda s, now: gap_watch.warn(s, now, warn_ahead)),
+        Periodic("handovers_walked", seconds("HANDOVER_CHECK_SECONDS", 10), handover.walk),
+        Periodic("shift_starts", seconds("SHIFT_CHECK_SECONDS", 30), lambda s, now: readiness.run(s, now, ready)),
     ]
+
+
+def link_makers(config: dict[str, Any]) -> dict[str, Any]:
+    """The one-time links the engine writes into messages as it sends them, by purpose: a
+    hand-over's "we have it", a shift start's "I'm ready" (the jobs above queue those messages)."""
+    return {"handover": handover.link_maker(config), "handoff": readiness.link_maker(config)}
 
 
 def run_due(jobs: list[Periodic], now: datetime, transact: Callable[[Callable[[Session], int]], int]) -> dict[str, int]:

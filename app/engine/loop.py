@@ -82,7 +82,8 @@ class Engine:
         self.nudged = threading.Event()  # something was committed: look for due steps now
         self._writer = threading.Lock()
         self._chunk_pool = ThreadPoolExecutor(CHUNK_THREADS, thread_name_prefix="vigil-fire")
-        self.sender = Sender(db, clock, config, self.transports, transact=self.transact, wake=self.wake)
+        self.sender = Sender(db, clock, config, self.transports, transact=self.transact, wake=self.wake,
+                             links=jobs.link_makers(config))
         self.started_at = clock.now()
         self._last_beat: datetime | None = None
         self.jobs = jobs.registered(config)  # periodic work: coverage gaps ahead... (engine/jobs.py)

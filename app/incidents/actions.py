@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import audit
+from ..clients import handover
 from ..errors import ActionError
 from ..models import Incident, Operation, Status, User
 from .firing import fire_step
@@ -204,6 +205,7 @@ def hand_over(session: Session, incident_id: int, actor: Actor, reason: Any, now
     mark_responded(inc, now)
     stop_escalation(session, inc, ("page", "help"))
     note(session, inc, "handed_over", actor, f"Handed over to {inc.client.name}'s team: {why}", now)
+    handover.start(session, inc, actor.user, why, now)  # tells the client's contact chain, in order
     audit.human(session, "incident.handed_over", actor, inc, now)
     publish(session, inc, "handed_over", now, reason=why)
     return Outcome("handed_over", f"#{inc.number} handed over to the client's team.", inc)

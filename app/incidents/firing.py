@@ -11,7 +11,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, selectinload
 
 from ..models import EscalationPolicy, EscalationStep, Incident, Role, Status, StepFiring, User
-from ..notify.plan import Recipient, plan_pages
+from ..notify.plan import Recipient, plan_pages, recipient
 from ..schedules.rosters import layer_oncall
 from . import escalation
 from .record import Actor, note, publish, try_lock_many, utc_hhmm
@@ -190,11 +190,7 @@ class FiringCache:
                 .options(selectinload(User.notification_rules), selectinload(User.contact_methods))
             ).scalars()
             for u in rows:
-                self._people[u.id] = Recipient(
-                    u.id, u.name,
-                    tuple((r.urgency, r.kind, r.delay_minutes) for r in u.notification_rules),
-                    tuple((m.id, m.kind) for m in u.contact_methods if m.enabled),
-                )
+                self._people[u.id] = recipient(u)
         return [self._people[i] for i in ids if i in self._people]
 
 

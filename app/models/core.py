@@ -404,15 +404,19 @@ class ContactMethod(Base):
 
 
 class NotificationRule(Base):
-    """For incidents of an urgency, notify on every enabled method of `kind` after a delay."""
+    """For incidents of an urgency, notify on every enabled method of `kind` after a delay; only
+    within a daily window of the user's own zone when one is set (minutes after local midnight,
+    [start, end), wrapping past midnight when end <= start: 22:00-08:00 is the night)."""
 
     __tablename__ = "notification_rules"
-    __table_args__ = (UniqueConstraint("user_id", "urgency", "kind"),)
+    __table_args__ = (Index("ix_notification_rules_user", "user_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     urgency: Mapped[str] = mapped_column(String(8))  # high | low
     kind: Mapped[str] = mapped_column(String(16))
     delay_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[int | None] = mapped_column(Integer)  # None: all day
+    window_end: Mapped[int | None] = mapped_column(Integer)
 
     user: Mapped[User] = relationship(back_populates="notification_rules")
 

@@ -1,5 +1,6 @@
 """A person's ways of being reached: push subscriptions (one per device), phone numbers and
-e-mail addresses, the rules saying which to use at which urgency, and test notifications.
+e-mail addresses, the rules saying which to use at which urgency and time of day, and test
+notifications.
 Validation lives here; every refusal is an ActionError with a reason."""
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import ActionError
 from ..models import ContactMethod, Notification, NotificationRule, User
-from .plan import DEFAULT_RULES
+from .plan import DAY_MINUTES, DEFAULT_RULES, in_window
 
 KINDS = ("push", "sms", "voice", "email")
 MAX_METHODS = 30
@@ -183,12 +184,45 @@ def method_view(m: ContactMethod) -> dict[str, Any]:
 
 # --- rules ------------------------------------------------------------------------------------------
 
+MAX_RULES = 48
+HHMM_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
-def set_rules(session: Session, user: User, items: Any) -> None:
-    """Replace the rules. An urgency left without rules uses the defaults (plan.DEFAULT_RULES)."""
-    if not isinstance(items, list) or len(items) > 2 * len(KINDS):
-        raise ActionError(f"rules must be a list of at most {2 * len(KINDS)} {{urgency, kind, delay_minutes}}", 400)
-    seen: set[tuple[str, str]] = set()
+
+def _minutes(value: Any, where: str) -> int:
+    if not isinstance(value, str) or not HHMM_RE.match(value):
+        raise ActionError(f"{where} must be a time of day like 08:00 or 22:30", 400)
+    return int(value[:2]) * 60 + int(value[3:])
+
+
+def hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _window(value: Any, where: str) -> tuple[int, int] | None:
+    """A rule's time window, {"start": "22:00", "end": "08:00"} in the user's own zone (past
+    midnight when end is before start), or None/absent for all day."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) - {"start", "end"}:
+        raise ActionError(f"{where} must be null or an object with start and end (HH:MM)", 400)
+    start, end = _minutes(value.get("start"), f"{where}.start"), _minutes(value.get("end"), f"{where}.end")
+    if start == end:
+        raise ActionError(f"{where}: a window needs two different times (leave it out for all day)", 400)
+    return start, end
+
+
+def _spans(window: tuple[int, int]) -> set[int]:
+    start, end = window
+    return {m for m in range(DAY_MINUTES) if in_window(m, start, end)}
+
+
+def check_rules(items: Any) -> list[tuple[str, str, int, int | None, int | None]]:
+    """The rules as sent, checked: (urgency, kind, delay, window start, window end). Windows of
+    one urgency are the same or do not overlap, so exactly one set of rules holds at any time."""
+    if not isinstance(items, list) or len(items) > MAX_RULES:
+        raise ActionError(f"rules must be a list of at most {MAX_RULES} {{urgency, kind, delay_minutes, window}}", 400)
+    seen: set[tuple[str, tuple[int, int] | None, str]] = set()
+    windows: dict[str, set[tuple[int, int]]] = {}
     rules = []
     for i, item in enumerate(items):
         if not isinstance(item, dict):
@@ -200,26 +234,50 @@ def set_rules(session: Session, user: User, items: Any) -> None:
             raise ActionError(f"rules[{i}].kind must be one of {', '.join(KINDS)}", 400)
         if isinstance(delay, bool) or not isinstance(delay, int) or not 0 <= delay <= MAX_DELAY_MINUTES:
             raise ActionError(f"rules[{i}].delay_minutes must be a whole number from 0 to {MAX_DELAY_MINUTES}", 400)
-        if (urgency, kind) in seen:
-            raise ActionError(f"rules[{i}]: {kind} appears twice for {urgency} urgency", 400)
-        seen.add((urgency, kind))
-        rules.append((urgency, kind, delay))
+        window = _window(item.get("window"), f"rules[{i}].window")
+        span = f" from {hhmm(window[0])} to {hhmm(window[1])}" if window else ""
+        if (urgency, window, kind) in seen:
+            raise ActionError(f"rules[{i}]: {kind} appears twice for {urgency} urgency{span}", 400)
+        seen.add((urgency, window, kind))
+        if window is not None and window not in windows.setdefault(urgency, set()):
+            for other in windows[urgency]:
+                if _spans(window) & _spans(other):
+                    raise ActionError(f"rules[{i}]: the window{span} overlaps the one from {hhmm(other[0])} to "
+                                      f"{hhmm(other[1])} ({urgency} urgency): windows must not overlap", 400)
+            windows[urgency].add(window)
+        rules.append((urgency, kind, delay, *(window or (None, None))))
+    return rules
+
+
+def set_rules(session: Session, user: User, items: Any) -> None:
+    """Replace the rules. An urgency left without rules uses the defaults (plan.DEFAULT_RULES);
+    at a time of day no window holds, the all-day rules apply (then the defaults)."""
+    rules = check_rules(items)
     user.notification_rules.clear()
-    session.flush()  # the old rows go before the new ones arrive (unique user, urgency, kind)
-    user.notification_rules.extend(NotificationRule(urgency=u, kind=k, delay_minutes=d) for u, k, d in rules)
+    session.flush()  # the old rows go before the new ones arrive
+    user.notification_rules.extend(NotificationRule(urgency=u, kind=k, delay_minutes=d, window_start=a, window_end=b)
+                                   for u, k, d, a, b in rules)
     session.flush()
 
 
 def rules_view(user: User) -> dict[str, Any]:
-    own = sorted(((r.urgency, r.kind, r.delay_minutes) for r in user.notification_rules),
-                 key=lambda r: (r[0] != "high", KINDS.index(r[1]) if r[1] in KINDS else 9))
+    def order(r: NotificationRule) -> tuple[Any, ...]:
+        return (r.urgency != "high", r.window_start is not None, r.window_start or 0,
+                KINDS.index(r.kind) if r.kind in KINDS else 9)
+
+    own = sorted(user.notification_rules, key=order)
     rules, defaults = [], {}
     for urgency in ("high", "low"):
-        mine_ = [(k, d) for u, k, d in own if u == urgency]
+        mine_ = [r for r in own if r.urgency == urgency]
         defaults[urgency] = not mine_
-        for kind, delay in mine_ or DEFAULT_RULES[urgency]:
-            rules.append({"urgency": urgency, "kind": kind, "delay_minutes": delay})
-    return {"rules": rules, "defaults": defaults}
+        for r in mine_:
+            window = None if r.window_start is None or r.window_end is None else {
+                "start": hhmm(r.window_start), "end": hhmm(r.window_end)}
+            rules.append({"urgency": urgency, "kind": r.kind, "delay_minutes": r.delay_minutes, "window": window})
+        if not mine_:
+            rules += [{"urgency": urgency, "kind": k, "delay_minutes": d, "window": None}
+                      for k, d in DEFAULT_RULES[urgency]]
+    return {"rules": rules, "defaults": defaults, "timezone": user.timezone}
 
 
 # --- test notifications ------------------------------------------------------------------------------
@@ -242,6 +300,20 @@ def queue_test(session: Session, user: User, method_id: int, now: datetime) -> N
     session.add(n)
     session.flush()
     return n
+
+
+def queue_tests_for(session: Session, user: User, now: datetime, kinds: tuple[str, ...]) -> int:
+    """A test to each enabled method of these kinds (a manager checking someone's phone), skipping
+    those tested in the last TEST_EVERY. How many were queued."""
+    sent = 0
+    for m in user.contact_methods:
+        if m.enabled and m.kind in kinds:
+            try:
+                queue_test(session, user, m.id, now)
+            except ActionError:
+                continue
+            sent += 1
+    return sent
 
 
 def notification_view(n: Notification) -> dict[str, Any]:

@@ -19,6 +19,8 @@ def compose(
     snapshot: dict[str, Any] | None,
     ack_token: str | None = None,
 ) -> OutboundMessage:
+    if n.purpose in ("notice", "handoff"):
+        return _as_written(n, user, method, incident, base_url=base_url, ready_url=ack_url, ready_token=ack_token)
     if n.purpose == "warning":
         short = n.message or "Vigil warning"
         subject = f"[Vigil] {short}"
@@ -87,3 +89,28 @@ def compose_outbound(n: Notification, snapshot: dict[str, Any] | None) -> Outbou
         short=body,
         outsider=True,
     )
+
+
+def _as_written(n: Notification, user: User, method: ContactMethod, incident: Incident | None, *, base_url: str,
+                ready_url: str | None, ready_token: str | None) -> OutboundMessage:
+    """A notice (a hand-over nobody took, a shift start not confirmed, a phone that cannot be
+    reached) or a shift's hand-off: the text written when it was planned, with where to look, and
+    for a hand-off the one-time "I'm ready" link (the lock screen shows it as an action). Sent as
+    written on every channel (a call reads it out, without the links)."""
+    text = n.message or "Vigil"
+    base = base_url.rstrip("/")
+    where = f"{base}/incidents/{incident.id}" if incident is not None else f"{base}/"
+    if method.kind == "voice":
+        body = text.replace("\n", ". ")
+        if n.purpose == "handoff":
+            body += " To confirm that you are ready, use the link sent to your phone or e-mail, or open Vigil."
+    else:
+        body = text + (f"\n\nI'm ready: {ready_url}" if ready_url else "") + f"\n\nOpen: {where}"
+    first = text.split("\n")[0]
+    return OutboundMessage(
+        notification_id=n.id, kind=method.kind, purpose=n.purpose, user_id=user.id, user_name=user.name,
+        address=method.address, subject=" ".join(f"[Vigil] {first}".split())[:300], body=body,
+        ack_url=ready_url, ack_token=ready_token, push_p256dh=method.push_p256dh, push_auth=method.push_auth,
+        urgency="high", extra={"method_id": method.id, "label": method.label,
+                               "incident_id": incident.id if incident is not None else None},
+        short=first, outsider=True)  # "as written": SMS and calls say the text, not a page's lines

@@ -1,11 +1,13 @@
 """Which contact methods a page goes to: the user's notification rules for the incident's
-urgency, applied to their enabled contact methods. Writes pending Notification rows only; the
-engine sends them."""
+urgency and for the time of day in the user's own zone, applied to their enabled contact
+methods. Writes pending Notification rows only; the engine sends them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,6 +20,11 @@ DEFAULT_RULES = {
     "high": (("push", 0), ("sms", 0), ("voice", 0), ("email", 0)),
     "low": (("push", 0), ("email", 0)),
 }
+DAY_MINUTES = 24 * 60
+
+# (urgency, channel kind, delay minutes, window start, window end): the window in minutes after
+# local midnight, None for all day.
+Rule = tuple[str, str, int, int | None, int | None]
 
 
 @dataclass(frozen=True)
@@ -26,13 +33,53 @@ class Recipient:
 
     id: int
     name: str
-    rules: tuple[tuple[str, str, int], ...]  # (urgency, channel kind, delay minutes)
+    rules: tuple[Rule, ...]
     methods: tuple[tuple[int, str], ...]  # enabled contact methods: (id, kind)
+    tz: str = "UTC"  # the person's own zone: their rules' windows are read on their clock
 
 
-def rules_for(person: Recipient, urgency: str) -> list[tuple[str, int]]:
-    own = [(kind, delay) for u, kind, delay in person.rules if u == urgency]
-    return own or list(DEFAULT_RULES.get(urgency, DEFAULT_RULES["high"]))
+def in_window(minute: int, start: int, end: int) -> bool:
+    """Whether a local minute of the day falls in [start, end); a window whose end is not after
+    its start runs past midnight (22:00-08:00)."""
+    return start <= minute < end if start < end else minute >= start or minute < end
+
+
+def local_minute(at: datetime, tz: str) -> int:
+    """Minutes after local midnight at an instant. Read from the instant, never the other way
+    round, so a daylight-saving change needs no special case: at 22:30 CEST or 22:30 CET it is
+    22:30, and a wall time that does not exist that night simply never comes."""
+    try:
+        zone = ZoneInfo(tz or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    local = at.astimezone(zone)
+    return local.hour * 60 + local.minute
+
+
+def rules_at(rules: Iterable[Rule], urgency: str, at: datetime, tz: str) -> list[tuple[str, int]]:
+    """The (channel, delay) pairs in force for `urgency` at the instant `at`: the rules whose
+    window holds the person's local time; else their all-day rules; else the defaults (a window
+    left uncovered never silences a page)."""
+    own = [r for r in rules if r[0] == urgency]
+    minute = local_minute(at, tz)
+    windowed = [(k, d) for _, k, d, a, b in own if a is not None and b is not None and in_window(minute, a, b)]
+    if windowed:
+        return windowed
+    all_day = [(k, d) for _, k, d, a, b in own if a is None or b is None]
+    return all_day or list(DEFAULT_RULES.get(urgency, DEFAULT_RULES["high"]))
+
+
+def rules_for(person: Recipient, urgency: str, at: datetime) -> list[tuple[str, int]]:
+    return rules_at(person.rules, urgency, at, person.tz)
+
+
+def recipient(user: User) -> Recipient:
+    return Recipient(
+        user.id, user.name,
+        tuple((r.urgency, r.kind, r.delay_minutes, r.window_start, r.window_end) for r in user.notification_rules),
+        tuple((m.id, m.kind) for m in user.contact_methods if m.enabled),
+        user.timezone or "UTC",
+    )
 
 
 def default_rules(user: User) -> list[NotificationRule]:
@@ -50,7 +97,8 @@ def plan_pages(
     engineer who already acknowledged escalated by hand, so only a resolution cancels them."""
     planned: list[Notification] = []
     for person in people:
-        delays = dict(rules_for(person, inc.urgency))
+        # The rules in force when the step fires (the night's, at 03:00 in their zone).
+        delays = dict(rules_for(person, inc.urgency, now))
         for method_id, kind in person.methods:
             # The recording channel (tests, demos) ignores rules: it records every page.
             delay = 0 if kind == "recording" else delays.get(kind)
@@ -85,3 +133,30 @@ def plan_notice(session: Session, text: str, now: datetime) -> list[Notification
     ]
     session.add_all(planned)
     return planned
+
+
+def plan_message(
+    session: Session, user_ids: Iterable[int], text: str, now: datetime, *, purpose: str = "notice",
+    incident_id: int | None = None, kinds: Iterable[str] | None = NOTICE_KINDS, once: str | None = None,
+) -> list[Notification]:
+    """Tell these users something (a hand-over nobody at the client answered, a shift start
+    not confirmed) on their enabled methods of `kinds` (None: every kind their high-urgency
+    rules use at `now`, at once). `once`: a key made unique per contact method (the backstop of
+    exactly once). Pending rows only: the engine sends them."""
+    users = session.execute(select(User).where(User.id.in_(set(user_ids)), User.active)).scalars().all()
+    planned = []
+    for u in users:
+        wanted = set(kinds) if kinds is not None else {k for k, _ in rules_for(recipient(u), "high", now)}
+        for m in u.contact_methods:
+            if m.enabled and (m.kind in wanted or m.kind == "recording"):
+                planned.append(Notification(
+                    user_id=u.id, contact_method_id=m.id, kind=m.kind, purpose=purpose, message=text,
+                    incident_id=incident_id, status="pending", not_before=now, created_at=now,
+                    once_key=f"{once}:{m.id}" if once else None))
+    session.add_all(planned)
+    return planned
+
+
+def staff_ids(session: Session) -> list[int]:
+    """Every active manager and admin."""
+    return list(session.execute(select(User.id).where(User.role.in_(("manager", "admin")), User.active)).scalars())

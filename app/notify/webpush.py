@@ -39,6 +39,18 @@ def payload(msg: OutboundMessage, base_url: str) -> dict[str, Any]:
     (Safari / iOS 18.4+ show it without running the worker; others hand it to the worker)."""
     base = base_url.rstrip("/")
     inc = msg.incident
+    if msg.purpose in ("notice", "handoff"):
+        lines = msg.body.split("\n")
+        handoff = msg.purpose == "handoff"
+        iid = msg.extra.get("incident_id")
+        title = _cut(lines[0], 120)
+        body = _cut(" ".join(x for x in lines[1:] if x and not x.startswith(("I'm ready:", "Open:"))), 200)
+        tag = "vigil-handoff" if handoff else f"vigil-notice-{msg.notification_id}"
+        url = f"/incidents/{iid}" if iid else "/"
+        return {"v": 1, "kind": msg.purpose, "incident": None, "title": title, "body": body, "tag": tag, "url": url,
+                "ready_url": msg.ack_url if handoff else None, "ready_token": msg.ack_token if handoff else None,
+                "web_push": 8030, "notification": {"title": title, "body": body, "tag": tag, "silent": False,
+                                                   "navigate": (msg.ack_url if handoff and msg.ack_url else base + url)}}
     if msg.purpose == "warning":
         title, body, tag, url = "Vigil: coverage gap ahead", _cut(msg.body.split("\n")[0], 200), "vigil-warning", "/schedules"
         incident = None
@@ -102,7 +114,9 @@ class WebPushTransport(Transport):
         if not (msg.push_p256dh and msg.push_auth):
             raise TransportError("this push subscription has no encryption keys", permanent=True, disable_method=True)
         headers = {"Urgency": "high" if msg.urgency == "high" else "normal"}
-        headers["Topic"] = f"incident-{msg.incident['id']}" if msg.incident else f"test-{msg.extra.get('method_id', 0)}"
+        headers["Topic"] = f"incident-{msg.incident['id']}" if msg.incident else \
+            f"{msg.purpose}-{msg.notification_id}" if msg.purpose in ("notice", "handoff") else \
+            f"test-{msg.extra.get('method_id', 0)}"
         try:
             response = webpush(
                 {"endpoint": msg.address, "keys": {"p256dh": msg.push_p256dh, "auth": msg.push_auth}},

@@ -28,7 +28,7 @@ from ..models import (
     Notification,
     User,
 )
-from ..schedules import open_slots, whos_on
+from ..schedules import open_slots, readiness, whos_on
 
 AT_RISK = timedelta(minutes=15)
 GAP_DAYS = 14
@@ -48,6 +48,8 @@ class Overview:
     pools: list[dict[str, Any]] = field(default_factory=list)
     engine: dict[str, Any] = field(default_factory=dict)
     today: dict[str, Any] = field(default_factory=dict)
+    unconfirmed: list[Any] = field(default_factory=list)  # shift starts nobody confirmed in time
+    unreachable: list[Any] = field(default_factory=list)  # (shift start, why): phones in doubt before a shift
 
     @property
     def at_risk(self) -> int:
@@ -140,13 +142,17 @@ def today(session: Session, user: User, now: datetime, tz: ZoneInfo) -> dict[str
     }
 
 
-def build(session: Session, user: User, now: datetime, tz: ZoneInfo, stale_seconds: int) -> Overview:
+def build(session: Session, user: User, now: datetime, tz: ZoneInfo, stale_seconds: int,
+          ready: readiness.Settings | None = None) -> Overview:
+    ready = ready or readiness.Settings.of({})
     return Overview(
         incidents=incidents(session, user, now),
         gaps=gaps(session, user, now),
         pools=pools(session, user, now),
         engine=engine(session, now, stale_seconds),
         today=today(session, user, now, tz),
+        unconfirmed=readiness.unconfirmed(session, now),
+        unreachable=readiness.unreachable_soon(session, now, ready),
     )
 
 

@@ -1,5 +1,6 @@
 """The engineer's home screen, "On call now": my shift now and next, who is on with me, my open
-incidents, and the open slots I could take. Composed from the schedules and incidents views of
+incidents, and the open slots I could take; "I'm ready" for a shift that started, the hand-off
+notes left for me (and the one I can leave), and a phone that could not be reached. Composed from the schedules and incidents views of
 the world; read-only."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from .. import access
 from ..models import OPEN_STATUSES, ContactMethod, Incident, Role, Status, User
-from . import open_slots, whos_on
+from . import handoff_notes, open_slots, readiness, whos_on
 
 
 @dataclass
@@ -25,9 +26,13 @@ class Home:
     waiting: list[Incident] = field(default_factory=list)  # triggered, nobody on them yet (that I can see)
     open_slots: int = 0
     push_devices: int = 0
+    ready_needed: list[Any] = field(default_factory=list)  # my shift starts awaiting "I'm ready"
+    notes: list[Any] = field(default_factory=list)  # hand-off notes left for my shifts now: (label, note)
+    holding: list[dict[str, Any]] = field(default_factory=list)  # layers I hold now (to leave a note)
+    phone_problem: str | None = None  # why my phone may not wake me, before my next shift
 
 
-def build(session: Session, user: User, now: datetime) -> Home:
+def build(session: Session, user: User, now: datetime, unreachable_days: int = 7) -> Home:
     home = Home()
     if not user.has_role(Role.client_viewer):
         shifts = whos_on.my_shifts(session, user, now, 2)["shifts"]
@@ -42,6 +47,11 @@ def build(session: Session, user: User, now: datetime) -> Home:
                     home.with_me.append({"schedule": sched["name"], "layer": layer["name"],
                                          "name": holder["user"]["name"], "end": holder["end"]})
         home.open_slots = sum(1 for s in open_slots.open_slots(session, user, now, 4) if s.eligible)
+        home.ready_needed = readiness.waiting_for(session, user.id, now)
+        home.notes = handoff_notes.for_my_shifts(session, user.id, now)
+        home.holding = handoff_notes.holding(session, user.id, now)
+        if home.current or home.upcoming:
+            home.phone_problem = readiness.phone_problem(session, user.id, now, unreachable_days)
         home.push_devices = len(session.execute(
             select(ContactMethod.id).where(ContactMethod.user_id == user.id, ContactMethod.kind == "push",
                                            ContactMethod.enabled)).all())

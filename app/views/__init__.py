@@ -15,6 +15,8 @@ def register(app: Flask) -> None:
         api,
         auth,
         connections,
+        contact_rules,
+        handover,
         health,
         intake,
         keys,
@@ -27,6 +29,7 @@ def register(app: Flask) -> None:
         pages,
         profile,
         pwa,
+        readiness,
         runbooks,
         schedules,
         twilio,
@@ -38,5 +41,5 @@ def register(app: Flask) -> None:
     app.config.setdefault("SOCK_SERVER_OPTIONS", {"ping_interval": 25})
     live.sock.init_app(app)
     app.before_request(live.refuse_before_handshake)
-    for bp in (profile.bp, overview.bp, manage.bp, account.bp, admin_security.bp, connections.api, connections.pages, keys.bp, access_reports.bp):
+    for bp in (handover.bp, readiness.bp, contact_rules.bp, profile.bp, overview.bp, manage.bp, account.bp, admin_security.bp, connections.api, connections.pages, keys.bp, access_reports.bp):
         app.register_blueprint(bp)

@@ -13,6 +13,7 @@ from .. import access
 from ..access import require_role
 from ..models import Incident, Role
 from ..reports import overview
+from ..schedules import readiness
 from ..schedules.home import build
 from ..web import db_session, now, timefmt, user
 from ..web.plumbing import error_page
@@ -23,14 +24,16 @@ bp = Blueprint("overview", __name__)
 def overview_page() -> Any:
     u = user()
     require_role(u, Role.admin, Role.manager)
-    data = overview.build(db_session(), u, now(), timefmt.zone(u.timezone), current_app.config["ENGINE_STALE_SECONDS"])
+    data = overview.build(db_session(), u, now(), timefmt.zone(u.timezone), current_app.config["ENGINE_STALE_SECONDS"],
+                          readiness.Settings.of(current_app.config))
     return render_template("overview.html", o=data, now=now())
 
 
 @bp.get("/on-call")
 @login_required
 def my_oncall() -> Any:
-    return render_template("home.html", home=build(db_session(), user(), now()), now=now())
+    return render_template("home.html", home=build(db_session(), user(), now(), current_app.config["UNREACHABLE_DAYS"]),
+                           now=now())
 
 
 @bp.get("/incidents/by-key/<path:dedup_key>")

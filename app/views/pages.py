@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
 from .. import access, incidents
-from ..clients import connections, runbooks
+from ..clients import connections, handover, runbooks
 from ..engine.heartbeat import engine_status
 from ..errors import ActionError
 from ..incidents import Actor
@@ -41,7 +41,8 @@ def home() -> Any:
     """On call now: the app's first screen (managers and admins: the overview)."""
     if user().has_role("admin", "manager"):
         return overview_page()
-    return render_template("home.html", home=build(db_session(), user(), now()), now=now())
+    return render_template("home.html", home=build(db_session(), user(), now(), current_app.config["UNREACHABLE_DAYS"]),
+                           now=now())
 
 
 @bp.get("/me")
@@ -79,8 +80,10 @@ def incident_detail(incident_id: int) -> Any:
         conns = connections.list_for_client(s, u, inc.client_id)
     except access.Denied:
         conns = []  # a client viewer is not told that connection info exists
+    found = handover.state(s, inc)
     return render_template("incident.html", inc=inc, timeline=timeline, connections=conns,
-                           runbooks=runbooks.for_incident(s, u, inc), next=next_page(s, inc))
+                           runbooks=runbooks.for_incident(s, u, inc), next=next_page(s, inc),
+                           handover=found, chain=found.chain if found else [])
 
 
 ACTIONS = {

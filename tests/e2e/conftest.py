@@ -117,7 +117,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                VIGIL_ENCRYPTION_KEY=encryption_key, VIGIL_PUSH_ALLOW_LOOPBACK="1",
                VIGIL_VAPID_SUBJECT="mailto:oncall-admin@vigil.example",
                VIGIL_SECRET_KEY="e2e-secret", VIGIL_BASE_URL=url, VIGIL_PASSWORD_PROFILE="CHEAPEST",
-               VIGIL_ENGINE_POLL_SECONDS="0.1", VIGIL_EVENT_POLL_SECONDS="0.1", PYTHONPATH=str(ROOT))
+               VIGIL_ENGINE_POLL_SECONDS="0.1", VIGIL_EVENT_POLL_SECONDS="0.1", VIGIL_SHIFT_CHECK_SECONDS="1",
+               PYTHONPATH=str(ROOT))
     web_cmd = [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", "1", "-b", f"127.0.0.1:{port}",
                "--graceful-timeout", "3", "app.wsgi:app"]
     engine = start([sys.executable, "-m", "app.cli", "engine"], env, tmp / "engine.log")

@@ -15,10 +15,10 @@ from tests.helpers import PASSWORD
 
 ENGINEER = ["/", "/incidents", "/schedules", "/me/shifts", "/open-slots", "/clients", "/clients/acme", "/me",
             "/settings/profile", "/settings/notifications", "/settings/security", "/settings/tokens", "/on-call",
-            "/no-such-page", "/reports/allowances"]
+            "/no-such-page", "/reports/allowances", "/settings/contact"]
 MANAGER = ["/", "/admin", "/admin/clients/1", "/admin/clients/new", "/admin/policies/new", "/admin/policies/1",
            "/admin/people/4", "/admin/users/new", "/admin/pools/1", "/reports/allowances", "/reports/access?client=acme",
-           "/schedules/new", "/schedules", "/incidents"]
+           "/schedules/new", "/schedules", "/incidents", "/clients/acme/contacts"]
 ADMIN = ["/admin/users", "/admin/security", "/admin/audit", "/"]
 VIEWER = ["/", "/incidents", "/clients", "/me", "/settings/security"]
 SERIOUS = ("serious", "critical")

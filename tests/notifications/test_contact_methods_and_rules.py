@@ -46,11 +46,12 @@ def test_a_bad_contact_method_is_refused_with_a_reason(browser, world, body, rea
 def test_rules_say_which_channels_each_urgency_uses(browser, world) -> None:
     alice = browser("alice")
     assert alice.get("/api/v1/me/notification-rules").get_json() == {
-        "rules": [{"urgency": "high", "kind": k, "delay_minutes": 0} for k in ("push", "sms", "voice", "email")]
-        + [{"urgency": "low", "kind": k, "delay_minutes": 0} for k in ("push", "email")],
-        "defaults": {"high": False, "low": False},
+        "rules": [{"urgency": "high", "kind": k, "delay_minutes": 0, "window": None} for k in ("push", "sms", "voice", "email")]
+        + [{"urgency": "low", "kind": k, "delay_minutes": 0, "window": None} for k in ("push", "email")],
+        "defaults": {"high": False, "low": False}, "timezone": "Europe/Paris",
     }
-    rules = [{"urgency": "high", "kind": "push", "delay_minutes": 0}, {"urgency": "high", "kind": "voice", "delay_minutes": 5}]
+    rules = [{"urgency": "high", "kind": "push", "delay_minutes": 0, "window": None},
+             {"urgency": "high", "kind": "voice", "delay_minutes": 5, "window": None}]
     r = alice.client.put("/api/v1/me/notification-rules", json={"rules": rules}, headers={"X-CSRFToken": alice.csrf})
     assert r.status_code == 200
     assert r.get_json()["rules"][:2] == rules

@@ -34,6 +34,12 @@ SCHEMAS: dict[str, Any] = {
             "urgency": {"enum": ["high", "low"]},
             "kind": {"enum": ["push", "sms", "voice", "email"]},
             "delay_minutes": {"type": "integer", "minimum": 0, "maximum": 60},
+            "window": {"description": "Only within this daily window of the person's own zone (past midnight "
+                                      "when end is before start); null or absent: all day. Windows of one urgency "
+                                      "must not overlap.",
+                       "anyOf": [{"type": "null"}, {"type": "object", "required": ["start", "end"], "properties": {
+                           "start": {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$"},
+                           "end": {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$"}}}]},
         },
     },
     "Rules": {
@@ -43,6 +49,7 @@ SCHEMAS: dict[str, Any] = {
             "rules": {"type": "array", "items": ref("NotificationRule")},
             "defaults": {"type": "object", "description": "per urgency: true when the built-in defaults apply",
                          "properties": {"high": {"type": "boolean"}, "low": {"type": "boolean"}}},
+            "timezone": {"type": "string", "description": "the zone the windows are read in (the person's)"},
         },
     },
     "Delivery": {
