@@ -84,6 +84,7 @@ def test_every_manager_screen_has_no_serious_axe_violation(chromium, server, inc
 def test_every_admin_and_client_viewer_screen_has_no_serious_axe_violation(chromium, server, incident) -> None:
     problems = check_screens(chromium, server, "admin", ADMIN)
     problems += check_screens(chromium, server, "victor", VIEWER, email="victor@acme.test")
+    assert problems == [], "\n".join(problems)
 
 
 
