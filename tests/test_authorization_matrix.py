@@ -191,9 +191,51 @@ PAGE_SEE = viewers_read(by_client(302, 200), 200)
 CONNECTION_FORM = {"kind": "ssh", "label": "db jump", "host": "10.1.1.1", "port": "22", "user": "ops"}
 NEW_CONNECTION = {"kind": "vpn", "label": "office vpn", "vpn_profile": "client\nremote vpn.acme.test 1194"}
 
+def status_url(suffix: str = "") -> Url:
+    return lambda c, r, w: f"/status/{CLIENT[w]}{suffix}"
+
+
+def subscriber_link(purpose: str) -> Url:
+    """A real link of a subscriber of Acme's page; "other": the same link under Initech's page."""
+    def url(c: Ctx, role: str, which: str) -> str:
+        from app.models import StatusSubscriber
+        from app.status import subscribers
+
+        with c.database.transaction() as s:
+            sub = StatusSubscriber(client_id=c.client_id("own"), kind="email", address=f"{uuid.uuid4().hex}@x.test",
+                                   nonce=uuid.uuid4().hex[:16], created_at=c.clock.now())
+            s.add(sub)
+            s.flush()
+            tok = subscribers.token(c.app.config["SECRET_KEY"], sub, purpose)
+            return f"/status/{CLIENT[which]}/subscribers/{sub.id}/{purpose}/{tok}"
+    return url
+
+
+def window(c: Ctx, which: str) -> int:
+    """A fresh maintenance window of the own (Acme) or other (Initech) client, an hour ahead."""
+    from datetime import timedelta
+
+    from app.models import MaintenanceWindow
+
+    with c.database.transaction() as s:
+        w = MaintenanceWindow(public_id=uuid.uuid4().hex[:12], client_id=c.client_id(which), title="Upgrade",
+                              body="", service_ids=[], starts_at=c.clock.now() + timedelta(hours=1),
+                              ends_at=c.clock.now() + timedelta(hours=2), hold_pages=True, state="scheduled",
+                              created_at=c.clock.now(), updated_at=c.clock.now())
+        s.add(w)
+        s.flush()
+        return w.id
+
+
+# A status page (private unless made public: none is in the matrix): whoever sees the client reads
+# it; anybody else, anonymous included, is told it does not exist (404).
+STATUS_READ = viewers_read(by_client(404, 200), 200)
+WINDOW = {"title": "DB upgrade", "starts_at": "2026-03-02T04:00:00+00:00", "ends_at": "2026-03-02T05:00:00+00:00"}
+
 MATRIX: dict[tuple[str, str], Case] = {
     # --- pages and session ---------------------------------------------------------------
-    ("/", "GET"): Case(lambda c, r, w: "/", same(302, 200)),
+    # A client viewer lands on its status page: the engineers' screens redirect it there.
+    ("/", "GET"): Case(lambda c, r, w: "/", same(302, 200) | {"viewer": (302, 302), "other_viewer": (302, 302)}),
     ("/login", "GET"): Case(lambda c, r, w: "/login", same(200, 200)),
     ("/login", "POST"): Case(lambda c, r, w: "/login", same(401, 401),
                              form=lambda c, r, w: {"email": f"nobody-{r}-{w}@x.test", "password": "x" * 12}),
@@ -205,8 +247,8 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("/static/<path:filename>", "GET"): Case(lambda c, r, w: "/static/css/app.css", same(200, 200)),
     ("/healthz", "GET"): Case(lambda c, r, w: "/healthz", same(200, 200)),
     ("/api/openapi.json", "GET"): Case(lambda c, r, w: "/api/openapi.json", same(200, 200)),
-    ("/incidents", "GET"): Case(lambda c, r, w: "/incidents", same(302, 200)),
-    ("/incidents/<int:incident_id>", "GET"): Case(page_incident(), PAGE_SEE),
+    ("/incidents", "GET"): Case(lambda c, r, w: "/incidents", same(302, 200) | {"viewer": (302, 302), "other_viewer": (302, 302)}),
+    ("/incidents/<int:incident_id>", "GET"): Case(page_incident(), PAGE_SEE | {"viewer": (302, 302), "other_viewer": (302, 302)}),
     # A refused form action is told on the page it returns to (a flash), so it is a redirect;
     # test_a_client_viewer_form_action_changes_nothing checks nothing happened.
     ("/incidents/<int:incident_id>/<action>", "POST"): Case(
@@ -246,8 +288,8 @@ MATRIX: dict[tuple[str, str], Case] = {
         conn("/api/v1/connections/"), by_client(401, 204, viewers_see=False, staff_only=True)),
     ("/api/v1/connections/<int:conn_id>/reveal", "POST"): Case(
         conn("/api/v1/connections/", "/reveal"), by_client(401, 200, viewers_see=False)),
-    ("/clients", "GET"): Case(lambda c, r, w: "/clients", same(302, 200)),
-    ("/clients/<slug>", "GET"): Case(lambda c, r, w: f"/clients/{CLIENT[w]}", PAGE_SEE),
+    ("/clients", "GET"): Case(lambda c, r, w: "/clients", same(302, 200) | {"viewer": (302, 302), "other_viewer": (302, 302)}),
+    ("/clients/<slug>", "GET"): Case(lambda c, r, w: f"/clients/{CLIENT[w]}", PAGE_SEE | {"viewer": (302, 302), "other_viewer": (302, 302)}),
     ("/clients/<slug>/connections/new", "GET"): Case(
         lambda c, r, w: f"/clients/{CLIENT[w]}/connections/new", by_client(302, 200, viewers_see=True, staff_only=True)
         | {"viewer": (404, 404), "other_viewer": (404, 404)}),
@@ -311,6 +353,56 @@ MATRIX: dict[tuple[str, str], Case] = {
     # test_live_socket). From our own origin but without the WebSocket handshake (the test client
     # cannot upgrade), the route, a WebSocket-only rule, does not match: 400.
     ("/ws", "GET"): Case(lambda c, r, w: "/ws", same(401, 400), headers={"Origin": "http://vigil.test"}),
+    # --- status pages: the public side (a 400 on the socket: the test client does not upgrade) ---
+    ("/status/<slug>", "GET"): Case(status_url(), STATUS_READ),
+    ("/status/<slug>/body", "GET"): Case(status_url("/body"), STATUS_READ),
+    ("/status/<slug>/api/v2/<path:doc>.json", "GET"): Case(status_url("/api/v2/summary.json"), STATUS_READ),
+    ("/status/<slug>/history.atom", "GET"): Case(status_url("/history.atom"), STATUS_READ),
+    ("/status/<slug>/history.rss", "GET"): Case(status_url("/history.rss"), STATUS_READ),
+    ("/status/<slug>/ws", "GET"): Case(status_url("/ws"), viewers_read(by_client(404, 400), 400),
+                                       headers={"Origin": "http://vigil.test"}),
+    ("/status/<slug>/subscribe", "POST"): Case(status_url("/subscribe"), viewers_read(by_client(404, 202), 202),
+                                               form={"email": "reader@example.com"}),
+    # The token in the address is the credential, whoever asks; under another client's page: 404.
+    ("/status/<slug>/subscribers/<int:sub_id>/confirm/<token>", "GET"): Case(
+        subscriber_link("confirm"), {r: (200, 404) for r in ROLES}),
+    ("/status/<slug>/subscribers/<int:sub_id>/confirm/<token>", "POST"): Case(
+        subscriber_link("confirm"), {r: (200, 404) for r in ROLES}, form={}),
+    ("/status/<slug>/subscribers/<int:sub_id>/unsubscribe/<token>", "GET"): Case(
+        subscriber_link("unsubscribe"), {r: (200, 404) for r in ROLES}),
+    ("/status/<slug>/subscribers/<int:sub_id>/unsubscribe/<token>", "POST"): Case(
+        subscriber_link("unsubscribe"), {r: (200, 404) for r in ROLES}, form={"List-Unsubscribe": "One-Click"}),
+    # --- status pages: the engineers' side ---------------------------------------------------------
+    ("/api/v1/clients/<int:client_id>/status", "GET"): Case(
+        lambda c, r, w: f"/api/v1/clients/{c.client_id(w)}/status", by_client(401, 200)),
+    ("/api/v1/clients/<int:client_id>/status", "PUT"): Case(
+        lambda c, r, w: f"/api/v1/clients/{c.client_id(w)}/status", by_client(401, 200, staff_only=True),
+        json={"title": "Status"}),
+    ("/api/v1/clients/<int:client_id>/status/secret", "POST"): Case(
+        lambda c, r, w: f"/api/v1/clients/{c.client_id(w)}/status/secret", by_client(401, 201, staff_only=True)),
+    ("/api/v1/services/<int:service_id>/status", "PUT"): Case(
+        lambda c, r, w: f"/api/v1/services/{c.service_id(w)}/status", by_client(401, 200), json={"override": None}),
+    ("/api/v1/incidents/<int:incident_id>/public-updates", "POST"): Case(
+        incident("/public-updates"), by_client(401, 201), json={"status": "identified", "body": "found it"}),
+    ("/api/v1/clients/<int:client_id>/maintenance", "GET"): Case(
+        lambda c, r, w: f"/api/v1/clients/{c.client_id(w)}/maintenance", by_client(401, 200)),
+    ("/api/v1/clients/<int:client_id>/maintenance", "POST"): Case(
+        lambda c, r, w: f"/api/v1/clients/{c.client_id(w)}/maintenance", by_client(401, 201), json=WINDOW),
+    ("/api/v1/maintenance/<int:window_id>/<action>", "POST"): Case(
+        lambda c, r, w: f"/api/v1/maintenance/{window(c, w)}/start", by_client(401, 200)),
+    ("/clients/<slug>/status", "GET"): Case(lambda c, r, w: f"/clients/{CLIENT[w]}/status", by_client(302, 200)),
+    ("/clients/<slug>/status/settings", "POST"): Case(
+        lambda c, r, w: f"/clients/{CLIENT[w]}/status/settings", by_client(302, 302, staff_only=True),
+        form={"visibility": "private"}),
+    ("/clients/<slug>/status/components/<int:service_id>", "POST"): Case(
+        lambda c, r, w: f"/clients/{CLIENT[w]}/status/components/{c.service_id(w)}", by_client(302, 302),
+        form={"override": "degraded_performance"}),
+    ("/clients/<slug>/maintenance", "POST"): Case(lambda c, r, w: f"/clients/{CLIENT[w]}/maintenance",
+                                                  by_client(302, 302), form=WINDOW),
+    ("/maintenance/<int:window_id>/<action>", "POST"): Case(
+        lambda c, r, w: f"/maintenance/{window(c, w)}/start", by_client(302, 302)),
+    ("/incidents/<int:incident_id>/public-update", "POST"): Case(
+        page_incident("/public-update"), by_client(302, 302), form={"status": "identified", "body": "found it"}),
     # --- managers' screens: managers and admins; the whole area is refused to the others ------
     ("/admin", "GET"): Case(lambda c, r, w: "/admin", staff_only(302, 200)),
     ("/admin/clients/new", "GET"): Case(lambda c, r, w: "/admin/clients/new", staff_only(302, 200)),
@@ -615,7 +707,9 @@ NO_CSRF = {("/api/v1/intake/<source>/<key>", "POST"), ("/api/v1/intake/<source>"
            ("/api/v1/services/<int:service_id>/intake/<source>", "POST"), ("/api/v1/ack-links/<token>", "POST"),
            ("/api/v1/ready-links/<token>", "POST"),
            ("/twilio/sms", "POST"), ("/twilio/status/<int:notification_id>", "POST"), ("/twilio/voice/<token>", "POST"),
-           ("/twilio/voice/<token>/gather", "POST")}
+           ("/twilio/voice/<token>/gather", "POST"),
+           ("/status/<slug>/subscribers/<int:sub_id>/confirm/<token>", "POST"),
+           ("/status/<slug>/subscribers/<int:sub_id>/unsubscribe/<token>", "POST")}
 
 
 def test_every_write_with_the_session_needs_the_csrf_token(app, database, clock, world) -> None:
@@ -643,7 +737,8 @@ def test_another_clients_incident_by_id_is_not_found_not_forbidden(app, database
     theirs = ctx.incident("other")
     for role in ("engineer", "outsider", "viewer"):
         b = ctx.browser(role)
-        for r in (b.get(f"/api/v1/incidents/{theirs}"), b.get(f"/incidents/{theirs}"),
+        pages = [b.get(f"/incidents/{theirs}")] if role != "viewer" else []  # a viewer is sent to its status page
+        for r in (b.get(f"/api/v1/incidents/{theirs}"), *pages,
                   b.post(f"/api/v1/incidents/{theirs}/ack", json={}), b.get(f"/api/v1/incidents/{theirs + 1000}")):
             assert r.status_code == 404, (role, r.request.path)
         assert theirs not in [i["id"] for i in b.get("/api/v1/incidents?status=all").get_json()["incidents"]]

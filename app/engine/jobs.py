@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from ..clients import handover
 from ..schedules import gap_watch, readiness
+from ..status import maintenance
 
 log = logging.getLogger("vigil.engine")
 
@@ -46,10 +47,14 @@ def registered(config: dict[str, Any]) -> list[Periodic]:
 
     warn_ahead = timedelta(days=float(config.get("SCHEDULE_WARN_DAYS", 14)))
     ready = readiness.Settings.of(config)
+    base, secret = str(config.get("BASE_URL") or ""), str(config.get("SECRET_KEY") or "")
     return [
         Periodic("gaps_warned", seconds("SCHEDULE_CHECK_SECONDS", 300), lambda s, now: gap_watch.warn(s, now, warn_ahead)),
         Periodic("handovers_walked", seconds("HANDOVER_CHECK_SECONDS", 10), handover.walk),
         Periodic("shift_starts", seconds("SHIFT_CHECK_SECONDS", 30), lambda s, now: readiness.run(s, now, ready)),
+        # Maintenance windows start and end by the clock (their pages are held by intake itself).
+        Periodic("maintenance_walked", seconds("MAINTENANCE_CHECK_SECONDS", 15),
+                 lambda s, now: maintenance.walk(s, now, base, secret)),
     ]
 
 

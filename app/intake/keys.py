@@ -19,10 +19,24 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ..models import Client, EscalationPolicy, IntegrationKey, Service
+from ..models import Client, EscalationPolicy, IntegrationKey, MaintenanceWindow, Service
 
 SOURCES = ("alertmanager", "grafana", "events_v2", "generic", "email")
 CACHE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class MaintenanceSpan:
+    """A client's maintenance window as intake needs it (app/status/maintenance.py owns them)."""
+
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    service_ids: tuple[int, ...]  # empty: all the client's services
+    hold: bool  # alerts are recorded but not paged until the window ends
+
+    def covers(self, service_id: int, now: datetime) -> bool:
+        return self.starts_at <= now < self.ends_at and (not self.service_ids or service_id in self.service_ids)
 
 
 @dataclass(frozen=True)
@@ -44,6 +58,7 @@ class IntakeTarget:
     timezone: str
     revoked: bool = False
     last_used_at: datetime | None = None
+    maintenance: tuple[MaintenanceSpan, ...] = ()
 
 
 def digest(key: str) -> str:
@@ -107,7 +122,20 @@ def target_for_service(session: Session, service_id: int, source: str = "manual"
         client_name=row.client_name, client_slug=row.slug, tier=row.tier, policy_id=policy_id,
         response_minutes=response, coverage=row.coverage or {"kind": "always"},
         out_of_coverage=row.out_of_coverage, timezone=row.timezone,
+        maintenance=maintenance_spans(session, row.client_id),
     )
+
+
+def maintenance_spans(session: Session, client_id: int) -> tuple[MaintenanceSpan, ...]:
+    """The client's windows not over yet (cached with the key: a window changed in this process
+    forgets the cache at once, in others within CACHE_SECONDS)."""
+    m = MaintenanceWindow.__table__.c
+    rows = session.connection().execute(
+        select(m.title, m.starts_at, m.ends_at, m.service_ids, m.hold_pages)
+        .where(m.client_id == client_id, m.state.in_(("scheduled", "in_progress"))).order_by(m.starts_at).limit(50)
+    ).all()
+    return tuple(MaintenanceSpan(r.title, r.starts_at, r.ends_at, tuple(int(i) for i in r.service_ids or ()), r.hold_pages)
+                 for r in rows)
 
 
 def lookup(session: Session, plain: str) -> IntakeTarget | None:

@@ -7,3 +7,4 @@ from .notify import AckToken, DeliveryAttempt, InboundMessage, Notification, Not
 from .runbooks import Runbook  # noqa: F401
 from .schedules import *  # noqa: F403
 from .security import ApiToken, AuditEntry, ConnectionInfo, LoginSession, LoginThrottle  # noqa: F401
+from .status import MaintenanceWindow, PublicUpdate, StatusComponent, StatusPage, StatusSubscriber  # noqa: F401

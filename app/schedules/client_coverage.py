@@ -33,6 +33,26 @@ class CoverageDecision:
 
 
 def coverage_decision(client: IntakeTarget, now: datetime) -> CoverageDecision:
+    """Whether a new incident pages now: held during a maintenance window that holds pages (until
+    it ends), held or at low urgency outside coverage hours, else as usual. One decision: a
+    window that ends inside coverage hours escalates then; a window that lets pages through
+    leaves coverage hours to decide."""
+    window = next((w for w in client.maintenance if w.covers(client.service_id, now)), None)
+    if window is not None and window.hold:
+        local = window.ends_at.astimezone(ZoneInfo(client.timezone)).strftime("%a %d %b %H:%M %Z")
+        return CoverageDecision(
+            hold_until=window.ends_at,
+            message=f"During the maintenance window \u201c{window.title}\u201d: recorded, not paged; escalated when "
+                    f"the window ends ({local}) if still open.",
+        )
+    decision = _hours_decision(client, now)
+    if window is not None:
+        said = f"During the maintenance window \u201c{window.title}\u201d, which lets pages through."
+        return CoverageDecision(decision.hold_until, decision.urgency, f"{said} {decision.message or ''}".strip())
+    return decision
+
+
+def _hours_decision(client: IntakeTarget, now: datetime) -> CoverageDecision:
     spec = client.coverage or {"kind": "always"}
     if spec.get("kind", "always") == "always":
         return CoverageDecision()

@@ -32,6 +32,8 @@ def register(app: Flask) -> None:
         readiness,
         runbooks,
         schedules,
+        status,
+        status_admin,
         twilio,
     )
 
@@ -41,5 +43,7 @@ def register(app: Flask) -> None:
     app.config.setdefault("SOCK_SERVER_OPTIONS", {"ping_interval": 25})
     live.sock.init_app(app)
     app.before_request(live.refuse_before_handshake)
-    for bp in (handover.bp, readiness.bp, contact_rules.bp, profile.bp, overview.bp, manage.bp, account.bp, admin_security.bp, connections.api, connections.pages, keys.bp, access_reports.bp):
+    app.before_request(status.refuse_before_handshake)
+    app.before_request(status.viewers_to_their_page)
+    for bp in (handover.bp, readiness.bp, contact_rules.bp, profile.bp, overview.bp, manage.bp, account.bp, admin_security.bp, connections.api, connections.pages, keys.bp, access_reports.bp, status.bp, status_admin.bp, status_admin.api):
         app.register_blueprint(bp)

@@ -1,0 +1,272 @@
+"""Clients' status pages, public side: the page, its fragment (polling), its WebSocket, the
+Statuspage-shaped JSON API, the feeds, and subscribing. Readers are anonymous (a public page,
+or a private page's secret link `?key=`) or logged in (a login that sees the client). Whatever
+refuses answers 404.
+
+A page's state is computed once per change and shared by every reader in this process (the
+cache is keyed by the newest event id and a 10-second slice of the clock: time alone changes a
+page, a deadline passing), so thousands of viewers cost one computation per change."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from flask_sock import ConnectionClosed
+from markupsafe import Markup
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..errors import ActionError
+from ..models import Client, Event, StatusPage
+from ..status import feeds, pages, snapshot, statuspage, subscribers
+from ..web import db_session, error_response, exempt, now, vigil
+from ..web.httpsec import check_origin
+from .live import sock
+
+bp = Blueprint("status", __name__)
+PING_SECONDS = 25.0
+API_DOCS = ("summary", "status", "components", "incidents", "incidents/unresolved", "scheduled-maintenances",
+            "scheduled-maintenances/upcoming", "scheduled-maintenances/active")
+
+_cache_lock = threading.Lock()
+
+
+def _cache() -> dict[tuple[int, int, int, str], tuple[str, dict[str, Any], str]]:
+    """The app's cache of page states (one per app: tests build many apps on one process)."""
+    return current_app.extensions.setdefault("vigil_status_pages", {})  # type: ignore[no-any-return]
+
+
+def _reader() -> Any:
+    return current_user._get_current_object() if current_user.is_authenticated else None
+
+
+def _open(slug: str) -> tuple[Client, StatusPage]:
+    return pages.open_page(db_session(), slug, _reader(), request.args.get("key"), now())
+
+
+def _state(session: Session, client: Client, page: StatusPage) -> tuple[str, dict[str, Any], str]:
+    """(etag, snapshot, HTML fragment) of the page now, from the cache when nothing changed."""
+    t = now()
+    marker = session.execute(select(func.max(Event.id))).scalar() or 0
+    key = (client.id, marker, int(t.timestamp() // 10), page.updated_at.isoformat())
+    cache = _cache()
+    with _cache_lock:
+        hit = cache.get(key)
+    if hit is not None:
+        return hit
+    snap = snapshot.build(session, client, page, t, base_url=_base_url(), secret_key=current_app.config["SECRET_KEY"])
+    etag = snapshot.etag_of(snap)
+    html = render_template("status/_body.html", snap=snap, now=t)
+    with _cache_lock:
+        if len(cache) > 500:
+            cache.clear()
+        cache[key] = (etag, snap, html)
+    return etag, snap, html
+
+
+def _base_url() -> str:
+    return current_app.config.get("BASE_URL") or request.host_url.rstrip("/")
+
+
+def _cacheable(resp: Response, page: StatusPage, etag: str) -> Response:
+    resp.set_etag(etag)
+    # A public page may sit in shared caches for a few seconds; a private one only in the reader's.
+    resp.headers["Cache-Control"] = "public, max-age=5" if page.visibility == "public" else "private, no-cache"
+    resp.headers["Vary"] = "Cookie"
+    resp.headers["Referrer-Policy"] = "no-referrer"  # a secret link must not travel in a Referer
+    return resp.make_conditional(request)
+
+
+@bp.get("/status/<slug>")
+def page_view(slug: str) -> Any:
+    client, page = _open(slug)
+    etag, snap, body = _state(db_session(), client, page)
+    nonce = secrets.token_urlsafe(12)
+    html = render_template("status/page.html", snap=snap, body=Markup(body),  # noqa: S704 (our own template's output)
+                           slug=client.slug, nonce=nonce,
+                           key=request.args.get("key") or "", etag=etag, reader=_reader())
+    resp = _cacheable(make_response(html), page, etag)
+    img = " https:" if page.logo_url else ""
+    resp.headers["Content-Security-Policy"] = (
+        f"default-src 'self'; script-src 'self'; style-src 'self' 'nonce-{nonce}'; img-src 'self' data:{img}; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'")
+    return resp
+
+
+@bp.get("/status/<slug>/body")
+def page_body(slug: str) -> Any:
+    """The page's changing part, for readers whose WebSocket is blocked (they poll this)."""
+    client, page = _open(slug)
+    etag, _, body = _state(db_session(), client, page)
+    return _cacheable(make_response(body), page, etag)
+
+
+@bp.get("/status/<slug>/api/v2/<path:doc>.json")
+def api_document(slug: str, doc: str) -> Any:
+    client, page = _open(slug)
+    etag, snap, _ = _state(db_session(), client, page)
+    found = statuspage.document(snap, doc)
+    if found is None:
+        return error_response(404, f"no such document; there are {', '.join(d + '.json' for d in API_DOCS)}")
+    resp = make_response(json.dumps(found, separators=(",", ":")))
+    resp.mimetype = "application/json"
+    resp.headers["Access-Control-Allow-Origin"] = "*" if page.visibility == "public" else "null"
+    return _cacheable(resp, page, f"{etag}-{doc.replace('/', '-')}")
+
+
+@bp.get("/status/<slug>/history.atom")
+def atom_feed(slug: str) -> Any:
+    client, page = _open(slug)
+    etag, snap, _ = _state(db_session(), client, page)
+    resp = make_response(feeds.atom(snap))
+    resp.mimetype = "application/atom+xml"
+    return _cacheable(resp, page, f"{etag}-atom")
+
+
+@bp.get("/status/<slug>/history.rss")
+def rss_feed(slug: str) -> Any:
+    client, page = _open(slug)
+    etag, snap, _ = _state(db_session(), client, page)
+    resp = make_response(feeds.rss(snap))
+    resp.mimetype = "application/rss+xml"
+    return _cacheable(resp, page, f"{etag}-rss")
+
+
+@bp.post("/status/<slug>/subscribe")
+def subscribe(slug: str) -> Any:
+    client, _ = _open(slug)
+    email = request.get_json(silent=True).get("email") if request.is_json and isinstance(
+        request.get_json(silent=True), dict) else request.form.get("email")
+    s = db_session()
+    try:
+        subscribers.subscribe(s, client, email, now(), _base_url(), current_app.config["SECRET_KEY"])
+    except ActionError as e:
+        return error_response(e.status, e.message)
+    s.commit()
+    return make_response({"message": "If this address is not subscribed yet, a message asking to confirm is on its "
+                                     "way. Nothing more is sent until you confirm."}, 202)
+
+
+def _subscriber_page(slug: str, purpose: str, sub_id: int, token: str) -> Any:
+    s = db_session()
+    client = s.execute(select(Client).where(Client.slug == slug[:64])).scalar_one_or_none()
+    if client is None:
+        return error_response(404, "this link is not valid (any more)")
+    secret = current_app.config["SECRET_KEY"]
+    try:
+        if request.method == "GET":  # a mail scanner may open links: GET shows a button, changes nothing
+            subscribers.check(s, client, sub_id, purpose, token, secret)
+            return render_template("status/subscriber.html", purpose=purpose, client=client, done=False)
+        if purpose == "confirm":
+            subscribers.confirm(s, client, sub_id, token, now(), secret)
+        else:
+            subscribers.unsubscribe(s, client, sub_id, token, now(), secret)
+    except ActionError as e:
+        return error_response(e.status, e.message)
+    s.commit()
+    if request.form.get("List-Unsubscribe") == "One-Click":  # RFC 8058: the mail client's button
+        return make_response("", 200)
+    return render_template("status/subscriber.html", purpose=purpose, client=client, done=True)
+
+
+@bp.route("/status/<slug>/subscribers/<int:sub_id>/confirm/<token>", methods=["GET", "POST"])
+@exempt  # the token in the address is the credential (as an ack link)
+def confirm(slug: str, sub_id: int, token: str) -> Any:
+    return _subscriber_page(slug, "confirm", sub_id, token)
+
+
+@bp.route("/status/<slug>/subscribers/<int:sub_id>/unsubscribe/<token>", methods=["GET", "POST"])
+@exempt  # RFC 8058: a mail client posts here without any session or form token
+def unsubscribe(slug: str, sub_id: int, token: str) -> Any:
+    return _subscriber_page(slug, "unsubscribe", sub_id, token)
+
+
+# --- the page's WebSocket -------------------------------------------------------------------------
+
+
+def refuse_before_handshake() -> Any:
+    """A status page's socket: refused with a plain 404 before any upgrade when the reader may
+    not see the page; a page opened by the session (not public, no key) only from our origin."""
+    parts = request.path.split("/")
+    if len(parts) != 4 or parts[1] != "status" or parts[3] != "ws":
+        return None
+    try:
+        _, page = _open(parts[2])
+    except Exception:  # noqa: BLE001 - Denied: nothing is said about the page
+        return error_response(404, "status page not found")
+    if page.visibility != "public" and not request.args.get("key") and not check_origin(request):
+        return error_response(404, "status page not found")
+    return None
+
+
+@sock.route("/status/<slug>/ws")
+def status_socket(ws: Any, slug: str) -> None:
+    """The page's state whenever it changes, and nothing else: events are only a signal here;
+    what is sent is the page's public fragment (built from public facts only)."""
+    session = g.pop("db_session", None) or vigil().db.session()
+    try:
+        client, page = _open_with(session, slug)
+        client_id, last = client.id, _state(session, client, page)[0]
+    finally:
+        session.close()  # never hold a database connection for the life of a socket
+    bus = vigil().bus
+    sub = bus.subscribe()
+    try:
+        ws.send(json.dumps({"type": "hello", "etag": last}))
+        while True:
+            ev = sub.get(timeout=PING_SECONDS)
+            if sub.overflowed:
+                ws.close(reason=1013, message="too far behind: reconnect")
+                return
+            if ev is None:
+                ws.send('{"type":"ping"}')
+                continue
+            if ev.get("client_id") != client_id or ev.get("kind") not in snapshot.PUBLIC_KINDS:
+                continue
+            with vigil().db.session() as s:
+                client, page = _open_with(s, slug)
+                etag, _, html = _state(s, client, page)
+            if etag != last:
+                ws.send(json.dumps({"type": "page", "etag": etag, "html": html}))
+                last = etag
+    except ConnectionClosed:
+        pass
+    finally:
+        sub.close()
+
+
+def _open_with(session: Session, slug: str) -> tuple[Client, StatusPage]:
+    g.db_session = session  # _state and _open read the request's session
+    try:
+        return pages.open_page(session, slug, _reader(), request.args.get("key"), now())
+    finally:
+        g.pop("db_session", None)
+
+
+# --- a client viewer lands on their page -------------------------------------------------------
+
+ENGINEER_SCREENS = frozenset({"pages.home", "pages.incident_list", "pages.incident_detail", "connections.clients",
+                              "connections.client_page"})
+
+
+def viewers_to_their_page() -> Any:
+    """Client viewers no longer see the engineers' screens: they land on their status page."""
+    if request.method != "GET" or request.endpoint not in ENGINEER_SCREENS or not current_user.is_authenticated:
+        return None
+    slug = pages.landing_slug(db_session(), current_user._get_current_object())
+    return redirect(url_for("status.page_view", slug=slug)) if slug else None
