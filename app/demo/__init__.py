@@ -27,6 +27,7 @@ from ..models import (
     PoolMember,
     Schedule,
     Service,
+    StatusPage,
     User,
 )
 from ..notify.readiness import describe as channels
@@ -118,6 +119,13 @@ def load(db: Database, config: dict[str, Any], now: datetime) -> dict[str, Any]:
         channel_lines = channels(config, s)
 
         demo_history.load(s, config, now, admin=users["admin@vigil.example"], primary=primary, secondary=secondary)
+        status_pages = {"acme": f"{base_url}/status/acme"}
+        acme_page = s.get(StatusPage, services[("acme", "Web shop")].client_id)
+        if acme_page is None:  # Acme shows its page to the world: the demo's public status page
+            s.add(StatusPage(client_id=services[("acme", "Web shop")].client_id, visibility="public", title="",
+                             color="#c2410c", created_at=now, updated_at=now))
+        else:
+            acme_page.visibility = "public"
         oncall = _on_call_now(s, {"Primary": primary, "Secondary": secondary}, now)
 
     logins = [{"email": e, "password": _derive(secret, f"pw:{e}", 16), "role": r} for e, _, r, _, _ in USERS]
@@ -130,7 +138,7 @@ def load(db: Database, config: dict[str, Any], now: datetime) -> dict[str, Any]:
         f"\"payload\": {{\"summary\": \"Disk 95% full on web-2\", \"source\": \"web-2\", \"severity\": \"critical\"}}}}'"
     )
     return {"url": base_url, "logins": logins, "integration_keys": keys, "curl": curl, "channels": channel_lines,
-            "oncall": oncall, "incident_url": f"{base_url}/incidents/by-key/disk-web-2"}
+            "oncall": oncall, "incident_url": f"{base_url}/incidents/by-key/disk-web-2", "status_pages": status_pages}
 
 
 def _on_call_now(s: Session, layers: dict[str, int], now: datetime) -> list[dict[str, Any]]:
@@ -225,5 +233,7 @@ def describe(info: dict[str, Any]) -> str:
     lines += ["", "Notification channels:", *(f"  {c}" for c in info["channels"]),
               "  Every demo user also has the recording channel: each page shows on the incident's timeline.",
               "", "Fire an alert (Globex, 1-hour SLA):", f"  {info['curl']}",
-              f"then open the incident it opens: {info['incident_url']}", ""]
+              f"then open the incident it opens: {info['incident_url']}", "",
+              "Status pages (public; the Acme viewer lands on Acme's when logging in):",
+              *(f"  {slug:<7} {url}" for slug, url in info.get("status_pages", {}).items()), ""]
     return "\n".join(lines)
