@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import access
@@ -68,7 +69,12 @@ def change(session: Session, actor: User, service_id: int, fields: dict[str, Any
     if comp is None:
         comp = StatusComponent(service_id=svc.id, client_id=svc.client_id, name=None, description="", position=0,
                                hidden=False, created_at=now, updated_at=now)
-        session.add(comp)
+        try:
+            with session.begin_nested():  # race: two first changes at once; the unique service_id keeps one
+                session.add(comp)
+                session.flush()
+        except IntegrityError:
+            comp = session.execute(select(StatusComponent).where(StatusComponent.service_id == svc.id)).scalar_one()
     if "override" in fields:
         value = fields["override"] or None
         if value is not None and value not in COMPONENT_STATES:

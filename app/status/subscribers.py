@@ -15,6 +15,7 @@ import secrets
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..db import is_id
@@ -48,7 +49,12 @@ def subscribe(session: Session, client: Client, email: object, now: datetime, ba
     if sub is None:
         sub = StatusSubscriber(client_id=client.id, kind="email", address=address, nonce=secrets.token_hex(8),
                                created_at=now)
-        session.add(sub)
+        try:
+            with session.begin_nested():  # race: the same address twice at once; the unique index keeps one
+                session.add(sub)
+                session.flush()
+        except IntegrityError:
+            return  # the other request asks for the confirmation
     elif sub.unsubscribed_at is not None:
         sub.nonce, sub.unsubscribed_at, sub.confirmed_at, sub.created_at = secrets.token_hex(8), None, None, now
     session.flush()
