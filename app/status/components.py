@@ -89,8 +89,9 @@ def change(session: Session, actor: User, service_id: int, fields: dict[str, Any
             raise ActionError("description is text of at most 2000 characters", 400)
         comp.description = fields["description"].strip()
     if "position" in fields:
-        if not isinstance(fields["position"], int) or isinstance(fields["position"], bool):
-            raise ActionError("position is a whole number", 400)
+        if not isinstance(fields["position"], int) or isinstance(fields["position"], bool) or not (
+                0 <= fields["position"] <= 10_000):
+            raise ActionError("position is a whole number from 0 to 10000", 400)
         comp.position = fields["position"]
     if "hidden" in fields:
         if not isinstance(fields["hidden"], bool):

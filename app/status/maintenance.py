@@ -38,6 +38,8 @@ def _parse_time(value: Any, name: str) -> datetime:
         raise ActionError(f"{name} is an ISO 8601 instant with its offset, e.g. 2026-03-02T22:00:00+01:00", 400) from None
     if t.tzinfo is None:
         raise ActionError(f"{name} needs its UTC offset (or Z)", 400)
+    if not 2000 <= t.year <= 2200:
+        raise ActionError(f"{name} must fall between the years 2000 and 2200", 400)
     return t
 
 
