@@ -18,9 +18,9 @@ ENGINEER = ["/", "/incidents", "/schedules", "/me/shifts", "/open-slots", "/clie
             "/no-such-page", "/reports/allowances", "/settings/contact"]
 MANAGER = ["/", "/admin", "/admin/clients/1", "/admin/clients/new", "/admin/policies/new", "/admin/policies/1",
            "/admin/people/4", "/admin/users/new", "/admin/pools/1", "/reports/allowances", "/reports/access?client=acme",
-           "/schedules/new", "/schedules", "/incidents", "/clients/acme/contacts"]
+           "/schedules/new", "/schedules", "/incidents", "/clients/acme/contacts", "/clients/acme/status"]
 ADMIN = ["/admin/users", "/admin/security", "/admin/audit", "/"]
-VIEWER = ["/", "/incidents", "/clients", "/me", "/settings/security"]
+VIEWER = ["/status/acme", "/me", "/settings/security"]  # "/", "/incidents", "/clients": their status page
 SERIOUS = ("serious", "critical")
 # Screens that answer with an error page on purpose (still checked, like any other).
 EXPECTED_STATUS = {"/no-such-page": 404, "/reports/allowances": None}
@@ -52,7 +52,7 @@ def check_screens(chromium: Any, server: Any, who: str, paths: list[str], email:
                 page.fill("input[name=email]", email)
                 page.fill("input[name=password]", PASSWORD)
                 page.click("button.primary")
-                page.wait_for_selector("nav.tabs")
+                page.wait_for_selector("nav.tabs, #status-body")  # a client viewer lands on its status page
             else:
                 login(page, who)
             for path in paths:
