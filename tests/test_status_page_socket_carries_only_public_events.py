@@ -97,3 +97,44 @@ def test_the_socket_of_a_private_page_is_refused_before_the_handshake(web) -> No
                                                              "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="},
                      timeout=5)
     assert r.status_code == 404
+
+
+def test_a_page_made_private_closes_its_anonymous_readers_sockets(web) -> None:
+    from websockets.exceptions import ConnectionClosed
+
+    w, world = web
+    s = requests.Session()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', s.get(f"{w.url}/login", timeout=5).text).group(1)  # type: ignore[union-attr]
+    s.post(f"{w.url}/login", data={"email": "maya@vigil.test", "password": PASSWORD, "csrf_token": token}, timeout=5)
+    s.headers["X-CSRFToken"] = s.get(f"{w.url}/api/v1/me", timeout=5).json()["csrf_token"]
+    with ws_connect(f"ws://127.0.0.1:{w.port}/status/acme/ws", open_timeout=10) as ws:
+        assert json.loads(ws.recv(timeout=5))["type"] == "hello"
+        assert s.put(f"{w.url}/api/v1/clients/{world.acme}/status", json={"visibility": "private"}, timeout=5).ok
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                assert json.loads(ws.recv(timeout=5))["type"] != "page"
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+
+
+def test_a_logged_in_reader_follows_its_page_blocks_nobody_and_cannot_open_anothers(web) -> None:
+    w, world = web
+    s = requests.Session()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', s.get(f"{w.url}/login", timeout=5).text).group(1)  # type: ignore[union-attr]
+    s.post(f"{w.url}/login", data={"email": "victor@acme.test", "password": PASSWORD, "csrf_token": token}, timeout=5)
+    cookie = "; ".join(f"{c.name}={c.value}" for c in s.cookies)
+    from websockets.exceptions import InvalidStatus
+
+    with pytest.raises(InvalidStatus) as refused:
+        ws_connect(f"ws://127.0.0.1:{w.port}/status/globex/ws", origin=w.url, additional_headers={"Cookie": cookie},
+                   open_timeout=10)
+    assert refused.value.response.status_code == 404  # another client's page
+    with ws_connect(f"ws://127.0.0.1:{w.port}/status/acme/ws", origin=w.url, additional_headers={"Cookie": cookie},
+                    open_timeout=10) as ws:
+        assert json.loads(ws.recv(timeout=5))["type"] == "hello"
+        # while its socket is open, the same reader's pages still answer at once
+        start = time.monotonic()
+        assert s.get(f"{w.url}/status/acme", timeout=5).status_code == 200
+        assert time.monotonic() - start < 1.0
+        requests.post(f"{w.url}/api/v1/intake/generic/{world.keys['acme_generic']}", json={"summary": "x"}, timeout=5)
+        page, took = first_page(ws)
+        assert took < 1.0 and "Disruption of Web shop" in page["html"]

@@ -36,10 +36,16 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def key_matches(secret_hash: str | None, key: str | None) -> bool:
+    return bool(key and secret_hash and hmac.compare_digest(_digest(key[:200]), secret_hash))
+
+
+def key_opens(page: StatusPage, key: str | None) -> bool:
+    return key_matches(page.secret_hash, key)
+
+
 def reader_may_open(session: Session, page: StatusPage, user: User | None, key: str | None) -> bool:
-    if page.visibility == "public":
-        return True
-    if key and page.secret_hash and hmac.compare_digest(_digest(key[:200]), page.secret_hash):
+    if page.visibility == "public" or key_opens(page, key):
         return True
     return user is not None and access.can_see_client(session, user, page.client_id)
 

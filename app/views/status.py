@@ -71,7 +71,9 @@ def _state(session: Session, client: Client, page: StatusPage) -> tuple[str, dic
         return hit
     snap = snapshot.build(session, client, page, t, base_url=_base_url(), secret_key=current_app.config["SECRET_KEY"])
     etag = snapshot.etag_of(snap)
-    html = render_template("status/_body.html", snap=snap, now=t)
+    # Rendered without the app's context processors: they read the database for logged-in
+    # screens, and a socket must not open a session that lives as long as it does.
+    html = current_app.jinja_env.get_template("status/_body.html").render(snap=snap, now=t)
     with _cache_lock:
         if len(cache) > 500:
             cache.clear()
@@ -217,13 +219,17 @@ def refuse_before_handshake() -> Any:
 @sock.route("/status/<slug>/ws")
 def status_socket(ws: Any, slug: str) -> None:
     """The page's state whenever it changes, and nothing else: events are only a signal here;
-    what is sent is the page's public fragment (built from public facts only)."""
+    what is sent is the page's public fragment (built from public facts only). Thousands of
+    sockets of one page share one computation per event (_live_state)."""
     session = g.pop("db_session", None) or vigil().db.session()
     try:
         client, page = _open_with(session, slug)
         client_id, last = client.id, _state(session, client, page)[0]
+        # How this reader was let in: a page made private later closes a public reader's socket.
+        by_session = page.visibility != "public" and not pages.key_opens(page, request.args.get("key"))
     finally:
         session.close()  # never hold a database connection for the life of a socket
+    key = request.args.get("key")
     bus = vigil().bus
     sub = bus.subscribe()
     try:
@@ -238,9 +244,10 @@ def status_socket(ws: Any, slug: str) -> None:
                 continue
             if ev.get("client_id") != client_id or ev.get("kind") not in snapshot.PUBLIC_KINDS:
                 continue
-            with vigil().db.session() as s:
-                client, page = _open_with(s, slug)
-                etag, _, html = _state(s, client, page)
+            etag, html, visibility, secret_hash = _live_state(client_id, ev["id"])
+            if not by_session and visibility != "public" and not pages.key_matches(secret_hash, key):
+                ws.close(reason=1008, message="this page is private now")
+                return
             if etag != last:
                 ws.send(json.dumps({"type": "page", "etag": etag, "html": html}))
                 last = etag
@@ -250,8 +257,32 @@ def status_socket(ws: Any, slug: str) -> None:
         sub.close()
 
 
+_live_lock = threading.Lock()
+
+
+def _live_state(client_id: int, event_id: int) -> tuple[str, str, str, str | None]:
+    """The page after event `event_id`, computed by the first socket that asks and shared with
+    the others (they wait on the lock, then find it)."""
+    cache: dict[tuple[int, int], tuple[str, str, str, str | None]] = current_app.extensions.setdefault(
+        "vigil_status_live", {})
+    with _live_lock:
+        hit = cache.get((client_id, event_id))
+        if hit is not None:
+            return hit
+        with vigil().db.session() as s:
+            client = s.get(Client, client_id)
+            assert client is not None
+            page = pages.page_of(s, client, now())
+            etag, _, html = _state(s, client, page)
+            entry = (etag, html, page.visibility, page.secret_hash)
+        if len(cache) > 200:
+            cache.clear()
+        cache[(client_id, event_id)] = entry
+        return entry
+
+
 def _open_with(session: Session, slug: str) -> tuple[Client, StatusPage]:
-    g.db_session = session  # _state and _open read the request's session
+    g.db_session = session  # _open reads the request's session
     try:
         return pages.open_page(session, slug, _reader(), request.args.get("key"), now())
     finally:
