@@ -102,14 +102,15 @@ def build(session: Session, client: Client, page: StatusPage, now: datetime, *, 
         if c is not None and c.hidden:
             continue
         in_maint = any(not w.service_ids or svc.id in w.service_ids for w in running)
-        bars = uptime.days(outages.get(svc.id, []), today, HISTORY_DAYS, tz)
+        bars = uptime.bars(outages.get(svc.id, []), today, HISTORY_DAYS, tz)
         comps.append({
             "id": comp_id[svc.id], "name": comp_name[svc.id], "description": (c.description if c else "") or None,
             "status": components.state_of(c.override if c else None, in_maint, open_impacts.get(svc.id, [])),
             "position": n + 1, "created_at": svc.created_at.isoformat(),
             "updated_at": (c.updated_at if c else svc.created_at).isoformat(),
             "uptime": uptime.overall(bars),
-            "days": [{"date": b.day.isoformat(), "state": b.state, "uptime": b.uptime} for b in bars],
+            # Compact (100 components x 90 days): day i is `from` + i days.
+            "days": {"from": bars.first.isoformat(), "state": list(bars.states), "uptime": list(bars.uptimes)},
         })
     unresolved = [i for i in incidents if i["status"] != "resolved"]
     worst = max((i["impact"] for i in unresolved), key=IMPACT_RANK.__getitem__, default="none")

@@ -27,11 +27,25 @@ class Day:
     uptime: float  # 0..100
 
 
-def days(outages: Iterable[Outage], today: date, n: int, tz: ZoneInfo) -> list[Day]:
-    """The last `n` days (oldest first, ending with `today` in zone `tz`)."""
+@dataclass(frozen=True)
+class Bars:
+    """`n` days from `first`: each day's worst state and uptime (percent), oldest first."""
+
+    first: date
+    states: tuple[str, ...]
+    uptimes: tuple[float, ...]
+
+    def as_days(self) -> list[Day]:
+        return [Day(self.first + timedelta(days=i), st, up) for i, (st, up) in enumerate(zip(self.states, self.uptimes,
+                                                                                             strict=True))]
+
+
+def bars(outages: Iterable[Outage], today: date, n: int, tz: ZoneInfo) -> Bars:
+    """The last `n` days (oldest first, ending with `today` in zone `tz`). Only the days an
+    outage touches are computed: a page has many components and few outages."""
     first = today - timedelta(days=n - 1)
-    down = [0.0] * n
-    worst = ["operational"] * n
+    down: dict[int, float] = {}
+    worst: dict[int, str] = {}
     for o in outages:
         start, end = o.start.astimezone(tz), o.end.astimezone(tz)
         d = max(start.date(), first)
@@ -41,13 +55,24 @@ def days(outages: Iterable[Outage], today: date, n: int, tz: ZoneInfo) -> list[D
             day_end = day_start + timedelta(days=1)
             overlap = (min(end, day_end) - max(start, day_start)).total_seconds()
             if overlap > 0:
-                down[i] += overlap * WEIGHT.get(o.state, 0.0)
-                if RANK.get(o.state, 0) > RANK[worst[i]]:
+                down[i] = down.get(i, 0.0) + overlap * WEIGHT.get(o.state, 0.0)
+                if RANK.get(o.state, 0) > RANK[worst.get(i, "operational")]:
                     worst[i] = o.state
             d += timedelta(days=1)
-    return [Day(first + timedelta(days=i), worst[i], round(100.0 * max(0.0, 1 - down[i] / 86400), 2))
-            for i in range(n)]
+    if not worst:
+        return Bars(first, ("operational",) * n, (100.0,) * n)
+    states = tuple(worst.get(i, "operational") for i in range(n))
+    uptimes = tuple(round(100.0 * max(0.0, 1 - down[i] / 86400), 2) if i in down else 100.0 for i in range(n))
+    return Bars(first, states, uptimes)
 
 
-def overall(bars: list[Day]) -> float:
-    return round(sum(b.uptime for b in bars) / len(bars), 2) if bars else 100.0
+def days(outages: Iterable[Outage], today: date, n: int, tz: ZoneInfo) -> list[Day]:
+    return bars(outages, today, n, tz).as_days()
+
+
+def overall(days_or_bars: list[Day] | Bars) -> float:
+    if isinstance(days_or_bars, Bars):
+        ups = days_or_bars.uptimes
+    else:
+        ups = tuple(b.uptime for b in days_or_bars)
+    return round(sum(ups) / len(ups), 2) if ups else 100.0

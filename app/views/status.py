@@ -9,9 +9,11 @@ page, a deadline passing), so thousands of viewers cost one computation per chan
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 import threading
+from datetime import date, timedelta
 from typing import Any
 
 from flask import (
@@ -27,18 +29,67 @@ from flask import (
 )
 from flask_login import current_user
 from flask_sock import ConnectionClosed
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..errors import ActionError
 from ..models import Client, Event, StatusPage
 from ..status import feeds, pages, snapshot, statuspage, subscribers
-from ..web import db_session, error_response, exempt, now, vigil
+from ..web import db_session, error_response, exempt, markdown, now, vigil
 from ..web.httpsec import check_origin
 from .live import sock
 
 bp = Blueprint("status", __name__)
+
+
+@bp.app_template_filter("uptime_bars")
+def uptime_bars(days: dict[str, Any]) -> Markup:
+    """A component's 90 bars as HTML, built here rather than by a template loop (a page has
+    thousands of them); the same bars (all operational, say) are built once."""
+    return _bars(days["from"], tuple(days["state"]), tuple(days["uptime"]))
+
+
+@functools.lru_cache(maxsize=1024)
+def _bars(first: str, states: tuple[str, ...], uptimes: tuple[float, ...]) -> Markup:
+    start = date.fromisoformat(first)
+    # Every value is ours: a date, a state name from a fixed list, a number.
+    # An operational day is a bare <i> (the page has thousands): only the others say more.
+    return Markup("".join("<i></i>" if st == "operational" else  # noqa: S704
+                          f'<i class="{st}" title="{start + timedelta(days=i)}: {up}%"></i>'
+                          for i, (st, up) in enumerate(zip(states, uptimes, strict=True))))
+
+
+@bp.app_template_filter("incident_html")
+def incident_html(i: dict[str, Any]) -> Markup:
+    """An incident's article, rendered once while it does not change (past incidents never do):
+    keyed by what the article shows that can change."""
+    p = i["promise"]
+    key = (i["id"], i["updated_at"], i["status"], i["name"], p["kept"], p["waiting_on_your_team_since"],
+           p["acknowledged_at"], tuple(u["id"] for u in i["updates"]))
+    cache: dict[tuple[Any, ...], Markup] = current_app.extensions.setdefault("vigil_status_incidents", {})
+    html = cache.get(key)
+    if html is None:
+        html = Markup(current_app.jinja_env.get_template("status/_incident.html").render(i=i))  # noqa: S704
+        if len(cache) > 5000:
+            cache.clear()
+        cache[key] = html
+    return html
+
+
+@bp.app_template_filter("utc_time")
+@functools.lru_cache(maxsize=8192)
+def utc_time(iso: str) -> Markup:
+    """An instant of the page (ISO 8601, UTC) as a <time> element; the page's script shows it
+    in the reader's zone."""
+    return Markup(f'<time datetime="{escape(iso)}">{escape(iso[:16].replace("T", " "))} UTC</time>')  # noqa: S704
+
+
+@bp.app_template_filter("update_text")
+@functools.lru_cache(maxsize=4096)
+def update_text(text: str) -> Markup:
+    """A public update's Markdown, rendered safely once per text (web.markdown)."""
+    return markdown.render(text)
 PING_SECONDS = 25.0
 API_DOCS = ("summary", "status", "components", "incidents", "incidents/unresolved", "scheduled-maintenances",
             "scheduled-maintenances/upcoming", "scheduled-maintenances/active")
