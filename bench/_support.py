@@ -56,11 +56,14 @@ class Server(str):
 
 
 @contextmanager
-def gunicorn(env: dict[str, str], workers: int = 2) -> Iterator[Server]:
+def gunicorn(env: dict[str, str], workers: int = 2, worker_connections: int | None = None) -> Iterator[Server]:
+    """`worker_connections`: how many connections a gevent worker holds at once (gunicorn's
+    default is 1,000; a crowd of WebSocket viewers needs more)."""
     port = free_port()
+    extra = ["--worker-connections", str(worker_connections)] if worker_connections else []
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", str(workers), "-b", f"127.0.0.1:{port}", "--graceful-timeout", "2",
-         "--log-level", "warning", "--reuse-port", "app.wsgi:app"],
+        [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", str(workers), *extra, "-b", f"127.0.0.1:{port}",
+         "--graceful-timeout", "2", "--log-level", "warning", "--reuse-port", "app.wsgi:app"],
         env=env, cwd=ROOT,
     )
     base = Server(f"http://127.0.0.1:{port}")

@@ -13,6 +13,7 @@ import functools
 import json
 import secrets
 import threading
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from flask import (
     Response,
     current_app,
     g,
+    has_request_context,
     make_response,
     redirect,
     render_template,
@@ -133,7 +135,9 @@ def _state(session: Session, client: Client, page: StatusPage) -> tuple[str, dic
 
 
 def _base_url() -> str:
-    return current_app.config.get("BASE_URL") or request.host_url.rstrip("/")
+    if current_app.config.get("BASE_URL") or not has_request_context():
+        return str(current_app.config.get("BASE_URL") or "")
+    return request.host_url.rstrip("/")
 
 
 def _cacheable(resp: Response, page: StatusPage, etag: str) -> Response:
@@ -267,53 +271,130 @@ def refuse_before_handshake() -> Any:
     return None
 
 
+@dataclass
+class _Reader:
+    by_session: bool  # let in by its login (else: the page was public, or by its secret key)
+    key: str | None
+    last: str  # the etag it has
+
+
+class _PageHub:
+    """The sockets of every status page in this process, and one follower of the event bus that
+    sends each page's new state to all of its sockets. Socket handlers only wait for their
+    socket to close: a change wakes one follower, not thousands of handlers. Sockets are sent to
+    in chunks, each by a thread of its own (a greenlet under gevent), so one slow reader holds
+    back only its chunk."""
+
+    CHUNK = 250
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.pages: dict[int, dict[Any, _Reader]] = {}
+        self.lock = threading.Lock()
+        self.started = False
+
+    def add(self, client_id: int, ws: Any, reader: _Reader) -> None:
+        with self.lock:
+            self.pages.setdefault(client_id, {})[ws] = reader
+            if not self.started:
+                self.started = True
+                threading.Thread(target=self._follow, name="vigil-status-pages", daemon=True).start()
+
+    def remove(self, client_id: int, ws: Any) -> None:
+        with self.lock:
+            readers = self.pages.get(client_id)
+            if readers is not None:
+                readers.pop(ws, None)
+                if not readers:
+                    del self.pages[client_id]
+
+    def _follow(self) -> None:
+        sub = vigil_of(self.app).bus.subscribe()
+        while True:
+            ev = sub.get(timeout=PING_SECONDS)
+            if sub.overflowed:  # fell behind: every page is sent afresh at the next change
+                sub.close()
+                sub = vigil_of(self.app).bus.subscribe()
+                continue
+            if ev is None or ev.get("kind") not in snapshot.PUBLIC_KINDS or ev.get("client_id") not in self.pages:
+                continue
+            try:
+                self._publish(ev["client_id"], ev["id"])
+            except Exception:  # a page that fails to build must not stop the others' updates
+                self.app.logger.exception("status page %s: could not send its new state", ev["client_id"])
+
+    def _publish(self, client_id: int, event_id: int) -> None:
+        with self.app.app_context():
+            etag, message, visibility, secret_hash = _live_state(client_id, event_id)
+        with self.lock:
+            readers = list(self.pages.get(client_id, {}).items())
+        chunks = [readers[i:i + self.CHUNK] for i in range(0, len(readers), self.CHUNK)]
+        threads = [threading.Thread(target=self._send, args=(client_id, c, etag, message, visibility, secret_hash),
+                                    daemon=True) for c in chunks]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    def _send(self, client_id: int, readers: list[tuple[Any, _Reader]], etag: str, message: str, visibility: str,
+              secret_hash: str | None) -> None:
+        for ws, r in readers:
+            try:
+                if not r.by_session and visibility != "public" and not pages.key_matches(secret_hash, r.key):
+                    self.remove(client_id, ws)
+                    ws.close(reason=1008, message="this page is private now")
+                elif etag != r.last:
+                    ws.send(message)  # the same string for every socket, serialised once
+                    r.last = etag
+            except Exception:  # noqa: BLE001 - a socket that went away: its handler cleans up
+                self.remove(client_id, ws)
+
+
+def vigil_of(app: Any) -> Any:
+    return app.extensions["vigil"]
+
+
+def _hub() -> _PageHub:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    with _live_lock:
+        hub = app.extensions.get("vigil_status_hub")
+        if hub is None:
+            hub = app.extensions["vigil_status_hub"] = _PageHub(app)
+    return hub  # type: ignore[no-any-return]
+
+
 @sock.route("/status/<slug>/ws")
 def status_socket(ws: Any, slug: str) -> None:
-    """The page's state whenever it changes, and nothing else: events are only a signal here;
-    what is sent is the page's public fragment (built from public facts only). Thousands of
-    sockets of one page share one computation per event (_live_state)."""
+    """The page's state whenever it changes, and nothing else: events are only a signal; what is
+    sent is the page's public fragment, built from public facts only (by _PageHub)."""
     session = g.pop("db_session", None) or vigil().db.session()
+    key = request.args.get("key")
     try:
         client, page = _open_with(session, slug)
         client_id, last = client.id, _state(session, client, page)[0]
         # How this reader was let in: a page made private later closes a public reader's socket.
-        by_session = page.visibility != "public" and not pages.key_opens(page, request.args.get("key"))
+        by_session = page.visibility != "public" and not pages.key_opens(page, key)
     finally:
         session.close()  # never hold a database connection for the life of a socket
-    key = request.args.get("key")
-    bus = vigil().bus
-    sub = bus.subscribe()
+    hub = _hub()
+    hub.add(client_id, ws, _Reader(by_session, key, last))
     try:
         ws.send(json.dumps({"type": "hello", "etag": last}))
-        while True:
-            ev = sub.get(timeout=PING_SECONDS)
-            if sub.overflowed:
-                ws.close(reason=1013, message="too far behind: reconnect")
-                return
-            if ev is None:
-                ws.send('{"type":"ping"}')
-                continue
-            if ev.get("client_id") != client_id or ev.get("kind") not in snapshot.PUBLIC_KINDS:
-                continue
-            etag, html, visibility, secret_hash = _live_state(client_id, ev["id"])
-            if not by_session and visibility != "public" and not pages.key_matches(secret_hash, key):
-                ws.close(reason=1008, message="this page is private now")
-                return
-            if etag != last:
-                ws.send(json.dumps({"type": "page", "etag": etag, "html": html}))
-                last = etag
+        while ws.connected:
+            ws.receive(timeout=PING_SECONDS)  # readers send nothing; this waits for the socket to close
     except ConnectionClosed:
         pass
     finally:
-        sub.close()
+        hub.remove(client_id, ws)
 
 
 _live_lock = threading.Lock()
 
 
 def _live_state(client_id: int, event_id: int) -> tuple[str, str, str, str | None]:
-    """The page after event `event_id`, computed by the first socket that asks and shared with
-    the others (they wait on the lock, then find it)."""
+    """The page after event `event_id` (its etag, the socket message, and who may read it),
+    computed by the first socket that asks and shared with the others (they wait on the lock,
+    then find it)."""
     cache: dict[tuple[int, int], tuple[str, str, str, str | None]] = current_app.extensions.setdefault(
         "vigil_status_live", {})
     with _live_lock:
@@ -325,7 +406,8 @@ def _live_state(client_id: int, event_id: int) -> tuple[str, str, str, str | Non
             assert client is not None
             page = pages.page_of(s, client, now())
             etag, _, html = _state(s, client, page)
-            entry = (etag, html, page.visibility, page.secret_hash)
+            message = json.dumps({"type": "page", "etag": etag, "html": html}, separators=(",", ":"))
+            entry = (etag, message, page.visibility, page.secret_hash)
         if len(cache) > 200:
             cache.clear()
         cache[(client_id, event_id)] = entry
