@@ -312,6 +312,11 @@ class _PageHub:
         sub = vigil_of(self.app).bus.subscribe()
         while True:
             ev = sub.get(timeout=PING_SECONDS)
+            with self.lock:
+                if not self.pages:  # nobody watches any page: stop (the next socket starts it again)
+                    self.started = False
+                    sub.close()
+                    return
             if sub.overflowed:  # fell behind: every page is sent afresh at the next change
                 sub.close()
                 sub = vigil_of(self.app).bus.subscribe()

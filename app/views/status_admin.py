@@ -207,11 +207,9 @@ def maintenance_action_form(window_id: int, action: str) -> Any:
     except ActionError as e:
         flash(e.message, "error")
         return redirect(url_for("pages.home"))
-    slug = w.client_id
+    slug = access.check_client_exists(s, w.client_id).slug
     s.commit()
-    from ..models import Client
-
-    return _back(s.get(Client, slug).slug, "Maintenance window started." if action == "start" else "Maintenance window ended.")  # type: ignore[union-attr]
+    return _back(slug, "Maintenance window started." if action == "start" else "Maintenance window ended.")
 
 
 @bp.post("/incidents/<int:incident_id>/public-update")
