@@ -31,8 +31,12 @@ def test_a_phone_that_cannot_be_woken_is_told_so(world, browser) -> None:
 def test_a_client_viewer_sees_only_its_incidents_and_no_rota(world, browser, client) -> None:
     post_alert(client, world.keys["acme_generic"], summary="Checkout slow", dedup="b")
     post_alert(client, world.keys["globex_generic"], summary="Tracking API down", dedup="a")
-    page = browser("victor@acme.test").get("/").get_data(as_text=True)
-    assert "Checkout slow" in page and "Tracking API down" not in page
+    victor = browser("victor@acme.test")
+    home = victor.get("/")  # a client viewer's first screen is its client's status page
+    assert home.status_code == 302 and home.headers["Location"].endswith("/status/acme")
+    page = victor.get("/status/acme").get_data(as_text=True)
+    assert "Major outage of Web shop" in page and "Warehouse API" not in page
+    assert "Checkout slow" not in page  # an alert's own text is the engineers' (the page names the service)
     assert "You are on call" not in page and "You are not on call" not in page  # no rota for clients
 
 

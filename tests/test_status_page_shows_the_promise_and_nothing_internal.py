@@ -175,9 +175,9 @@ def test_the_look_is_validated_and_escaped(app, client, world, database, clock, 
     page = client.get("/status/acme")
     html = page.get_data(as_text=True)
     assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
-    assert "--brand: #aa0000" in html and 'src="https://cdn.acme.test/logo.png"' in html
+    assert 'data-color="#aa0000"' in html and 'src="https://cdn.acme.test/logo.png"' in html
     csp = page.headers["Content-Security-Policy"]
-    assert "script-src 'self';" in csp and "img-src 'self' data: https:" in csp and "'unsafe-inline'" not in csp
+    assert "script-src 'self';" in csp and "img-src 'self' data: https:" in csp and "'unsafe-inline'" not in csp and "style-src 'self';" in csp
     assert browser("alice").put(url, json={"visibility": "public"}).status_code == 403
 
 

@@ -8,6 +8,9 @@ const q = key ? `?key=${encodeURIComponent(key)}` : "";
 const main = document.getElementById("status-body");
 const said = document.getElementById("live-state");
 let etag = body.dataset.etag;
+// The client's colour (#rrggbb, checked when it was saved): set through the CSSOM, so the page
+// needs no inline style (the CSP allows none).
+if (/^#[0-9a-f]{6}$/.test(body.dataset.color || "")) document.documentElement.style.setProperty("--brand", body.dataset.color);
 let failures = 0;
 let pollTimer = null;
 
