@@ -194,3 +194,19 @@ def test_uptime_bars_count_a_major_outage_fully_and_a_partial_one_at_30_percent(
     assert [(b.day.day, b.state, b.uptime) for b in bars] == [
         (28, "operational", 100.0), (1, "major_outage", 50.0), (2, "partial_outage", 85.0)]
     assert overall(bars) == 78.33
+
+
+def test_a_public_resolved_on_an_open_incident_shows_it_monitored_until_it_is_resolved(
+    app, client, world, database, clock, browser
+) -> None:
+    make_public(database, world.acme, clock.now())
+    post_alert(client, world.keys["acme_generic"])
+    alice = browser("alice")
+    iid = alice.get("/api/v1/incidents").get_json()["incidents"][0]["id"]
+    alice.post(f"/api/v1/incidents/{iid}/public-updates", json={"status": "resolved", "body": "Fixed, we think."})
+    [inc] = summary(client)["incidents"]
+    assert inc["status"] == "monitoring"
+    assert summary(client)["components"][0]["status"] == "degraded_performance"
+    alice.post(f"/api/v1/incidents/{iid}/resolve", json={"summary": "x"})
+    doc = client.get("/status/acme/api/v2/incidents.json").get_json()["incidents"][0]
+    assert doc["status"] == "resolved" and [u["status"] for u in doc["incident_updates"]] == ["resolved"]

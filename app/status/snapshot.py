@@ -65,7 +65,9 @@ def build(session: Session, client: Client, page: StatusPage, now: datetime, *, 
         ups = updates.get(r.id, [])
         impact = components.impact_of(r.urgency, r.severity)
         resolved = r.status == Status.resolved.value
-        status = "resolved" if resolved else (ups[0].status if ups and ups[0].status != "resolved" else "investigating")
+        # While the incident is open, a public "resolved" means a fix is in: it is being monitored.
+        latest = ups[0].status if ups else "investigating"
+        status = "resolved" if resolved else ("monitoring" if latest == "resolved" else latest)
         waiting = None
         if r.status == Status.handed_over.value:
             st = handover.state(session, session.get(Incident, r.id))  # type: ignore[arg-type]
