@@ -179,6 +179,7 @@ def serve(host: str, port: int, workers: int) -> None:
     # with SIGTERM (gunicorn's graceful stop), instead of every worker dying of SIGINT halfway.
     procs = [
         subprocess.Popen([sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", str(workers),
+                          "--worker-connections", os.environ.get("VIGIL_WORKER_CONNECTIONS", "10000"),
                           "-b", f"{host}:{port}", "--graceful-timeout", "5", *_control_socket(app),
                           "app.wsgi:app"], env=env, start_new_session=True, preexec_fn=_die_with_parent),
         subprocess.Popen([sys.executable, "-m", "app.cli", "engine"], env=env, start_new_session=True,

@@ -55,6 +55,10 @@ def load() -> dict[str, Any]:
         "ENGINE_STALE_SECONDS": env_int("VIGIL_ENGINE_STALE_SECONDS", 30),
         "ENGINE_WORKERS": env_int("VIGIL_ENGINE_WORKERS", 16),
         "EVENT_POLL_SECONDS": env_float("VIGIL_EVENT_POLL_SECONDS", 0.25),
+        # The live tier (README, "Live updates"): sockets one web process holds at most (keep
+        # gunicorn's --worker-connections above it), and how often it reads the engine's health.
+        "WS_MAX_PER_WORKER": env_int("VIGIL_WS_MAX_PER_WORKER", 8000),
+        "WS_HEALTH_SECONDS": env_float("VIGIL_WS_HEALTH_SECONDS", 5.0),
         "MAX_CONTENT_LENGTH": env_int("VIGIL_MAX_BODY_BYTES", 1024 * 1024),
         "SESSION_DAYS": env_int("VIGIL_SESSION_DAYS", 14),
         "SECURE_COOKIES": env_bool("VIGIL_SECURE_COOKIES", False),

@@ -59,7 +59,8 @@ class Server(str):
 def gunicorn(env: dict[str, str], workers: int = 2) -> Iterator[Server]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", str(workers), "-b", f"127.0.0.1:{port}", "--graceful-timeout", "2",
+        [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", str(workers), "--worker-connections", "10000",
+         "-b", f"127.0.0.1:{port}", "--graceful-timeout", "2",
          "--log-level", "warning", "--reuse-port", "app.wsgi:app"],
         env=env, cwd=ROOT,
     )

@@ -38,7 +38,7 @@ def register(app: Flask) -> None:
     for module in (auth, api, intake, health, pages, pwa, admin, oncall, schedules, allowances, runbooks, notify, links, twilio):
         app.register_blueprint(module.bp)
     app.register_blueprint(api.docs)
-    app.config.setdefault("SOCK_SERVER_OPTIONS", {"ping_interval": 25})
+    app.config.setdefault("SOCK_SERVER_OPTIONS", {"ping_interval": 25, "thread_class": live.ReaderThread})
     live.sock.init_app(app)
     app.before_request(live.refuse_before_handshake)
     for bp in (handover.bp, readiness.bp, contact_rules.bp, profile.bp, overview.bp, manage.bp, account.bp, admin_security.bp, connections.api, connections.pages, keys.bp, access_reports.bp):
