@@ -175,13 +175,16 @@ def serve(host: str, port: int, workers: int) -> None:
     _quiet_migrations()
     upgrade(app.extensions["vigil"].db)
     env = dict(os.environ, VIGIL_BASE_URL=os.environ.get("VIGIL_BASE_URL", f"http://{host}:{port}"))
+    # The web workers allocate with the system's malloc, which the live tier trims when a crowd of
+    # viewers leaves (views/live.py): Python's own arenas keep most of it (README, "Live updates").
+    web_env = dict(env, PYTHONMALLOC=os.environ.get("PYTHONMALLOC", "malloc"))
     # The children get a session of their own: Ctrl-C reaches this process only, which stops them
     # with SIGTERM (gunicorn's graceful stop), instead of every worker dying of SIGINT halfway.
     procs = [
         subprocess.Popen([sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", str(workers),
                           "--worker-connections", os.environ.get("VIGIL_WORKER_CONNECTIONS", "10000"),
                           "-b", f"{host}:{port}", "--graceful-timeout", "5", *_control_socket(app),
-                          "app.wsgi:app"], env=env, start_new_session=True, preexec_fn=_die_with_parent),
+                          "app.wsgi:app"], env=web_env, start_new_session=True, preexec_fn=_die_with_parent),
         subprocess.Popen([sys.executable, "-m", "app.cli", "engine"], env=env, start_new_session=True,
                          preexec_fn=_die_with_parent),
     ]

@@ -62,7 +62,7 @@ def gunicorn(env: dict[str, str], workers: int = 2) -> Iterator[Server]:
         [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", str(workers), "--worker-connections", "10000",
          "-b", f"127.0.0.1:{port}", "--graceful-timeout", "2",
          "--log-level", "warning", "--reuse-port", "app.wsgi:app"],
-        env=env, cwd=ROOT,
+        env=dict(env, PYTHONMALLOC=env.get("PYTHONMALLOC", "malloc")), cwd=ROOT,  # as the Procfile runs them
     )
     base = Server(f"http://127.0.0.1:{port}")
     base.pid = proc.pid

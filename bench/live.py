@@ -18,7 +18,8 @@ event for all N viewers (the worst case: --rate × N frames a second).
 Prints:
 - `live_connect`: the time to open the N sockets, and the worker's resident memory (RSS, from
   /proc, the worker process only) before, with the N viewers, and a few seconds after they left:
-  KB per viewer and the share given back.
+  KB per viewer and the share given back (--again: a second crowd as large comes and goes, to
+  tell memory kept for reuse from memory lost).
 - `live_event_to_all`: from just before a probe's POST is sent to each viewer's receipt, over all
   (viewer, probe) pairs: p50, p99 and the slowest; probes that did not reach every viewer.
 - `live_intake_meanwhile`: the load thread's POST latency p50 / p99 and statuses.
@@ -121,6 +122,7 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=10, help="probe events")
     ap.add_argument("--gap", type=float, default=1.5, help="seconds between probes")
     ap.add_argument("--rate", type=float, default=20.0, help="intake POSTs/s meanwhile")
+    ap.add_argument("--again", action="store_true", help="then a second crowd as large (memory reused?)")
     ap.add_argument("--load-client", choices=["globex", "acme"], default="globex", help="whose alerts the load posts")
     args = ap.parse_args()
     with vigil_env(args.db) as env:
@@ -136,20 +138,36 @@ def main() -> None:
             requests.get(f"{base}/", headers={"Cookie": cookie}, timeout=10)  # warm the worker
             before = rss_kb(worker)
             ctx = mp.get_context("spawn")
-            done, out = ctx.Event(), ctx.Queue()
-            readies, procs = [], []
-            t0 = time.perf_counter()
-            for i in range(args.clients):
-                ready = ctx.Event()
-                count = args.n // args.clients + (1 if i < args.n % args.clients else 0)
-                p = ctx.Process(target=viewer_process, args=(base, cookie, count, ready, done, out), daemon=True)
-                p.start()
-                readies.append(ready)
-                procs.append(p)
-            for r in readies:
-                if not r.wait(600):
-                    raise SystemExit("viewers did not connect within 10 minutes")
-            connect_s = time.perf_counter() - t0
+
+            def crowd() -> tuple[list[Any], Any, Any, float]:
+                done, out = ctx.Event(), ctx.Queue()
+                readies, procs = [], []
+                t0 = time.perf_counter()
+                for i in range(args.clients):
+                    ready = ctx.Event()
+                    count = args.n // args.clients + (1 if i < args.n % args.clients else 0)
+                    p = ctx.Process(target=viewer_process, args=(base, cookie, count, ready, done, out), daemon=True)
+                    p.start()
+                    readies.append(ready)
+                    procs.append(p)
+                for r in readies:
+                    if not r.wait(600):
+                        raise SystemExit("viewers did not connect within 10 minutes")
+                return procs, done, out, time.perf_counter() - t0
+
+            def leave(procs: list[Any], done: Any, out: Any) -> dict[int, list[float]]:
+                done.set()
+                got: dict[int, list[float]] = {}
+                for _ in procs:
+                    for iid, times in out.get(timeout=300).items():
+                        got.setdefault(iid, []).extend(times)
+                for p in procs:
+                    p.join(30)
+                time.sleep(5.0)
+                requests.get(f"{base}/healthz", timeout=10)
+                return got
+
+            procs, done, out, connect_s = crowd()
             time.sleep(1.0)
             held = rss_kb(worker)
 
@@ -188,16 +206,15 @@ def main() -> None:
             time.sleep(max(3.0, args.gap))
             stop.set()
             loader.join(70)
-            done.set()
-            got: dict[int, list[float]] = {}
-            for _ in procs:
-                for iid, times in out.get(timeout=300).items():
-                    got.setdefault(iid, []).extend(times)
-            for p in procs:
-                p.join(30)
-            time.sleep(5.0)
-            requests.get(f"{base}/healthz", timeout=10)
+            got = leave(procs, done, out)
             left = rss_kb(worker)
+            again = ""
+            if args.again:  # a second crowd as large: does the worker reuse what the first left?
+                procs, done, out, _ = crowd()
+                time.sleep(1.0)
+                held2 = rss_kb(worker)
+                leave(procs, done, out)
+                again = f" second_crowd_with={held2 / 1024:.0f} after_it_left={rss_kb(worker) / 1024:.0f}"
 
         lat = [(t - sent[iid]) * 1000 for iid, times in got.items() if iid in sent for t in times]
         missing = sum(1 for iid in sent if len(got.get(iid, [])) < args.n)
@@ -205,7 +222,7 @@ def main() -> None:
         returned = (held - left) / max(1, held - before)
         print(f"live_connect backend={backend} viewers={args.n} clients={args.clients} seconds={connect_s:.1f} "
               f"worker_rss_mb_before={before / 1024:.0f} with={held / 1024:.0f} after_leaving={left / 1024:.0f} "
-              f"kb_per_viewer={per_viewer:.1f} returned_share={returned:.2f}", flush=True)
+              f"kb_per_viewer={per_viewer:.1f} returned_share={returned:.2f}{again}", flush=True)
         print(f"live_event_to_all backend={backend} viewers={args.n} probes={len(sent)} receipts={len(lat)} "
               f"p50_ms={pct(lat, 50):.0f} p99_ms={pct(lat, 99):.0f} max_ms={max(lat, default=float('nan')):.0f} "
               f"probes_not_reaching_all={missing}", flush=True)
