@@ -1,0 +1,189 @@
+"""Heartbeat monitors and their pings: a monitor's ping URL (`/hb/<uuid>`, `/start`, `/fail`) or
+address (`hb-<uuid>@<domain>`) records a ping; the engine decides from the monitor row what the
+ping means for incidents (incidents/heartbeats.py), so a ping only writes two rows.
+
+A hammered URL stays cheap: a ping is one UPDATE of its monitor (which also says when the engine
+must look next) and one upsert into the monitor's ring of PING_RING slots, however many come.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import and_, case, delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from ..db import clean_text
+from ..errors import EditError
+from ..models import PING_RING, HeartbeatMonitor, HeartbeatPing, Service
+from .heartbeat_schedule import Schedule, ScheduleError, deadline
+
+Kind = Literal["success", "start", "fail"]
+KINDS: tuple[Kind, ...] = ("success", "start", "fail")
+SOURCES = ("http", "email")
+BODY_EXCERPT = 10_000  # characters of a ping's body kept (a cron job's log tail)
+MAX_NAME = 200
+
+_TOKEN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+_LOCAL_PART = re.compile(r"^hb-([0-9a-fA-F-]{36})$")
+_M = HeartbeatMonitor.__table__
+_P = HeartbeatPing.__table__
+
+
+@dataclass(frozen=True)
+class Pinged:
+    """What a ping did: the monitor it counted for, and its state now (new, up or down)."""
+
+    monitor_id: int
+    service_id: int
+    kind: Kind
+    state: str
+
+
+def schedule_of(m: HeartbeatMonitor) -> Schedule:
+    return Schedule(timedelta(seconds=m.period_seconds), timedelta(seconds=m.grace_seconds), m.timezone, m.cron)
+
+
+def is_token(text: str) -> bool:
+    """A ping URL's uuid as we make them (checked before any database work: noise costs nothing)."""
+    return bool(_TOKEN.match(text))
+
+
+def monitor_for_token(session: Session, token: str) -> HeartbeatMonitor | None:
+    if not is_token(token):
+        return None
+    return session.execute(select(HeartbeatMonitor).where(HeartbeatMonitor.token == token)).scalar_one_or_none()
+
+
+def monitor_for_local_part(session: Session, local_part: str) -> HeartbeatMonitor | None:
+    """The monitor of a ping address's local part, `hb-<uuid>` (any case), or None."""
+    m = _LOCAL_PART.match(local_part.strip())
+    return monitor_for_token(session, m.group(1).lower()) if m else None
+
+
+def ping(session: Session, monitor_or_token: HeartbeatMonitor | str, kind: str, now: datetime, source: str,
+         body_excerpt: str | None = None, remote: str = "") -> Pinged | None:
+    """Record a ping (success, start or fail) from `source` (http or email); None for an unknown
+    monitor. Within the caller's transaction: the caller commits.
+
+    success: the monitor is up, and due again at its next expected time plus the grace (at once
+    if the engine had alerted: it resolves). fail: down, and the engine opens the incident at
+    once. start: a run began; it must end (success or fail) within the grace."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}")
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {', '.join(SOURCES)}")
+    if isinstance(monitor_or_token, HeartbeatMonitor):
+        token = monitor_or_token.token
+    else:
+        token = monitor_or_token.strip().lower()
+        if not is_token(token):
+            return None
+    conn = session.connection()
+    row = conn.execute(
+        select(_M.c.id, _M.c.period_seconds, _M.c.grace_seconds, _M.c.timezone, _M.c.cron).where(_M.c.token == token)
+    ).first()
+    if row is None:
+        return None
+    schedule = Schedule(timedelta(seconds=row.period_seconds), timedelta(seconds=row.grace_seconds), row.timezone, row.cron)
+    # Each column is set from the row as it is when the UPDATE runs (not as read above): two
+    # pings of one monitor at once each see the other's effect (PostgreSQL re-reads the row
+    # after waiting for its lock; SQLite has one writer).
+    if kind == "start":
+        limit = now + schedule.grace
+        values = {
+            "last_start_at": now,
+            "check_at": case((and_(_M.c.state == "up", ~_M.c.alerted,
+                                   (_M.c.check_at.is_(None)) | (_M.c.check_at > limit)), limit), else_=_M.c.check_at),
+        }
+    elif kind == "success":
+        values = {
+            "state": "up", "alert_pending": False, "last_start_at": None,
+            "check_at": case((_M.c.alerted, now), else_=deadline(schedule, now)),
+        }
+    else:
+        values = {"state": "down", "alert_pending": True, "last_start_at": None, "check_at": now}
+    if kind != "start":
+        values.update(last_ping_at=now, last_ping_kind=kind)
+    n, service_id, state = conn.execute(
+        update(_M).where(_M.c.id == row.id)
+        .values(pings=_M.c.pings + 1, version=_M.c.version + 1, **values)
+        .returning(_M.c.pings, _M.c.service_id, _M.c.state)
+    ).one()
+    ring = {"monitor_id": row.id, "slot": n % PING_RING, "n": n, "kind": kind, "source": source, "at": now,
+            "remote": clean_text(remote, 64), "body": clean_text(body_excerpt, BODY_EXCERPT)}
+    insert = pg_insert(_P) if conn.dialect.name == "postgresql" else sqlite_insert(_P)
+    conn.execute(insert.values(**ring).on_conflict_do_update(
+        index_elements=["monitor_id", "slot"], set_={k: v for k, v in ring.items() if k not in ("monitor_id", "slot")}))
+    return Pinged(row.id, service_id, kind, state)  # type: ignore[arg-type]
+
+
+def last_pings(session: Session, monitor_id: int, limit: int = 20) -> list[HeartbeatPing]:
+    """The newest first."""
+    return list(session.execute(
+        select(HeartbeatPing).where(HeartbeatPing.monitor_id == monitor_id).order_by(HeartbeatPing.n.desc()).limit(limit)
+    ).scalars())
+
+
+def monitors_of(session: Session, service_ids: list[int]) -> list[HeartbeatMonitor]:
+    if not service_ids:
+        return []
+    return list(session.execute(
+        select(HeartbeatMonitor).where(HeartbeatMonitor.service_id.in_(service_ids))
+        .order_by(HeartbeatMonitor.service_id, HeartbeatMonitor.name, HeartbeatMonitor.id)
+    ).scalars())
+
+
+# --- managers' changes ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MonitorInput:
+    name: str
+    period_seconds: int
+    grace_seconds: int
+    timezone: str = "UTC"
+    cron: str | None = None
+
+    def checked(self) -> tuple[str, Schedule]:
+        """The name and schedule, or EditError saying what to fix."""
+        name = clean_text(self.name, MAX_NAME)
+        if not name:
+            raise EditError("give the monitor a name (what pings it: \"nightly backup\")")
+        try:
+            return name, Schedule.of(self.period_seconds, self.grace_seconds, self.timezone or "UTC", self.cron)
+        except ScheduleError as e:
+            raise EditError(str(e)) from None
+
+
+def create(session: Session, service: Service, spec: MonitorInput, now: datetime) -> HeartbeatMonitor:
+    name, schedule = spec.checked()
+    m = HeartbeatMonitor(service_id=service.id, name=name, token=str(uuid.uuid4()),
+                         period_seconds=int(schedule.period.total_seconds()), grace_seconds=int(schedule.grace.total_seconds()),
+                         timezone=schedule.timezone, cron=schedule.cron, state="new", alerted=False, alert_pending=False,
+                         version=0, pings=0, created_at=now)
+    session.add(m)
+    session.flush()
+    return m
+
+
+def change(session: Session, m: HeartbeatMonitor, spec: MonitorInput, now: datetime) -> None:
+    """A new name or schedule. The engine looks at the monitor again at once: its deadline moves."""
+    name, schedule = spec.checked()
+    session.execute(update(_M).where(_M.c.id == m.id).values(
+        name=name, period_seconds=int(schedule.period.total_seconds()), grace_seconds=int(schedule.grace.total_seconds()),
+        timezone=schedule.timezone, cron=schedule.cron, version=_M.c.version + 1,
+        check_at=case((_M.c.state == "new", None), else_=now)))
+    session.refresh(m)
+
+
+def remove(session: Session, m: HeartbeatMonitor) -> None:
+    """Delete a monitor and its pings. An incident it opened stays open, for a human to resolve."""
+    session.execute(delete(_P).where(_P.c.monitor_id == m.id))
+    session.delete(m)

@@ -1,0 +1,187 @@
+"""Heartbeats with the injected clock: late past the grace opens exactly one incident (through
+the intake path: it pages like any alert); engines restarted, crashed or racing meanwhile still
+make one; pings that resume resolve it; a /fail opens one at once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from app.db import Database
+from app.engine.loop import Engine
+from app.incidents import heartbeats as watcher
+from app.intake import heartbeats
+from app.models import Alert, HeartbeatMonitor, Incident, Service
+from app.notify.recording import RecordingTransport
+from tests.helpers import BACKEND, race
+
+
+def make_monitor(database: Database, world: Any, now: Any, **kw: Any) -> tuple[int, str]:
+    spec = heartbeats.MonitorInput(**{"name": "nightly backup", "period_seconds": 3600, "grace_seconds": 600, **kw})
+    with database.transaction() as s:
+        m = heartbeats.create(s, s.get(Service, world.acme_web), spec, now)
+        return m.id, m.token
+
+
+def incidents_of(database: Database, monitor_id: int) -> list[Incident]:
+    with database.session() as s:
+        return list(s.execute(select(Incident).where(Incident.dedup_key == watcher.dedup_key(monitor_id))
+                              .order_by(Incident.id)).scalars())
+
+
+def pages() -> list[str]:
+    return [m.user_name for m in RecordingTransport.sent if m.purpose == "page"]
+
+
+def test_late_by_the_grace_opens_exactly_one_incident_that_pages(client, world, engine, clock, database) -> None:
+    mid, token = make_monitor(database, world, clock.now())
+    assert client.get(f"/hb/{token}").status_code == 200
+    engine.run_until_idle()
+    clock.advance(minutes=69, seconds=59)  # the period (60 min) and the grace (10 min), but one second
+    engine.run_until_idle()
+    assert incidents_of(database, mid) == []
+    clock.advance(seconds=1)
+    engine.run_until_idle()
+    [inc] = incidents_of(database, mid)
+    assert (inc.status, inc.source, inc.service_id, inc.alert_count) == ("triggered", "heartbeat", world.acme_web, 1)
+    assert "nightly backup" in inc.summary and "no ping since" in inc.summary
+    assert pages() == ["Alice Martin"]  # escalates like any alert of Acme
+    for _ in range(5):  # hours later, it is still the one incident
+        clock.advance(minutes=30)
+        engine.run_until_idle()
+    assert [i.id for i in incidents_of(database, mid)] == [inc.id]
+    assert incidents_of(database, mid)[0].alert_count == 1
+
+
+def test_pings_that_resume_resolve_it_and_a_later_silence_opens_a_new_one(client, world, engine, clock, database) -> None:
+    mid, token = make_monitor(database, world, clock.now())
+    client.get(f"/hb/{token}")
+    clock.advance(minutes=70)
+    engine.run_until_idle()
+    [first] = incidents_of(database, mid)
+    clock.advance(minutes=5)
+    assert client.post(f"/hb/{token}", data="done in 3 s").status_code == 200
+    engine.run_until_idle()
+    [first] = incidents_of(database, mid)
+    assert first.status == "resolved" and first.resolved_at == clock.now()
+    clock.advance(minutes=70)
+    engine.run_until_idle()
+    assert [i.status for i in incidents_of(database, mid)] == ["resolved", "triggered"]
+
+
+def test_a_fail_ping_opens_one_at_once_with_what_the_job_sent(client, world, engine, clock, database) -> None:
+    mid, token = make_monitor(database, world, clock.now())
+    client.get(f"/hb/{token}")
+    engine.run_until_idle()
+    clock.advance(seconds=1)  # the engine's next look (HEARTBEAT_CHECK_SECONDS)
+    r = client.post(f"/hb/{token}/fail", data="pg_dump: error: connection refused")
+    assert r.status_code == 200
+    engine.run_until_idle()
+    [inc] = incidents_of(database, mid)
+    assert "failure" in inc.summary and "pg_dump: error: connection refused" in inc.details
+    assert pages() == ["Alice Martin"]
+    clock.advance(seconds=1)
+    client.post(f"/hb/{token}/fail", data="again")  # counted into the open incident: no new page
+    engine.run_until_idle()
+    assert [i.alert_count for i in incidents_of(database, mid)] == [2]
+    assert pages() == ["Alice Martin"]
+    clock.advance(seconds=1)
+    client.get(f"/hb/{token}")
+    engine.run_until_idle()
+    assert [i.status for i in incidents_of(database, mid)] == ["resolved"]
+
+
+def test_a_fail_then_a_success_before_the_engine_looks_opens_nothing(client, world, engine, clock, database) -> None:
+    mid, token = make_monitor(database, world, clock.now())
+    client.get(f"/hb/{token}/fail")
+    client.get(f"/hb/{token}")  # the job's retry worked
+    engine.run_until_idle()
+    assert incidents_of(database, mid) == []
+
+
+def test_a_start_without_an_end_within_the_grace_opens_one(client, world, engine, clock, database) -> None:
+    mid, token = make_monitor(database, world, clock.now(), period_seconds=86400, grace_seconds=1800)
+    client.get(f"/hb/{token}")
+    clock.advance(hours=2)
+    client.get(f"/hb/{token}/start")
+    engine.run_until_idle()
+    clock.advance(minutes=29, seconds=59)
+    engine.run_until_idle()
+    assert incidents_of(database, mid) == []
+    clock.advance(seconds=1)
+    engine.run_until_idle()
+    [inc] = incidents_of(database, mid)
+    assert "did not end" in inc.details
+
+
+def test_a_monitor_never_pinged_never_alerts(client, world, engine, clock, database) -> None:
+    mid, token = make_monitor(database, world, clock.now())
+    client.get(f"/hb/{token}/start")
+    clock.advance(days=3)
+    engine.run_until_idle()
+    assert incidents_of(database, mid) == []
+
+
+def test_an_engine_restarted_meanwhile_still_opens_one(app, client, world, clock, database) -> None:
+    RecordingTransport.clear()
+    mid, token = make_monitor(database, world, clock.now())
+    client.get(f"/hb/{token}")
+    first = Engine(database, clock, app.config, name="engine-1", transports={"recording": RecordingTransport})
+    first.run_until_idle()
+    first.close()  # stopped before the monitor is late
+    clock.advance(minutes=70)
+    second = Engine(database, clock, app.config, name="engine-2", transports={"recording": RecordingTransport})
+    second.run_until_idle()
+    again = Engine(database, clock, app.config, name="engine-1", transports={"recording": RecordingTransport})
+    again.run_until_idle()  # the first one back: it finds nothing left to do
+    clock.advance(minutes=10)
+    second.run_until_idle()
+    again.run_until_idle()
+    second.close()
+    again.close()
+    assert len(incidents_of(database, mid)) == 1
+    assert pages() == ["Alice Martin"]
+
+
+def test_an_engine_that_dies_before_its_commit_leaves_the_incident_to_the_next(client, world, clock, database) -> None:
+    mid, token = make_monitor(database, world, clock.now())
+    client.get(f"/hb/{token}")
+    clock.advance(minutes=70)
+
+    class Died(Exception):
+        pass
+
+    with pytest.raises(Died), database.transaction() as s:  # claimed, incident written, then killed
+        assert watcher.watch(s, clock.now()) == 1
+        raise Died
+    assert incidents_of(database, mid) == []
+    with database.transaction() as s:
+        assert watcher.watch(s, clock.now()) == 1
+    with database.transaction() as s:
+        assert watcher.watch(s, clock.now()) == 0
+    assert len(incidents_of(database, mid)) == 1
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="a race between two connections: PostgreSQL (VIGIL_TEST_DB=postgres)")
+def test_two_engines_looking_at_the_same_instant_open_one(client, world, clock, database, db_url) -> None:
+    monitors = [make_monitor(database, world, clock.now(), name=f"job {i}") for i in range(5)]
+    for _, token in monitors:
+        client.get(f"/hb/{token}")
+    clock.advance(minutes=70)
+    dbs = [Database(db_url) for _ in range(4)]
+
+    def look(i: int) -> int:
+        with dbs[i].transaction() as s:
+            return watcher.watch(s, clock.now())
+
+    results = race(4, look)
+    for d in dbs:
+        d.dispose()
+    assert all(isinstance(r, int) for r in results), results
+    for mid, _ in monitors:
+        assert len(incidents_of(database, mid)) == 1
+    with database.session() as s:
+        assert s.scalar(select(func.count()).select_from(Alert).where(Alert.source == "heartbeat")) == 5
+        assert s.scalar(select(func.count()).select_from(HeartbeatMonitor).where(HeartbeatMonitor.alerted)) == 5
