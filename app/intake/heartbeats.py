@@ -162,9 +162,13 @@ class MonitorInput:
             raise EditError(str(e)) from None
 
 
-def create(session: Session, service: Service, spec: MonitorInput, now: datetime) -> HeartbeatMonitor:
+def create(session: Session, service: Service, spec: MonitorInput, now: datetime, *,
+           token: str | None = None) -> HeartbeatMonitor:
+    """A new monitor with a fresh random token (`token`: the demo's, derived from its secret)."""
     name, schedule = spec.checked()
-    m = HeartbeatMonitor(service_id=service.id, name=name, token=str(uuid.uuid4()),
+    if token is not None and not is_token(token):
+        raise ValueError("a heartbeat token is a version-4 uuid")
+    m = HeartbeatMonitor(service_id=service.id, name=name, token=token or str(uuid.uuid4()),
                          period_seconds=int(schedule.period.total_seconds()), grace_seconds=int(schedule.grace.total_seconds()),
                          timezone=schedule.timezone, cron=schedule.cron, state="new", alerted=False, alert_pending=False,
                          version=0, pings=0, created_at=now)

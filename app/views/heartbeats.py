@@ -3,6 +3,7 @@ managers' screen of a service's monitors (create, change, delete; state and last
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from flask import (
@@ -102,9 +103,11 @@ def _spec() -> heartbeats.MonitorInput:
 
     def seconds(name: str, unit: int) -> int:
         try:
-            return round(float(f.get(name, "")) * unit)
+            value = float(f.get(name, "")) * unit
         except ValueError:
             raise EditError(f"the {name} must be a number of {'hours' if unit == 3600 else 'minutes'}") from None
+        # inf, nan and absurd sizes: out of range, refused by Schedule.of with the range to use
+        return round(value) if math.isfinite(value) and abs(value) < 2**31 else 0
 
     return heartbeats.MonitorInput(name=f.get("name", ""), period_seconds=seconds("period", 3600),
                                    grace_seconds=seconds("grace", 60), timezone=f.get("timezone", "UTC").strip(),
