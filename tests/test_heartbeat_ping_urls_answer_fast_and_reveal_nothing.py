@@ -5,13 +5,13 @@ URL hammered 10,000 times keeps its table bounded."""
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy import func, select
 
 from app.intake import heartbeats
 from app.models import PING_RING, HeartbeatMonitor, HeartbeatPing, Service
-from tests.helpers import race
 
 
 def monitor(database: Any, world: Any, clock: Any) -> HeartbeatMonitor:
@@ -74,7 +74,8 @@ def test_a_url_hammered_10000_times_keeps_only_its_last_100_pings(app, world, cl
         c = app.test_client()
         return {c.post(f"/hb/{m.token}", data=f"run {t}-{i}").status_code for i in range(10_000 // threads)}
 
-    assert race(threads, hammer) == [{200}] * threads
+    with ThreadPoolExecutor(threads) as pool:  # no deadline: a loaded machine takes its time
+        assert list(pool.map(hammer, range(threads))) == [{200}] * threads
     kept = pings(database, m.id)
     assert [p.n for p in kept] == list(range(10_000, 10_000 - PING_RING, -1))
     assert len({p.body for p in kept}) == PING_RING and all(p.body.startswith("run ") for p in kept)

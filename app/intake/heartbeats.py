@@ -14,12 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import and_, case, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import bindparam, case, delete, select, text, update
 from sqlalchemy.orm import Session
 
-from ..db import clean_text
+from ..db import UTCDateTime, clean_text
 from ..errors import EditError
 from ..models import PING_RING, HeartbeatMonitor, HeartbeatPing, Service
 from .heartbeat_schedule import Schedule, ScheduleError, deadline
@@ -67,6 +65,36 @@ def monitor_for_local_part(session: Session, local_part: str) -> HeartbeatMonito
     return monitor_for_token(session, m.group(1).lower()) if m else None
 
 
+# A ping is the hot path (a URL in a runaway loop, a fleet of cron jobs at midnight): its three
+# statements are built once, as text both SQLite and PostgreSQL run; building a statement costs
+# more than running it. Each column is set from the row as it is when the UPDATE runs, not as
+# read before: two pings of one monitor at once each see the other's effect (PostgreSQL re-reads
+# the row after waiting for its lock; SQLite has one writer).
+_FIND = select(_M.c.id, _M.c.period_seconds, _M.c.grace_seconds, _M.c.timezone, _M.c.cron).where(
+    _M.c.token == bindparam("token"))
+_SET = {
+    # up; due again at its deadline, or looked at at once if the engine had alerted (it resolves)
+    "success": "state = 'up', alert_pending = FALSE, last_start_at = NULL, last_ping_at = :now, "
+               "last_ping_kind = 'success', check_at = CASE WHEN alerted THEN :now ELSE :due END",
+    # down; the engine opens (or counts into) the incident at once
+    "fail": "state = 'down', alert_pending = TRUE, last_start_at = NULL, last_ping_at = :now, "
+            "last_ping_kind = 'fail', check_at = :now",
+    # a run began: it must end within the grace (:due), if that comes before the next deadline
+    "start": "last_start_at = :now, check_at = CASE WHEN state = 'up' AND NOT alerted "
+             "AND (check_at IS NULL OR check_at > :due) THEN :due ELSE check_at END",
+}
+_PING = {kind: text(f"UPDATE heartbeat_monitors SET {values}, pings = pings + 1, version = version + 1 "
+                    "WHERE id = :id RETURNING pings, service_id, state")
+         .bindparams(*[bindparam(name, type_=UTCDateTime()) for name in ("now", "due") if f":{name}" in values])
+         for kind, values in _SET.items()}
+_RING = text(
+    "INSERT INTO heartbeat_pings (monitor_id, slot, n, kind, source, at, remote, body) "
+    "VALUES (:monitor_id, :slot, :n, :kind, :source, :at, :remote, :body) "
+    "ON CONFLICT (monitor_id, slot) DO UPDATE SET n = excluded.n, kind = excluded.kind, source = excluded.source, "
+    "at = excluded.at, remote = excluded.remote, body = excluded.body"
+).bindparams(bindparam("at", type_=UTCDateTime()))
+
+
 def ping(session: Session, monitor_or_token: HeartbeatMonitor | str, kind: str, now: datetime, source: str,
          body_excerpt: str | None = None, remote: str = "") -> Pinged | None:
     """Record a ping (success, start or fail) from `source` (http or email); None for an unknown
@@ -86,41 +114,15 @@ def ping(session: Session, monitor_or_token: HeartbeatMonitor | str, kind: str, 
         if not is_token(token):
             return None
     conn = session.connection()
-    row = conn.execute(
-        select(_M.c.id, _M.c.period_seconds, _M.c.grace_seconds, _M.c.timezone, _M.c.cron).where(_M.c.token == token)
-    ).first()
+    row = conn.execute(_FIND, {"token": token}).first()
     if row is None:
         return None
     schedule = Schedule(timedelta(seconds=row.period_seconds), timedelta(seconds=row.grace_seconds), row.timezone, row.cron)
-    # Each column is set from the row as it is when the UPDATE runs (not as read above): two
-    # pings of one monitor at once each see the other's effect (PostgreSQL re-reads the row
-    # after waiting for its lock; SQLite has one writer).
-    if kind == "start":
-        limit = now + schedule.grace
-        values = {
-            "last_start_at": now,
-            "check_at": case((and_(_M.c.state == "up", ~_M.c.alerted,
-                                   (_M.c.check_at.is_(None)) | (_M.c.check_at > limit)), limit), else_=_M.c.check_at),
-        }
-    elif kind == "success":
-        values = {
-            "state": "up", "alert_pending": False, "last_start_at": None,
-            "check_at": case((_M.c.alerted, now), else_=deadline(schedule, now)),
-        }
-    else:
-        values = {"state": "down", "alert_pending": True, "last_start_at": None, "check_at": now}
-    if kind != "start":
-        values.update(last_ping_at=now, last_ping_kind=kind)
-    n, service_id, state = conn.execute(
-        update(_M).where(_M.c.id == row.id)
-        .values(pings=_M.c.pings + 1, version=_M.c.version + 1, **values)
-        .returning(_M.c.pings, _M.c.service_id, _M.c.state)
-    ).one()
-    ring = {"monitor_id": row.id, "slot": n % PING_RING, "n": n, "kind": kind, "source": source, "at": now,
-            "remote": clean_text(remote, 64), "body": clean_text(body_excerpt, BODY_EXCERPT)}
-    insert = pg_insert(_P) if conn.dialect.name == "postgresql" else sqlite_insert(_P)
-    conn.execute(insert.values(**ring).on_conflict_do_update(
-        index_elements=["monitor_id", "slot"], set_={k: v for k, v in ring.items() if k not in ("monitor_id", "slot")}))
+    due = now + schedule.grace if kind == "start" else deadline(schedule, now)
+    params = {"id": row.id, "now": now} if kind == "fail" else {"id": row.id, "now": now, "due": due}
+    n, service_id, state = conn.execute(_PING[kind], params).one()
+    conn.execute(_RING, {"monitor_id": row.id, "slot": n % PING_RING, "n": n, "kind": kind, "source": source, "at": now,
+                         "remote": clean_text(remote, 64), "body": clean_text(body_excerpt, BODY_EXCERPT)})
     return Pinged(row.id, service_id, kind, state)  # type: ignore[arg-type]
 
 
