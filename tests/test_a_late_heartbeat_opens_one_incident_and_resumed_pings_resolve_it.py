@@ -4,18 +4,22 @@ make one; pings that resume resolve it; a /fail opens one at once."""
 
 from __future__ import annotations
 
+import signal
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
+from app.clock import SystemClock
 from app.db import Database
 from app.engine.loop import Engine
 from app.incidents import heartbeats as watcher
 from app.intake import heartbeats
 from app.models import Alert, HeartbeatMonitor, Incident, Service
 from app.notify.recording import RecordingTransport
-from tests.helpers import BACKEND, race
+from tests.helpers import BACKEND, build_world, race, requires_postgres, start_engine, wait_until
 
 
 def make_monitor(database: Database, world: Any, now: Any, **kw: Any) -> tuple[int, str]:
@@ -185,3 +189,57 @@ def test_two_engines_looking_at_the_same_instant_open_one(client, world, clock, 
     with database.session() as s:
         assert s.scalar(select(func.count()).select_from(Alert).where(Alert.source == "heartbeat")) == 5
         assert s.scalar(select(func.count()).select_from(HeartbeatMonitor).where(HeartbeatMonitor.alerted)) == 5
+
+
+def test_a_cron_monitor_in_paris_alerts_at_the_new_hour_after_the_spring_change(client, world, engine, clock,
+                                                                              database) -> None:
+    """09:00 in Paris is 08:00 UTC on Saturday 28 March 2026 and 07:00 UTC on Sunday 29 (CEST):
+    the ping due on Sunday is late at 07:30 UTC, not at 08:30 as a UTC schedule would have it."""
+    clock.set(datetime(2026, 3, 28, 8, 0, 5, tzinfo=UTC))
+    mid, token = make_monitor(database, world, clock.now(), cron="0 9 * * *", timezone="Europe/Paris",
+                              grace_seconds=1800)
+    client.get(f"/hb/{token}")
+    engine.run_until_idle()
+    clock.set(datetime(2026, 3, 29, 7, 29, 59, tzinfo=UTC))
+    engine.run_until_idle()
+    assert incidents_of(database, mid) == []
+    clock.set(datetime(2026, 3, 29, 7, 30, tzinfo=UTC))
+    engine.run_until_idle()
+    [inc] = incidents_of(database, mid)
+    assert '"0 9 * * *" (Europe/Paris)' in inc.details
+
+
+@requires_postgres
+def test_two_engine_processes_one_killed_open_one_incident_per_late_monitor(postgres, pg_url, tmp_path) -> None:
+    """Real `vigil engine` processes on the system clock: monitors already past their grace, two
+    engines look at them at once, one is killed (SIGKILL) as they start; one incident each."""
+    now = SystemClock().now()
+    world = build_world(postgres, now)
+    ids = []
+    with postgres.transaction() as s:
+        for i in range(20):
+            m = heartbeats.create(s, s.get(Service, world.acme_web), heartbeats.MonitorInput(f"job {i}", 3600, 600), now)
+            ids.append(m.id)
+    with postgres.transaction() as s:  # pinged two hours ago: 50 minutes past the grace
+        for mid in ids:
+            heartbeats.ping(s, s.get(HeartbeatMonitor, mid), "success", now - timedelta(hours=2), "http")
+    procs = [start_engine(pg_url, tmp_path, f"engine{i}") for i in range(3)]
+    try:
+        time.sleep(0.5)
+        procs[0].send_signal(signal.SIGKILL)
+
+        def all_open() -> bool:
+            with postgres.session() as s:
+                return s.scalar(select(func.count()).select_from(Incident).where(Incident.source == "heartbeat")) == 20
+        wait_until(all_open, what="20 heartbeat incidents")
+        time.sleep(2.0)  # give a double every chance to show itself
+        with postgres.session() as s:
+            assert s.scalar(select(func.count()).select_from(Incident)) == 20
+            assert s.scalar(select(func.count()).select_from(Alert).where(Alert.source == "heartbeat")) == 20
+            assert sorted(s.execute(select(Incident.dedup_key)).scalars()) == sorted(watcher.dedup_key(m) for m in ids)
+    finally:
+        for p in procs[1:]:
+            p.send_signal(signal.SIGTERM)
+        for p in procs[1:]:
+            assert p.wait(timeout=20) == 0, (tmp_path / "engine1.log").read_text()
+        procs[0].wait(timeout=20)
