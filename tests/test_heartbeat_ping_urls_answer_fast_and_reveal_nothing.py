@@ -46,6 +46,14 @@ def test_unknown_or_malformed_uuids_get_the_same_tiny_404(client, world, clock, 
     assert pings(database, m.id) == []
 
 
+def test_the_body_is_kept_whatever_its_type(client, world, clock, database) -> None:
+    m = monitor(database, world, clock)
+    client.post(f"/hb/{m.token}", data={"log": "rsync done"})  # curl -d: a form
+    client.post(f"/hb/{m.token}/fail", data=b'{"exit": 3}', content_type="application/json")
+    client.post(f"/hb/{m.token}", data=b"", content_type="text/plain")
+    assert [p.body for p in pings(database, m.id)] == ["", '{"exit": 3}', "log=rsync+done"]
+
+
 def test_head_counts_as_a_ping_and_answers_no_body(client, world, clock, database) -> None:
     m = monitor(database, world, clock)
     r = client.head(f"/hb/{m.token}")

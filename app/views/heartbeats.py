@@ -38,15 +38,18 @@ def _answer(text: str, status: int) -> Response:
 
 
 def _body_excerpt() -> str | None:
-    """The first BODY_EXCERPT bytes of the body, whatever its size (a cron job piping its log):
-    read straight from the stream, so a body over the app's limit still counts as a ping."""
+    """The first BODY_EXCERPT bytes of the body, whatever its size or type (a cron job piping its
+    log, `curl -d` sends it as a form): read straight from the stream, so a body over the app's
+    limit still counts as a ping. A chunked body (`curl -T -`) is read when the server has
+    de-chunked it (gunicorn says so with wsgi.input_terminated)."""
     if request.method != "POST":
         return None
-    length = request.content_length or 0
-    if length <= 0:
+    length = request.content_length
+    if length is None and not request.environ.get("wsgi.input_terminated"):
         return None
-    raw = request.environ["wsgi.input"].read(min(length, heartbeats.BODY_EXCERPT))
-    return raw.decode("utf-8", "replace")
+    size = heartbeats.BODY_EXCERPT if length is None else min(length, heartbeats.BODY_EXCERPT)
+    raw = request.environ["wsgi.input"].read(size) if size > 0 else b""
+    return raw.decode("utf-8", "replace") or None
 
 
 def _ping(token: str, kind: str) -> Response:
