@@ -84,9 +84,8 @@ def _open(session: Session, m: HeartbeatMonitor, failed: bool, now: datetime) ->
         details = f"A /fail ping came at {last}." + (f"\n\nWhat it sent:\n{body}" if body else "")
     else:
         summary = f"Heartbeat {m.name}: no ping since {last}"
-        expect = f"on \"{m.cron}\" ({m.timezone})" if m.cron else f"every {_span(m.period_seconds)}"
         started = f" A run started at {m.last_start_at.isoformat(timespec='seconds')} and did not end." if m.last_start_at else ""
-        details = f"Expected {expect}, with {_span(m.grace_seconds)} of grace; the grace is over.{started}"
+        details = f"Expected {due.describe(schedule_of(m))}; the grace is over.{started}"
     target = target_for_service(session, m.service_id, SOURCE)
     ingest(session, target, IntakeEvent(action="trigger", summary=summary, dedup_key=dedup_key(m.id), details=details,
                                         severity="critical"), _payload(m, "fail" if failed else "late"), now)
@@ -102,10 +101,3 @@ def _payload(m: HeartbeatMonitor, what: str) -> dict[str, Any]:
     return {"heartbeat": m.id, "name": m.name, "event": what,
             "last_ping_at": m.last_ping_at.isoformat() if m.last_ping_at else None}
 
-
-def _span(seconds: int) -> str:
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds % size == 0:
-            n = seconds // size
-            return f"{n} {unit}{'s' if n != 1 else ''}"
-    return f"{seconds} seconds"

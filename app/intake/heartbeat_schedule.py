@@ -96,3 +96,18 @@ def next_check(schedule: Schedule, state: str, last_ping: datetime | None, last_
     if state != "up" or last_ping is None:
         return None
     return deadline(schedule, last_ping, last_start)
+
+
+def span(seconds: int) -> str:
+    """3600 -> "1 hour", 5400 -> "90 minutes": for people."""
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds % size == 0:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{seconds} seconds"
+
+
+def describe(schedule: Schedule) -> str:
+    """'every 24 hours' or 'on "0 2 * * *" (Europe/Paris)', then the grace: for people."""
+    expect = f'on "{schedule.cron}" ({schedule.timezone})' if schedule.cron else f"every {span(int(schedule.period.total_seconds()))}"
+    return f"{expect}, with {span(int(schedule.grace.total_seconds()))} of grace"

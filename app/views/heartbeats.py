@@ -125,8 +125,10 @@ def _page(svc: Service, error: str | None = None, status: int = 200) -> Any:
     s, at = db_session(), now()
     rows = []
     for m in heartbeats.monitors_of(s, [svc.id]):
-        state = heartbeat_schedule.status(heartbeats.schedule_of(m), m.state, m.last_ping_at, m.last_start_at, at)
-        rows.append({"m": m, "state": state, "url": ping_url(m.token), "pings": heartbeats.last_pings(s, m.id, 10)})
+        schedule = heartbeats.schedule_of(m)
+        state = heartbeat_schedule.status(schedule, m.state, m.last_ping_at, m.last_start_at, at)
+        rows.append({"m": m, "state": state, "url": ping_url(m.token), "pings": heartbeats.last_pings(s, m.id, 10),
+                     "expects": heartbeat_schedule.describe(schedule)})
     domain = current_app.config.get("MAIL_DOMAIN")
     return render_template("heartbeats.html", svc=svc, rows=rows, error=error, values=request.form,
                            mail_domain=domain), status
