@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 
 from app.intake import heartbeats
 from app.models import PING_RING, HeartbeatMonitor, HeartbeatPing, Service
@@ -115,3 +116,19 @@ def test_a_deleted_monitor_stops_answering(client, world, clock, database) -> No
         heartbeats.remove(s, s.get(HeartbeatMonitor, m.id))
     assert client.get(f"/hb/{m.token}").status_code == 404
     assert pings(database, m.id) == []
+
+
+def test_a_monitor_changed_or_deleted_by_another_process_is_read_again(client, world, clock, database) -> None:
+    """Each process caches a monitor's schedule for a few seconds; its pings are guarded by it, so
+    a change made elsewhere (here: straight in the database) is never missed."""
+    m = monitor(database, world, clock)
+    client.get(f"/hb/{m.token}")  # cached: every hour, 10 minutes of grace
+    with database.transaction() as s:
+        s.execute(update(HeartbeatMonitor).where(HeartbeatMonitor.id == m.id).values(period_seconds=7200))
+    client.get(f"/hb/{m.token}")
+    with database.session() as s:
+        assert s.get(HeartbeatMonitor, m.id).check_at == clock.now() + timedelta(hours=2, minutes=10)
+    with database.transaction() as s:
+        s.execute(delete(HeartbeatPing))
+        s.execute(delete(HeartbeatMonitor))
+    assert client.get(f"/hb/{m.token}").status_code == 404

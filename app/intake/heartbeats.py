@@ -9,12 +9,15 @@ must look next) and one upsert into the monitor's ring of PING_RING slots, howev
 from __future__ import annotations
 
 import re
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import bindparam, case, delete, select, text, update
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from ..db import UTCDateTime, clean_text
@@ -65,11 +68,24 @@ def monitor_for_local_part(session: Session, local_part: str) -> HeartbeatMonito
     return monitor_for_token(session, m.group(1).lower()) if m else None
 
 
-# A ping is the hot path (a URL in a runaway loop, a fleet of cron jobs at midnight): its three
-# statements are built once, as text both SQLite and PostgreSQL run; building a statement costs
-# more than running it. Each column is set from the row as it is when the UPDATE runs, not as
-# read before: two pings of one monitor at once each see the other's effect (PostgreSQL re-reads
-# the row after waiting for its lock; SQLite has one writer).
+# A ping is the hot path (a URL in a runaway loop, a fleet of cron jobs at midnight). What a ping
+# needs to know of its monitor (its id and schedule) is cached per process for CACHE_SECONDS, and
+# so is "no such monitor": noise costs no database work at all, and a known monitor's ping is two
+# statements, built once as text both SQLite and PostgreSQL run (building a statement costs more
+# than running it). The UPDATE is guarded by the cached schedule: a monitor changed or deleted
+# since is read again, so a stale cache never computes a deadline from an old schedule.
+# Each column is set from the row as it is when the UPDATE runs, not as read before: two pings of
+# one monitor at once each see the other's effect (PostgreSQL re-reads the row after waiting for
+# its lock; SQLite has one writer).
+CACHE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class _Known:
+    id: int
+    schedule: Schedule
+
+
 _FIND = select(_M.c.id, _M.c.period_seconds, _M.c.grace_seconds, _M.c.timezone, _M.c.cron).where(
     _M.c.token == bindparam("token"))
 _SET = {
@@ -84,7 +100,8 @@ _SET = {
              "AND (check_at IS NULL OR check_at > :due) THEN :due ELSE check_at END",
 }
 _PING = {kind: text(f"UPDATE heartbeat_monitors SET {values}, pings = pings + 1, version = version + 1 "
-                    "WHERE id = :id RETURNING pings, service_id, state")
+                    "WHERE id = :id AND period_seconds = :period AND grace_seconds = :grace AND timezone = :tz "
+                    "AND COALESCE(cron, '') = :cron RETURNING pings, service_id, state")
          .bindparams(*[bindparam(name, type_=UTCDateTime()) for name in ("now", "due") if f":{name}" in values])
          for kind, values in _SET.items()}
 _RING = text(
@@ -93,6 +110,50 @@ _RING = text(
     "ON CONFLICT (monitor_id, slot) DO UPDATE SET n = excluded.n, kind = excluded.kind, source = excluded.source, "
     "at = excluded.at, remote = excluded.remote, body = excluded.body"
 ).bindparams(bindparam("at", type_=UTCDateTime()))
+
+_cache: dict[tuple[str, str], tuple[float, _Known | None]] = {}
+_cache_lock = threading.Lock()
+
+
+def is_known(engine: Engine, token: str) -> bool:
+    """Whether a token pings a monitor: from the cache, else read (never in a write transaction:
+    a flood of unknown uuids takes no write lock)."""
+    hit = _cached(str(engine.url), token)
+    if hit is not _MISS:
+        return hit is not None
+    with engine.connect() as conn:
+        return known(conn, token) is not None
+
+
+_MISS = object()
+
+
+def _cached(url: str, token: str) -> _Known | None | object:
+    with _cache_lock:
+        hit = _cache.get((url, token))
+    return hit[1] if hit is not None and hit[0] > time.monotonic() else _MISS
+
+
+def known(conn: Connection, token: str, *, fresh: bool = False) -> _Known | None:
+    """The monitor a (well-formed, lower-case) token pings, from the cache or the database."""
+    key = (str(conn.engine.url), token)
+    if not fresh and (hit := _cached(*key)) is not _MISS:
+        return hit  # type: ignore[return-value]
+    clock = time.monotonic()
+    row = conn.execute(_FIND, {"token": token}).first()
+    found = None if row is None else _Known(row.id, Schedule(
+        timedelta(seconds=row.period_seconds), timedelta(seconds=row.grace_seconds), row.timezone, row.cron))
+    with _cache_lock:
+        if len(_cache) > 100_000:  # a flood of random uuids: start afresh rather than grow
+            _cache.clear()
+        _cache[key] = (clock + CACHE_SECONDS, found)
+    return found
+
+
+def forget_cached_monitors() -> None:
+    """After changing or deleting a monitor: this process sees it at once (others are guarded)."""
+    with _cache_lock:
+        _cache.clear()
 
 
 def ping(session: Session, monitor_or_token: HeartbeatMonitor | str, kind: str, now: datetime, source: str,
@@ -114,16 +175,25 @@ def ping(session: Session, monitor_or_token: HeartbeatMonitor | str, kind: str, 
         if not is_token(token):
             return None
     conn = session.connection()
-    row = conn.execute(_FIND, {"token": token}).first()
-    if row is None:
-        return None
-    schedule = Schedule(timedelta(seconds=row.period_seconds), timedelta(seconds=row.grace_seconds), row.timezone, row.cron)
-    due = now + schedule.grace if kind == "start" else deadline(schedule, now)
-    params = {"id": row.id, "now": now} if kind == "fail" else {"id": row.id, "now": now, "due": due}
-    n, service_id, state = conn.execute(_PING[kind], params).one()
-    conn.execute(_RING, {"monitor_id": row.id, "slot": n % PING_RING, "n": n, "kind": kind, "source": source, "at": now,
+    for attempt in range(5):  # a second only when the cache was stale; more, were it edited meanwhile
+        m = known(conn, token, fresh=attempt > 0)
+        if m is None:
+            return None
+        schedule = m.schedule
+        params: dict[str, object] = {"id": m.id, "now": now, "period": int(schedule.period.total_seconds()),
+                                     "grace": int(schedule.grace.total_seconds()), "tz": schedule.timezone,
+                                     "cron": schedule.cron or ""}
+        if kind != "fail":
+            params["due"] = now + schedule.grace if kind == "start" else deadline(schedule, now)
+        row = conn.execute(_PING[kind], params).first()
+        if row is not None:
+            break
+    else:
+        raise RuntimeError(f"heartbeat monitor {m.id} kept changing under its ping")
+    n, service_id, state = row
+    conn.execute(_RING, {"monitor_id": m.id, "slot": n % PING_RING, "n": n, "kind": kind, "source": source, "at": now,
                          "remote": clean_text(remote, 64), "body": clean_text(body_excerpt, BODY_EXCERPT)})
-    return Pinged(row.id, service_id, kind, state)  # type: ignore[arg-type]
+    return Pinged(m.id, service_id, kind, state)  # type: ignore[arg-type]
 
 
 def last_pings(session: Session, monitor_id: int, limit: int = 20) -> list[HeartbeatPing]:
@@ -187,9 +257,11 @@ def change(session: Session, m: HeartbeatMonitor, spec: MonitorInput, now: datet
         timezone=schedule.timezone, cron=schedule.cron, version=_M.c.version + 1,
         check_at=case((_M.c.state == "new", None), else_=now)))
     session.refresh(m)
+    forget_cached_monitors()
 
 
 def remove(session: Session, m: HeartbeatMonitor) -> None:
     """Delete a monitor and its pings. An incident it opened stays open, for a human to resolve."""
     session.execute(delete(_P).where(_P.c.monitor_id == m.id))
     session.delete(m)
+    forget_cached_monitors()
