@@ -31,8 +31,8 @@ SOURCES = ("http", "email")
 BODY_EXCERPT = 10_000  # characters of a ping's body kept (a cron job's log tail)
 MAX_NAME = 200
 
-_TOKEN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
-_LOCAL_PART = re.compile(r"^hb-([0-9a-fA-F-]{36})$")
+_TOKEN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+_LOCAL_PART = re.compile(r"hb-([0-9a-fA-F-]{36})")
 _M = HeartbeatMonitor.__table__
 _P = HeartbeatPing.__table__
 
@@ -51,9 +51,9 @@ def schedule_of(m: HeartbeatMonitor) -> Schedule:
     return Schedule(timedelta(seconds=m.period_seconds), timedelta(seconds=m.grace_seconds), m.timezone, m.cron)
 
 
-def is_token(text: str) -> bool:
+def is_token(token: str) -> bool:
     """A ping URL's uuid as we make them (checked before any database work: noise costs nothing)."""
-    return bool(_TOKEN.match(text))
+    return _TOKEN.fullmatch(token) is not None
 
 
 def monitor_for_token(session: Session, token: str) -> HeartbeatMonitor | None:
@@ -64,7 +64,7 @@ def monitor_for_token(session: Session, token: str) -> HeartbeatMonitor | None:
 
 def monitor_for_local_part(session: Session, local_part: str) -> HeartbeatMonitor | None:
     """The monitor of a ping address's local part, `hb-<uuid>` (any case), or None."""
-    m = _LOCAL_PART.match(local_part.strip())
+    m = _LOCAL_PART.fullmatch(local_part.strip())
     return monitor_for_token(session, m.group(1).lower()) if m else None
 
 
@@ -115,14 +115,14 @@ _cache: dict[tuple[str, str], tuple[float, _Known | None]] = {}
 _cache_lock = threading.Lock()
 
 
-def is_known(engine: Engine, token: str) -> bool:
-    """Whether a token pings a monitor: from the cache, else read (never in a write transaction:
-    a flood of unknown uuids takes no write lock)."""
+def known_id(engine: Engine, token: str) -> int | None:
+    """The id of the monitor a token pings: from the cache, else read (never in a write
+    transaction: a flood of unknown uuids takes no write lock)."""
     hit = _cached(str(engine.url), token)
-    if hit is not _MISS:
-        return hit is not None
-    with engine.connect() as conn:
-        return known(conn, token) is not None
+    if hit is _MISS:
+        with engine.connect() as conn:
+            hit = known(conn, token)
+    return hit.id if isinstance(hit, _Known) else None
 
 
 _MISS = object()

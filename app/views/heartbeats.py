@@ -55,7 +55,8 @@ def _body_excerpt() -> str | None:
 def _ping(token: str, kind: str) -> Response:
     # Noise never reaches the database; an unknown uuid is read once per few seconds, outside
     # any write transaction.
-    if not heartbeats.is_token(token) or not heartbeats.is_known(vigil().db.read_engine, token):
+    monitor_id = heartbeats.known_id(vigil().db.read_engine, token) if heartbeats.is_token(token) else None
+    if monitor_id is None:
         return _answer("not found", 404)
     body, remote = _body_excerpt(), request.remote_addr or ""
     stamp = now()
@@ -65,8 +66,10 @@ def _ping(token: str, kind: str) -> Response:
 
     try:
         # Concurrent pings (and alerts) share a transaction (batching.GroupCommit): a hammered
-        # URL costs a fraction of a commit per ping. Monitor rows sort before incident rows.
-        (done,) = vigil().intake.run([((0, "hb:" + token), step)])
+        # URL costs a fraction of a commit per ping. The lock order: monitor rows by id (as the
+        # engine takes them, incidents/heartbeats.py), before any incident row (alerts' keys
+        # are (service id >= 1, dedup key)).
+        (done,) = vigil().intake.run([((0, f"{monitor_id:012d}"), step)])
     except Busy:
         return _answer("busy, ping again", 503)
     return _answer("OK", 200) if done is not None else _answer("not found", 404)
