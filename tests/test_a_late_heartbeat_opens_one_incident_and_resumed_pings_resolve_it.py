@@ -75,6 +75,40 @@ def test_pings_that_resume_resolve_it_and_a_later_silence_opens_a_new_one(client
     assert [i.status for i in incidents_of(database, mid)] == ["resolved", "triggered"]
 
 
+def test_an_incident_an_engineer_resolved_by_hand_stays_resolved_and_the_next_silence_opens_one(
+        client, world, engine, clock, database, browser) -> None:
+    mid, token = make_monitor(database, world, clock.now())
+    client.get(f"/hb/{token}")
+    clock.advance(minutes=70)
+    engine.run_until_idle()
+    [inc] = incidents_of(database, mid)
+    r = browser("alice").post(f"/api/v1/incidents/{inc.id}/resolve", json={"summary": "backup host rebooted"})
+    assert r.status_code == 200, r.get_json()
+    clock.advance(minutes=30)  # still silent: it stays resolved (one alert per silence)
+    engine.run_until_idle()
+    assert [i.status for i in incidents_of(database, mid)] == ["resolved"]
+    client.get(f"/hb/{token}")  # pings resume: nothing left to resolve
+    engine.run_until_idle()
+    clock.advance(minutes=70)
+    engine.run_until_idle()
+    assert [i.status for i in incidents_of(database, mid)] == ["resolved", "triggered"]
+
+
+def test_pings_that_resume_and_stop_while_no_engine_looks_end_the_old_incident_and_open_a_new_one(
+        client, world, engine, clock, database) -> None:
+    mid, token = make_monitor(database, world, clock.now())
+    client.get(f"/hb/{token}")
+    clock.advance(minutes=70)
+    engine.run_until_idle()
+    clock.advance(minutes=5)
+    client.get(f"/hb/{token}")  # resumed, with no engine running...
+    clock.advance(minutes=70)  # ...and silent again past the grace
+    engine.run_until_idle()
+    first, second = incidents_of(database, mid)
+    assert (first.status, second.status) == ("resolved", "triggered")
+    assert first.resolved_at == second.created_at == clock.now()
+
+
 def test_a_fail_ping_opens_one_at_once_with_what_the_job_sent(client, world, engine, clock, database) -> None:
     mid, token = make_monitor(database, world, clock.now())
     client.get(f"/hb/{token}")

@@ -50,9 +50,16 @@ def look(session: Session, monitor_id: int, now: datetime) -> int:
         return 0  # another engine, or a ping, moved it since we listed it
     schedule = schedule_of(m)
     status = due.status(schedule, m.state, m.last_ping_at, m.last_start_at, now)
-    if status == "down" and (not m.alerted or m.alert_pending):
+    # Down again after pings resumed, and the engine never saw it up (it was stopped, or the
+    # pings resumed and stopped between two looks): the old incident is over, this is a new one.
+    again = (m.alerted and not m.alert_pending and m.alerted_at is not None and m.last_ping_at is not None
+             and m.last_ping_at > m.alerted_at)
+    if status == "down" and (not m.alerted or m.alert_pending or again):
         failed = m.alert_pending and m.last_ping_kind == "fail"  # else: late
-        if _claim(session, m, state="down", alerted=True, alert_pending=False, check_at=None):
+        if _claim(session, m, state="down", alerted=True, alerted_at=now, alert_pending=False, check_at=None):
+            if again:
+                _resolve(session, m, now)
+                session.flush()  # the old incident is resolved before the new one is opened
             _open(session, m, failed, now)
         return 1
     if status != "down" and m.alerted:

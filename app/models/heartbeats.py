@@ -21,7 +21,8 @@ class HeartbeatMonitor(Base):
 
     `state` is what the last ping or the engine decided: new (never pinged, never alerts), up, or
     down; "late" (past due, within the grace) is derived by the clock (intake/heartbeat_schedule).
-    `alerted`: the engine opened this monitor's incident and has not resolved it. `alert_pending`:
+    `alerted`: the engine opened this monitor's incident (at `alerted_at`) and has not resolved it
+    (a success ping after `alerted_at` says the pings resumed, seen by the engine or not). `alert_pending`:
     a /fail ping the engine has not acted on yet. `check_at`: when the engine must look next
     (the deadline, or at once after a /fail or a ping that ends an alert; None: nothing due).
     `version` is bumped by every write: the engine acts with a compare-and-set on it, so two
@@ -39,6 +40,7 @@ class HeartbeatMonitor(Base):
     cron: Mapped[str | None] = mapped_column(String(120))  # None: every period_seconds
     state: Mapped[str] = mapped_column(String(8), default="new")  # new | up | down
     alerted: Mapped[bool] = mapped_column(Boolean, default=False)
+    alerted_at: Mapped[datetime | None]  # when the engine last opened (or counted into) the incident
     alert_pending: Mapped[bool] = mapped_column(Boolean, default=False)
     check_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(Integer, default=0)

@@ -30,6 +30,7 @@ def upgrade() -> None:
     sa.Column('cron', sa.String(length=120), nullable=True),
     sa.Column('state', sa.String(length=8), nullable=False),
     sa.Column('alerted', sa.Boolean(), nullable=False),
+    sa.Column('alerted_at', app.db.UTCDateTime(), nullable=True),
     sa.Column('alert_pending', sa.Boolean(), nullable=False),
     sa.Column('check_at', app.db.UTCDateTime(), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
