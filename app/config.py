@@ -75,6 +75,8 @@ def load() -> dict[str, Any]:
         "UNREACHABLE_DAYS": env_int("VIGIL_UNREACHABLE_DAYS", 7),
         "UNREACHABLE_WARN_HOURS": env_int("VIGIL_UNREACHABLE_WARN_HOURS", 24),
         "READY_LINK_HOURS": env_float("VIGIL_READY_LINK_HOURS", 12.0),
+        # Heartbeats (see README, "Heartbeats"): how often the engine looks for late or failed ones.
+        "HEARTBEAT_CHECK_SECONDS": env_float("VIGIL_HEARTBEAT_CHECK_SECONDS", 1.0),
         # Security (see README, "Security").
         "ENCRYPTION_KEY": env("VIGIL_ENCRYPTION_KEY"),  # Fernet key(s); generated into the instance folder if unset
         "ENCRYPTION_KEY_FILE": os.environ.get("VIGIL_ENCRYPTION_KEY_FILE"),  # re-read when a secret does not decrypt

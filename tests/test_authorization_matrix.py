@@ -271,6 +271,22 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("/services/<int:service_id>/keys/<int:key_id>/revoke", "POST"): Case(
         lambda c, r, w: f"/services/{c.service_id(w)}/keys/{c.integration_key(w)}/revoke",
         by_client(302, 302, staff_only=True)),
+    # --- heartbeats: the ping URLs (the uuid is the credential), the managers' screen ---------
+    ("/hb/<token>", "GET"): Case(lambda c, r, w: f"/hb/{c.heartbeat(w)[1]}", same(200, 200)),
+    ("/hb/<token>", "POST"): Case(lambda c, r, w: f"/hb/{c.heartbeat(w)[1]}", same(200, 200), form={"log": "ok"}),
+    ("/hb/<token>/<kind>", "GET"): Case(lambda c, r, w: f"/hb/{c.heartbeat(w)[1]}/start", same(200, 200)),
+    ("/hb/<token>/<kind>", "POST"): Case(lambda c, r, w: f"/hb/{c.heartbeat(w)[1]}/fail", same(200, 200), form={"log": "x"}),
+    ("/services/<int:service_id>/heartbeats", "GET"): Case(
+        lambda c, r, w: f"/services/{c.service_id(w)}/heartbeats", by_client(302, 200, staff_only=True)),
+    ("/services/<int:service_id>/heartbeats", "POST"): Case(
+        lambda c, r, w: f"/services/{c.service_id(w)}/heartbeats", by_client(302, 303, staff_only=True),
+        form={"name": "nightly backup", "period": "24", "grace": "60", "timezone": "Europe/Paris"}),
+    ("/services/<int:service_id>/heartbeats/<int:monitor_id>", "POST"): Case(
+        lambda c, r, w: f"/services/{c.service_id(w)}/heartbeats/{c.heartbeat(w)[0]}", by_client(302, 303, staff_only=True),
+        form={"name": "weekly backup", "period": "168", "grace": "120", "timezone": "UTC"}),
+    ("/services/<int:service_id>/heartbeats/<int:monitor_id>/delete", "POST"): Case(
+        lambda c, r, w: f"/services/{c.service_id(w)}/heartbeats/{c.heartbeat(w)[0]}/delete",
+        by_client(302, 303, staff_only=True)),
     # --- reports, settings, admin ---------------------------------------------------------------
     ("/reports/access", "GET"): Case(lambda c, r, w: f"/reports/access?client={CLIENT[w]}", staff_only(302, 200)),
     ("/settings/tokens", "GET"): Case(lambda c, r, w: "/settings/tokens", same(302, 200)),
@@ -615,7 +631,7 @@ NO_CSRF = {("/api/v1/intake/<source>/<key>", "POST"), ("/api/v1/intake/<source>"
            ("/api/v1/services/<int:service_id>/intake/<source>", "POST"), ("/api/v1/ack-links/<token>", "POST"),
            ("/api/v1/ready-links/<token>", "POST"),
            ("/twilio/sms", "POST"), ("/twilio/status/<int:notification_id>", "POST"), ("/twilio/voice/<token>", "POST"),
-           ("/twilio/voice/<token>/gather", "POST")}
+           ("/twilio/voice/<token>/gather", "POST"), ("/hb/<token>", "POST"), ("/hb/<token>/<kind>", "POST")}
 
 
 def test_every_write_with_the_session_needs_the_csrf_token(app, database, clock, world) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import uuid
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from ..accounts.users import create_user, find_by_email
 from ..db import Database
 from ..incidents import policies
 from ..incidents.escalation import TargetSpec
+from ..intake import heartbeats
 from ..intake.keys import create_key, digest
 from ..models import (
     Client,
@@ -49,6 +51,10 @@ CLIENTS = [
     # slug, name, tier, services
     ("acme", "Acme Retail", "4h", ["Web shop", "Payments API"]),
     ("globex", "Globex Logistics", "1h", ["Warehouse API", "Tracking"]),
+]
+HEARTBEATS = [
+    # client slug, service, name, period (s), grace (s), time zone, cron
+    ("acme", "Payments API", "Nightly database backup", 86400, 3600, "Europe/Paris", "0 2 * * *"),
 ]
 KEYS = [
     # client slug, service, source
@@ -115,6 +121,13 @@ def load(db: Database, config: dict[str, Any], now: datetime) -> dict[str, Any]:
             if s.execute(select(IntegrationKey).where(IntegrationKey.key_hash == digest(plain))).scalar_one_or_none() is None:
                 create_key(s, services[(slug, sname)], source, now=now, key=plain, name=f"demo {source}")
             keys.append({"client": slug, "service": sname, "source": source, "key": plain})
+        beats = []
+        for slug, sname, name, period, grace, tz, cron in HEARTBEATS:
+            token = str(uuid.UUID(bytes=bytes.fromhex(_derive(secret, f"hb:{slug}:{sname}:{name}", 32)), version=4))
+            if heartbeats.monitor_for_token(s, token) is None:
+                heartbeats.create(s, services[(slug, sname)], heartbeats.MonitorInput(name, period, grace, tz, cron), now,
+                                  token=token)
+            beats.append({"client": slug, "service": sname, "name": name, "ping_url": f"{base_url}/hb/{token}"})
         channel_lines = channels(config, s)
 
         demo_history.load(s, config, now, admin=users["admin@vigil.example"], primary=primary, secondary=secondary)
@@ -129,7 +142,8 @@ def load(db: Database, config: dict[str, Any], now: datetime) -> dict[str, Any]:
         f"'{{\"routing_key\": \"{ev2['key']}\", \"event_action\": \"trigger\", \"dedup_key\": \"disk-web-2\", "
         f"\"payload\": {{\"summary\": \"Disk 95% full on web-2\", \"source\": \"web-2\", \"severity\": \"critical\"}}}}'"
     )
-    return {"url": base_url, "logins": logins, "integration_keys": keys, "curl": curl, "channels": channel_lines,
+    return {"url": base_url, "logins": logins, "integration_keys": keys, "heartbeats": beats, "curl": curl,
+            "channels": channel_lines,
             "oncall": oncall, "incident_url": f"{base_url}/incidents/by-key/disk-web-2"}
 
 
@@ -217,6 +231,9 @@ def describe(info: dict[str, Any]) -> str:
     lines += ["", "Integration keys:"]
     for k in info["integration_keys"]:
         lines.append(f"  {k['client']:<7} {k['service']:<14} {k['source']:<13} {k['key']}")
+    lines += ["", "Heartbeats (ping with curl -fsS URL; add /start or /fail):"]
+    for h in info["heartbeats"]:
+        lines.append(f"  {h['client']:<7} {h['service']:<14} {h['name']}: {h['ping_url']}")
     lines += ["", f"{SCHEDULE}: Primary and Secondary hand off on Mondays at 09:00 (Europe/Paris).", "On call now:"]
     for o in info.get("oncall", []):
         lines.append(f"  {o['layer']:<10} {o['name'] or 'nobody'}" + (f" ({o['email']})" if o["email"] else ""))

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ..clients import handover
+from ..incidents import heartbeats
 from ..schedules import gap_watch, readiness
 
 log = logging.getLogger("vigil.engine")
@@ -50,6 +51,9 @@ def registered(config: dict[str, Any]) -> list[Periodic]:
         Periodic("gaps_warned", seconds("SCHEDULE_CHECK_SECONDS", 300), lambda s, now: gap_watch.warn(s, now, warn_ahead)),
         Periodic("handovers_walked", seconds("HANDOVER_CHECK_SECONDS", 10), handover.walk),
         Periodic("shift_starts", seconds("SHIFT_CHECK_SECONDS", 30), lambda s, now: readiness.run(s, now, ready)),
+        # Often: a /fail ping must open its incident within a second or so. Each look is one
+        # indexed query that finds nothing, most of the time.
+        Periodic("heartbeats_watched", seconds("HEARTBEAT_CHECK_SECONDS", 1), heartbeats.watch),
     ]
 
 

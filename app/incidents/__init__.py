@@ -5,7 +5,8 @@ Each change is written with its timeline entry and its event, in the same transa
 record.py: the snapshot, the timeline and the row lock · trigger.py: alerts open or join an
 incident (the intake fast path) · actions.py: acknowledge, claim, escalate, log, hand over,
 resolve · firing.py: the engine's due steps, re-triggers and missed deadlines · escalation.py:
-what is due, and when (pure) · policies.py: policies as data, and the tier presets.
+what is due, and when (pure) · policies.py: policies as data, and the tier presets ·
+heartbeats.py: the engine opens and resolves the incidents of heartbeat monitors.
 """
 
 from ..errors import ActionError

@@ -18,6 +18,7 @@ def register(app: Flask) -> None:
         contact_rules,
         handover,
         health,
+        heartbeats,
         intake,
         keys,
         links,
@@ -41,5 +42,5 @@ def register(app: Flask) -> None:
     app.config.setdefault("SOCK_SERVER_OPTIONS", {"ping_interval": 25, "thread_class": live.ReaderThread})
     live.sock.init_app(app)
     app.before_request(live.refuse_before_handshake)
-    for bp in (handover.bp, readiness.bp, contact_rules.bp, profile.bp, overview.bp, manage.bp, account.bp, admin_security.bp, connections.api, connections.pages, keys.bp, access_reports.bp):
+    for bp in (handover.bp, readiness.bp, contact_rules.bp, profile.bp, overview.bp, manage.bp, account.bp, admin_security.bp, connections.api, connections.pages, keys.bp, heartbeats.bp, access_reports.bp):
         app.register_blueprint(bp)
