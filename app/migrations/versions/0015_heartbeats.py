@@ -1,7 +1,7 @@
 """heartbeat monitors: per service, their ping ring
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0018
 Create Date: 2026-12-04 21:31:43
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import app.db
 
 revision = '0015'
-down_revision = '0013'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 
