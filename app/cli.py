@@ -1,4 +1,4 @@
-"""The `vigil` command: db upgrade, demo, create-user, engine, serve."""
+"""The `vigil` command: db upgrade, demo, create-user, engine, mail, serve."""
 
 from __future__ import annotations
 
@@ -161,6 +161,33 @@ def engine() -> None:
     from .engine.runner import run_process
 
     run_process(_app())
+
+
+@main.command()
+def mail() -> None:
+    """Run the SMTP listener for client e-mail (needs VIGIL_MAIL_DOMAIN; see README)."""
+    import threading
+
+    from . import incidents
+    from .intake.mail.listener import Handler, Settings, controller
+
+    app = _app()
+    v = app.extensions["vigil"]
+    settings = Settings.of(app.config)
+    if settings is None:
+        raise click.ClickException("the mail listener is off: set VIGIL_MAIL_DOMAIN (and VIGIL_MAIL_PORT)")
+    handler = Handler(v.db, v.clock, settings, incidents.mail_processor(
+        v.db, v.clock.now, int(app.config["MAIL_ATTACHMENT_MAX_BYTES"])))
+    server = controller(handler)
+    server.start()
+    click.echo(f"Vigil mail listening on {settings.host}:{settings.port} for *@{settings.domain}")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    while not stop.wait(1.0):
+        pass
+    server.stop()
+    handler.close()
 
 
 @main.command()

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from .. import incidents
 from ..clients import handover
 from ..schedules import gap_watch, readiness
 
@@ -50,6 +51,9 @@ def registered(config: dict[str, Any]) -> list[Periodic]:
         Periodic("gaps_warned", seconds("SCHEDULE_CHECK_SECONDS", 300), lambda s, now: gap_watch.warn(s, now, warn_ahead)),
         Periodic("handovers_walked", seconds("HANDOVER_CHECK_SECONDS", 10), handover.walk),
         Periodic("shift_starts", seconds("SHIFT_CHECK_SECONDS", 30), lambda s, now: readiness.run(s, now, ready)),
+        # Client e-mail stored (250 answered) but not processed: the listener died in between.
+        Periodic("mail_swept", seconds("MAIL_SWEEP_SECONDS", 15),
+                 lambda s, now: incidents.sweep_mail(s, now, int(config.get("MAIL_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)))),
     ]
 
 

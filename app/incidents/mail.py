@@ -1,0 +1,172 @@
+"""A client's e-mail into incident state, once: it opens an incident (the intake path every alert
+takes, so it escalates with the contract's policy and respects coverage hours), or, as a reply,
+joins its incident's timeline (never resolving or paging by itself), or reopens a recently
+resolved one.
+
+`process` claims the stored message with a compare-and-set (received -> processed) in the very
+transaction that writes its incident: of two processors (the listener right after its 250, an
+engine sweeping what a crash left behind) exactly one writes it, and a crash halfway leaves it
+received, to be processed again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ..db import Database, retry_transient
+from ..intake.base import MAX_DETAILS, IntakeEvent, clip
+from ..intake.keys import target_for_service
+from ..intake.mail import parse, rules_of, threads
+from ..intake.mail.parse import Parsed
+from ..models import InboundMail, Incident, MailAttachment, Service, Status
+from ..notify import client_mail
+from .actions import reopen
+from .record import Actor, lock, note, publish
+from .trigger import find_open, ingest
+
+DEFAULT_ATTACHMENT_LIMIT = 10 * 1024 * 1024
+_MAILS = InboundMail.__table__
+log = logging.getLogger("vigil.mail")
+
+
+@dataclass(frozen=True)
+class Processed:
+    mail_id: int
+    outcome: str  # opened | replied | reopened | followed_up
+    incident_id: int
+
+
+def pending_mail(session: Session, older_than: datetime, limit: int = 100) -> list[int]:
+    """Messages stored but not processed (a listener that died between its 250 and the work)."""
+    return list(session.execute(
+        select(InboundMail.id).where(InboundMail.status == "received", InboundMail.received_at <= older_than)
+        .order_by(InboundMail.id).limit(limit)
+    ).scalars())
+
+
+def process_mail(session: Session, mail_id: int, now: datetime, *, attachment_limit: int = DEFAULT_ATTACHMENT_LIMIT) -> Processed | None:
+    """Turn one stored message into incident state. None: not ours to process (already done,
+    held, a loop)."""
+    claimed = session.execute(
+        update(_MAILS).where(_MAILS.c.id == mail_id, _MAILS.c.status == "received")
+        .values(status="processed", processed_at=now)
+    ).rowcount
+    if not claimed:
+        return None
+    mail = session.get(InboundMail, mail_id)
+    assert mail is not None and mail.client_id is not None
+    try:
+        parsed = parse(mail.raw, mail.mail_from)
+        problem = "; ".join(parsed.problems[:5]) or None
+    except Exception as e:  # the listener has said 250: whatever the bytes are, an incident opens
+        parsed = Parsed(subject=clip(mail.subject) or "(unreadable e-mail)", sender=mail.sender, reply_to=mail.sender,
+                        message_id=mail.message_id, refs=[], text="", details="")
+        problem = f"{type(e).__name__}: {e}"
+        mail.parse_error = problem[:2000]
+    mail.subject = parsed.subject[:1024]
+    mail.text = parsed.text
+    mail.reply_to = parsed.reply_to or None
+    service_id = mail.service_id or _first_service(session, mail.client_id)
+    rules = rules_of(session, mail.client_id)
+    thread = threads.find(session, mail.client_id, parsed.refs, parsed.subject)
+    who = Actor.system(f"e-mail from {parsed.sender or 'an unknown sender'}")
+    outcome, incident_id = "", 0
+    if thread is not None:
+        inc = lock(session, thread)
+        if inc.status != Status.resolved.value:
+            outcome, incident_id = "replied", inc.id
+        elif (rules.reopen_days > 0 and inc.resolved_at is not None
+              and now - inc.resolved_at <= timedelta(days=rules.reopen_days)
+              and find_open(session, inc.service_id, inc.dedup_key) is None):
+            reopen(session, inc.id, who, f"the client wrote again ({parsed.subject})", now)
+            outcome, incident_id = "reopened", inc.id
+    if incident_id:
+        _reply_note(session, incident_id, who, parsed, mail, now)
+    else:
+        details = parsed.details
+        if thread is not None:
+            details = f"(Follows #{thread}, resolved earlier.)\n\n{details}"
+        target = target_for_service(session, service_id, "email")
+        ev = IntakeEvent("trigger", parsed.subject, f"mail:{mail.id}", details=details[:MAX_DETAILS],
+                         severity="e-mail", urgency="high")
+        result = ingest(session, target, ev, {"inbound_mail": mail.id, "from": parsed.sender,
+                                              "subject": parsed.subject}, now)
+        assert result.incident_id is not None
+        incident_id, outcome = result.incident_id, ("followed_up" if thread is not None else "opened")
+    mail.incident_id, mail.outcome = incident_id, outcome
+    threads.remember(session, parsed.message_id, incident_id, now)
+    kept = _attachments(session, mail, parsed, incident_id, attachment_limit)
+    inc = session.get(Incident, incident_id)
+    assert inc is not None
+    if kept:
+        note(session, inc, "attachments", who, "Attachments: " + ", ".join(
+            f"{a.filename} ({_size(a.size)}{'' if a.data is not None else ', over the limit: not kept'})" for a in kept),
+            now, mail=mail.id, attachments=[a.id for a in kept])
+    if problem:
+        note(session, inc, "warning", Actor.system("e-mail"),
+             f"The e-mail could not be read completely ({problem[:300]}); its raw source is kept "
+             f"(/incidents/{incident_id}/mails/{mail.id}/raw).", now, mail=mail.id)
+    if outcome in ("opened", "followed_up") and parsed.reply_to:
+        client_mail.opened(session, inc, mail.id, now)
+    return Processed(mail.id, outcome, incident_id)
+
+
+def _reply_note(session: Session, incident_id: int, who: Actor, parsed: Parsed, mail: InboundMail, now: datetime) -> None:
+    inc = lock(session, incident_id)
+    text = parsed.details or "(empty message)"
+    note(session, inc, "client_mail", who, f"{parsed.subject}\n\n{text}"[:20_000], now, mail=mail.id)
+    publish(session, inc, "client_mail", now, mail=mail.id, sender=parsed.sender)
+
+
+def _first_service(session: Session, client_id: int) -> int:
+    return int(session.execute(select(Service.id).where(Service.client_id == client_id).order_by(Service.id)).scalar_one())
+
+
+def _attachments(session: Session, mail: InboundMail, parsed: Parsed, incident_id: int, limit: int) -> list[MailAttachment]:
+    rows = [MailAttachment(mail_id=mail.id, incident_id=incident_id, filename=a.filename or "attachment",
+                           content_type=a.content_type, size=len(a.data),
+                           data=a.data if len(a.data) <= limit else None) for a in parsed.attachments]
+    session.add_all(rows)
+    if rows:
+        session.flush()
+    return rows
+
+
+def _size(n: int) -> str:
+    return f"{n} B" if n < 1024 else f"{n / 1024:.0f} KB" if n < 1024 * 1024 else f"{n / 1024 / 1024:.1f} MB"
+
+
+def release_mail(session: Session, mail_id: int, now: datetime, *, attachment_limit: int = DEFAULT_ATTACHMENT_LIMIT) -> Processed | None:
+    """A held message accepted by a manager: processed like any other."""
+    session.execute(update(_MAILS).where(_MAILS.c.id == mail_id, _MAILS.c.status == "held").values(status="received"))
+    return process_mail(session, mail_id, now, attachment_limit=attachment_limit)
+
+
+def processor(db: Database, now: Callable[[], datetime], attachment_limit: int = DEFAULT_ATTACHMENT_LIMIT) -> Callable[[int], None]:
+    """What the listener runs after its 250: one message processed in its own transaction."""
+    def run(mail_id: int) -> None:
+        def once() -> None:
+            with db.transaction() as s:
+                process_mail(s, mail_id, now(), attachment_limit=attachment_limit)
+        retry_transient(once)
+    return run
+
+
+def sweep(session: Session, now: datetime, attachment_limit: int = DEFAULT_ATTACHMENT_LIMIT,
+          grace: timedelta = timedelta(seconds=30)) -> int:
+    """The engine's periodic job: messages stored and not processed `grace` after (the listener
+    died in between) are processed now, each in a savepoint (one bad message holds no other)."""
+    done = 0
+    for mail_id in pending_mail(session, now - grace):
+        try:
+            with session.begin_nested():
+                done += process_mail(session, mail_id, now, attachment_limit=attachment_limit) is not None
+        except Exception:
+            log.exception("processing message %s failed", mail_id)
+    return done

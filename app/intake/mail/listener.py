@@ -1,0 +1,140 @@
+"""The SMTP listener (`vigil mail`, the Procfile's `mail` process): aiosmtpd on its own port.
+
+- RCPT: the address must resolve (recipients.resolve) or it is refused with 550; one client
+  address per message (a second gets 452: the sending server retries it as its own message).
+- DATA: SIZE is announced in EHLO and a message above it gets 552. The message is decided
+  (senders.decide) and stored raw (store.admit) in a transaction committed before the answer:
+  250 means it is in the database. Then `after_store(mail_id)` runs on a worker thread (opens or
+  threads the incident); a listener that dies before that leaves the row for the engine's sweep.
+- STARTTLS when a certificate is given. A failure of ours answers 451 (the sender retries,
+  nothing is lost) and the listener keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from ...clock import Clock
+from ...db import Database, retry_transient
+from .recipients import Recipient, resolve
+from .store import admit
+
+log = logging.getLogger("vigil.mail")
+
+
+@dataclass(frozen=True)
+class Settings:
+    domain: str
+    host: str = "127.0.0.1"
+    port: int = 2525
+    max_bytes: int = 25 * 1024 * 1024
+    tls_cert: str | None = None
+    tls_key: str | None = None
+
+    @classmethod
+    def of(cls, config: dict[str, Any]) -> Settings | None:
+        """None when the listener is off (no VIGIL_MAIL_DOMAIN)."""
+        if not config.get("MAIL_DOMAIN"):
+            return None
+        return cls(domain=str(config["MAIL_DOMAIN"]).lower(), host=config.get("MAIL_HOST") or "127.0.0.1",
+                   port=int(config.get("MAIL_PORT") or 2525), max_bytes=int(config.get("MAIL_MAX_BYTES") or 25 * 1024 * 1024),
+                   tls_cert=config.get("MAIL_TLS_CERT"), tls_key=config.get("MAIL_TLS_KEY"))
+
+
+class Handler:
+    """aiosmtpd's handler: the database work runs on threads, never on the event loop."""
+
+    def __init__(self, db: Database, clock: Clock, settings: Settings,
+                 after_store: Callable[[int], None] | None = None, threads: int = 8) -> None:
+        self.db, self.clock, self.settings = db, clock, settings
+        self.after_store = after_store
+        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="vigil-mail")
+        self.workers = ThreadPoolExecutor(2, thread_name_prefix="vigil-mail-process")
+
+    async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
+
+    def _resolve(self, address: str) -> Recipient | None:
+        with self.db.Session(bind=self.db.read_engine) as s:
+            return resolve(s, address, self.settings.domain)
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          rcpt_options: list[str]) -> str:
+        if envelope.rcpt_tos:
+            return "452 4.5.3 One recipient per message here; send the others separately"
+        try:
+            rcpt = await self._run(self._resolve, address)
+        except Exception:
+            log.exception("recipient lookup failed")
+            return "451 4.3.0 Temporary failure; please try again later"
+        if rcpt is None:
+            return f"550 5.1.1 <{address}>: no such address here"
+        if rcpt.refusal is not None:
+            return f"550 5.7.1 <{address}>: {rcpt.refusal}"
+        envelope.rcpt_tos.append(address)
+        envelope.vigil_rcpt = rcpt  # type: ignore[attr-defined]
+        return "250 2.1.5 OK"
+
+    def _store(self, rcpt: Recipient, mail_from: str | None, raw: bytes) -> tuple[int, str, int | None]:
+        def once() -> tuple[int, str, int | None]:
+            with self.db.transaction() as s:
+                a = admit(s, rcpt, mail_from, raw, "smtp", self.clock.now())
+            # Committed: only now may the sender hear 250.
+            return a.decision.code, a.decision.text, a.mail_id if a.decision.status == "received" else None
+
+        return retry_transient(once)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        rcpt: Recipient | None = getattr(envelope, "vigil_rcpt", None)
+        if rcpt is None:
+            return "503 5.5.1 RCPT first"
+        raw = envelope.original_content or b""
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8", "surrogateescape")
+        try:
+            code, text, to_process = await self._run(self._store, rcpt, envelope.mail_from, raw)
+        except Exception:
+            log.exception("storing a message failed")
+            return "451 4.3.0 Temporary failure; the message was not accepted, please try again"
+        if to_process is not None and self.after_store is not None:
+            self.workers.submit(self._after, to_process)
+        return f"{code} {text}"
+
+    def _after(self, mail_id: int) -> None:
+        try:
+            assert self.after_store is not None
+            self.after_store(mail_id)
+        except Exception:  # stored already: the engine's sweep processes it later
+            log.exception("processing message %s failed; the engine will retry", mail_id)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+        self.workers.shutdown(wait=True)
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    if not settings.tls_cert:
+        return None
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(settings.tls_cert, settings.tls_key or None)
+    return ctx
+
+
+def controller(handler: Handler) -> Controller:
+    """An aiosmtpd Controller (its own thread and event loop); `.start()` listens."""
+    s = handler.settings
+    return Controller(
+        handler, hostname=s.host, port=s.port, server_hostname=s.domain, ready_timeout=10.0,
+        data_size_limit=s.max_bytes, enable_SMTPUTF8=True, decode_data=False,
+        tls_context=tls_context(s), require_starttls=False,
+        ident="Vigil incident mail",
+    )
