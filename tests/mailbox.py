@@ -51,11 +51,8 @@ def listening(database: Database, clock: ManualClock, *, process: bool = True, *
 
 
 def settle(handler: Handler) -> None:
-    """Wait until the messages handed to the processing threads are processed."""
-    handler.workers.submit(lambda: None).result(timeout=30)
-    # two workers: a second no-op makes sure both have finished what they held
-    for f in [handler.workers.submit(lambda: None) for _ in range(2)]:
-        f.result(timeout=30)
+    """Wait until the messages the listener has accepted are processed."""
+    handler.drain(timeout=30)
 
 
 def send(handler: Handler, raw: bytes, *, mail_from: str = "ops@acme.test", to: str = f"acme@{DOMAIN}") -> tuple[int, bytes]:

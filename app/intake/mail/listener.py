@@ -15,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +60,8 @@ class Handler:
         self.after_store = after_store
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="vigil-mail")
         self.workers = ThreadPoolExecutor(2, thread_name_prefix="vigil-mail-process")
+        self._inflight: set[Future[None]] = set()
+        self._lock = threading.Lock()
 
     async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
@@ -106,7 +109,10 @@ class Handler:
             log.exception("storing a message failed")
             return "451 4.3.0 Temporary failure; the message was not accepted, please try again"
         if to_process is not None and self.after_store is not None:
-            self.workers.submit(self._after, to_process)
+            fut = self.workers.submit(self._after, to_process)
+            with self._lock:
+                self._inflight.add(fut)
+            fut.add_done_callback(self._done)
         return f"{code} {text}"
 
     def _after(self, mail_id: int) -> None:
@@ -115,6 +121,16 @@ class Handler:
             self.after_store(mail_id)
         except Exception:  # stored already: the engine's sweep processes it later
             log.exception("processing message %s failed; the engine will retry", mail_id)
+
+    def _done(self, fut: Future[None]) -> None:
+        with self._lock:
+            self._inflight.discard(fut)
+
+    def drain(self, timeout: float = 30.0) -> None:
+        """Wait until the messages stored so far are processed (tests, shutdown)."""
+        with self._lock:
+            pending = list(self._inflight)
+        wait(pending, timeout=timeout)
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
