@@ -169,11 +169,11 @@ def mail() -> None:
     import threading
 
     from . import incidents
-    from .intake.mail.listener import Handler, Settings, controller
+    from .intake.mail.listener import Handler, controller
 
     app = _app()
     v = app.extensions["vigil"]
-    settings = Settings.of(app.config)
+    settings = _mail_settings(app)
     if settings is None:
         raise click.ClickException("the mail listener is off: set VIGIL_MAIL_DOMAIN (and VIGIL_MAIL_PORT)")
     handler = Handler(v.db, v.clock, settings, incidents.mail_processor(
@@ -211,7 +211,12 @@ def serve(host: str, port: int, workers: int) -> None:
         subprocess.Popen([sys.executable, "-m", "app.cli", "engine"], env=env, start_new_session=True,
                          preexec_fn=_die_with_parent),
     ]
+    if (mail_settings := _mail_settings(app)) is not None:  # client e-mail: on when a domain is set
+        procs.append(subprocess.Popen([sys.executable, "-m", "app.cli", "mail"], env=env, start_new_session=True,
+                                      preexec_fn=_die_with_parent))
     click.echo(f"Vigil is running at http://{host}:{port} (Ctrl-C stops it)")
+    if mail_settings is not None:
+        click.echo(f"Client e-mail: SMTP on {mail_settings.host}:{mail_settings.port} for *@{mail_settings.domain}")
     stopping = False
 
     def stop(*_: Any) -> None:
@@ -236,6 +241,21 @@ def serve(host: str, port: int, workers: int) -> None:
             p.wait()
     click.echo("Vigil stopped.")
     sys.exit(0 if all(p.returncode in (0, -signal.SIGTERM) for p in procs) else 1)
+
+
+def _mail_settings(app: Any) -> Any:
+    """The listener's settings, or None when it is off (neither VIGIL_MAIL_DOMAIN nor the demo's)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .intake.mail.listener import Settings
+    from .intake.mail.recipients import configured_domain
+
+    v = app.extensions["vigil"]
+    try:
+        with v.db.session() as s:
+            return Settings.of(app.config, configured_domain(s, app.config))
+    except SQLAlchemyError:  # no schema yet
+        return Settings.of(app.config, app.config.get("MAIL_DOMAIN"))
 
 
 def _die_with_parent() -> None:

@@ -27,11 +27,16 @@ from ..errors import ActionError
 from ..incidents import Actor
 from ..intake.keys import IntakeTarget
 from ..intake.mail import Recipient, admit
+from ..intake.mail.recipients import configured_domain
 from ..models import Client, InboundMail, Incident, MailAttachment
 from ..web import db_session, exempt, fail, now, optional_json_object, outcome_response, user
 from .intake import _authenticate, _key_from_headers
 
 bp = Blueprint("mail", __name__)
+
+
+def _domain() -> str | None:
+    return configured_domain(db_session(), current_app.config)
 
 
 def _limit() -> int:
@@ -42,7 +47,7 @@ def _accept(target: IntakeTarget, raw: bytes, mail_from: str | None, channel: st
     """Store (one transaction, committed before we answer 202), then process."""
     if not raw.strip():
         fail(400, "the message is empty")
-    domain = current_app.config.get("MAIL_DOMAIN") or "http.invalid"
+    domain = _domain() or "http.invalid"
     rcpt = Recipient("client", f"{target.client_slug}@{domain}", target.client_id, target.service_id)
     s = db_session()
     a = admit(s, rcpt, mail_from, raw, channel, now())
@@ -185,7 +190,7 @@ def write_to_client(incident_id: int) -> Any:
     body = optional_json_object()
     s = db_session()
     out = incidents.write_to_client(s, incident_id, Actor.of(user()), body.get("text"), now(),
-                                    reply_domain=current_app.config.get("MAIL_DOMAIN") or "")
+                                    reply_domain=_domain() or "")
     s.commit()
     return outcome_response(out)
 
@@ -202,7 +207,7 @@ def _client(client_id: int) -> Client:
 def settings_api(client_id: int) -> Any:
     c = _client(client_id)
     s = db_session()
-    out = client_mail.settings_of(s, c, current_app.config.get("MAIL_DOMAIN"))
+    out = client_mail.settings_of(s, c, _domain())
     out["held"] = [_held(m) for m in client_mail.held(s, c.id)]
     return jsonify(out)
 
@@ -220,7 +225,7 @@ def settings_save(client_id: int) -> Any:
     s = db_session()
     client_mail.save(s, user(), c, body, now())
     s.commit()
-    return jsonify(client_mail.settings_of(s, c, current_app.config.get("MAIL_DOMAIN")))
+    return jsonify(client_mail.settings_of(s, c, _domain()))
 
 
 @bp.post("/api/v1/clients/<int:client_id>/mail/held/<int:mail_id>")
@@ -270,6 +275,6 @@ def settings_page(client_id: int) -> Any:
         except ActionError as e:
             s.rollback()
             error, status = e.message, e.status
-    settings = client_mail.settings_of(s, c, current_app.config.get("MAIL_DOMAIN"))
+    settings = client_mail.settings_of(s, c, _domain())
     return render_template("client_mail.html", client=c, settings=settings, held=client_mail.held(s, c.id),
                            error=error), status

@@ -42,11 +42,11 @@ class Settings:
     tls_key: str | None = None
 
     @classmethod
-    def of(cls, config: dict[str, Any]) -> Settings | None:
-        """None when the listener is off (no VIGIL_MAIL_DOMAIN)."""
-        if not config.get("MAIL_DOMAIN"):
+    def of(cls, config: dict[str, Any], domain: str | None) -> Settings | None:
+        """None when the listener is off (no domain: see recipients.configured_domain)."""
+        if not domain:
             return None
-        return cls(domain=str(config["MAIL_DOMAIN"]).lower(), host=config.get("MAIL_HOST") or "127.0.0.1",
+        return cls(domain=domain.lower(), host=config.get("MAIL_HOST") or "127.0.0.1",
                    port=int(config.get("MAIL_PORT") or 2525), max_bytes=int(config.get("MAIL_MAX_BYTES") or 25 * 1024 * 1024),
                    tls_cert=config.get("MAIL_TLS_CERT"), tls_key=config.get("MAIL_TLS_KEY"))
 

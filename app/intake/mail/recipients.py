@@ -13,7 +13,11 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from ...models import Client, ClientMail, Service
+from ...models import Client, ClientMail, Service, Setting
+
+# `vigil demo` turns the listener on by storing a domain here (VIGIL_MAIL_DOMAIN wins over it).
+DOMAIN_SETTING = "mail_domain"
+DEMO_DOMAIN = "mail.vigil.localhost"
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,14 @@ class Recipient:
     client_id: int | None = None
     service_id: int | None = None
     refusal: str | None = None  # why mail to this address is refused (None: it is accepted)
+
+
+def configured_domain(session: Session, config: dict[str, object]) -> str | None:
+    """Our mail domain: VIGIL_MAIL_DOMAIN, else the one `vigil demo` stored, else None (off)."""
+    if config.get("MAIL_DOMAIN"):
+        return str(config["MAIL_DOMAIN"]).lower()
+    row = session.get(Setting, DOMAIN_SETTING)
+    return row.value if row is not None else None
 
 
 def service_slug(name: str) -> str:
