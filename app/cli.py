@@ -211,6 +211,7 @@ def serve(host: str, port: int, workers: int) -> None:
         subprocess.Popen([sys.executable, "-m", "app.cli", "engine"], env=env, start_new_session=True,
                          preexec_fn=_die_with_parent),
     ]
+    vital = list(procs)  # web and engine: if one stops, everything stops; the mail listener may fail alone
     if (mail_settings := _mail_settings(app)) is not None:  # client e-mail: on when a domain is set
         procs.append(subprocess.Popen([sys.executable, "-m", "app.cli", "mail"], env=env, start_new_session=True,
                                       preexec_fn=_die_with_parent))
@@ -230,7 +231,7 @@ def serve(host: str, port: int, workers: int) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    while not stopping and all(p.poll() is None for p in procs):
+    while not stopping and all(p.poll() is None for p in vital):
         time.sleep(0.2)
     stop()
     for p in procs:
@@ -240,7 +241,7 @@ def serve(host: str, port: int, workers: int) -> None:
             p.kill()
             p.wait()
     click.echo("Vigil stopped.")
-    sys.exit(0 if all(p.returncode in (0, -signal.SIGTERM) for p in procs) else 1)
+    sys.exit(0 if all(p.returncode in (0, -signal.SIGTERM) for p in vital) else 1)
 
 
 def _mail_settings(app: Any) -> Any:

@@ -61,3 +61,26 @@ def test_an_engineer_downloads_an_attachment_and_the_download_is_audited(app: An
         entry = s.execute(select(AuditEntry).where(AuditEntry.action == "mail.attachment_downloaded")).scalar_one()
         assert entry.incident_id == inc.id and entry.actor_id == world.alice
         assert s.execute(select(MailAttachment)).scalar_one().data is not None
+
+
+def test_the_incident_screen_lists_the_mails_and_writes_to_the_client_without_javascript(
+        app: Any, world: Any, database: Any, clock: Any, browser: Any) -> None:
+    from app.models import Notification
+
+    allow(database, world.acme, "@acme.test")
+    with listening(database, clock) as h:
+        send(h, corpus("with_attachment.eml"))
+        settle(h)
+    [inc] = incident_list(database)
+    alice = browser("alice")
+    page = alice.get(f"/incidents/{inc.id}").get_data(as_text=True)
+    assert "E-mails from Acme Retail" in page and "journal d&#39;erreurs.pdf" in page and "raw source (logged)" in page
+    assert "Send to the client" in page
+    viewer_page = browser("victor@acme.test").get(f"/incidents/{inc.id}").get_data(as_text=True)
+    assert "raw source (logged)" not in viewer_page and "Send to the client" not in viewer_page
+    r = alice.form(f"/incidents/{inc.id}/client-mail", {"text": "We are on it; which card brand fails?"})
+    assert r.status_code == 302
+    with database.session() as s:
+        sent = s.execute(select(Notification).where(Notification.purpose == "client_mail")
+                         .order_by(Notification.id.desc())).scalars().first()
+    assert "which card brand fails?" in (sent.message or "") and sent.address == "ops@acme.test"

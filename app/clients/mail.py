@@ -15,7 +15,7 @@ from .. import audit
 from ..errors import ActionError
 from ..intake.mail.recipients import local_part_of
 from ..intake.mail.senders import DEFAULTS, normalise_rule
-from ..models import Client, ClientMail, InboundMail, Service, User
+from ..models import Client, ClientMail, InboundMail, MailAttachment, Service, User
 
 _LOCAL = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
@@ -105,3 +105,12 @@ def discard(session: Session, actor: User, client_id: int, mail_id: int, now: da
     m.status, m.processed_at = "discarded", now
     audit.record(session, "mail.discarded", actor=actor, client_id=client_id, at=now, target=f"mail:{m.id}")
     return m
+
+
+def of_incident(session: Session, incident_id: int) -> list[tuple[InboundMail, list[MailAttachment]]]:
+    """An incident's messages with their attachments, oldest first (the incident screen)."""
+    mails = list(session.execute(
+        select(InboundMail).where(InboundMail.incident_id == incident_id).order_by(InboundMail.id)).scalars())
+    atts = list(session.execute(
+        select(MailAttachment).where(MailAttachment.incident_id == incident_id).order_by(MailAttachment.id)).scalars())
+    return [(m, [a for a in atts if a.mail_id == m.id]) for m in mails]
