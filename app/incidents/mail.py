@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from ..batching import GroupWriter
 from ..db import Database, retry_transient
 from ..intake.base import MAX_DETAILS, IntakeEvent, clip
 from ..intake.keys import target_for_service
@@ -112,8 +113,8 @@ def process_mail(session: Session, mail_id: int, now: datetime, *, attachment_li
         note(session, inc, "warning", Actor.system("e-mail"),
              f"The e-mail could not be read completely ({problem[:300]}); its raw source is kept "
              f"(/incidents/{incident_id}/mails/{mail.id}/raw).", now, mail=mail.id)
-    if outcome in ("opened", "followed_up") and parsed.reply_to:
-        client_mail.opened(session, inc, mail.id, now)
+    if outcome in ("opened", "followed_up"):
+        client_mail.opened(session, inc, mail, now)
     return Processed(mail.id, outcome, incident_id)
 
 
@@ -148,14 +149,45 @@ def release_mail(session: Session, mail_id: int, now: datetime, *, attachment_li
     return process_mail(session, mail_id, now, attachment_limit=attachment_limit)
 
 
-def processor(db: Database, now: Callable[[], datetime], attachment_limit: int = DEFAULT_ATTACHMENT_LIMIT) -> Callable[[int], None]:
-    """What the listener runs after its 250: one message processed in its own transaction."""
-    def run(mail_id: int) -> None:
+class Processor:
+    """What the listener runs after its 250 (from several threads at once): the messages waiting
+    are processed several per transaction by one writer thread (batching.GroupWriter), so a
+    burst pays BEGIN/COMMIT (and, on SQLite, the write lock) once per batch. A batch that fails
+    is retried one message at a time, so one bad message holds no other back."""
+
+    def __init__(self, db: Database, now: Callable[[], datetime], attachment_limit: int = DEFAULT_ATTACHMENT_LIMIT) -> None:
+        self.db, self.now, self.limit = db, now, attachment_limit
+        self.writer: GroupWriter[int] = GroupWriter(self._write, name="vigil-mail-writer", max_batch=50)
+
+    def __call__(self, mail_id: int) -> None:
+        self.writer.put(mail_id).wait(timeout=120)
+
+    def _batch(self, ids: list[int]) -> None:
         def once() -> None:
-            with db.transaction() as s:
-                process_mail(s, mail_id, now(), attachment_limit=attachment_limit)
+            with self.db.transaction() as s:
+                t = self.now()
+                for mail_id in ids:
+                    process_mail(s, mail_id, t, attachment_limit=self.limit)
         retry_transient(once)
-    return run
+
+    def _write(self, ids: list[int]) -> None:
+        try:
+            self._batch(ids)
+        except Exception:
+            if len(ids) == 1:
+                raise
+            for mail_id in ids:
+                try:
+                    self._batch([mail_id])
+                except Exception:  # stored: the engine's sweep tries again later
+                    log.exception("processing message %s failed", mail_id)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def processor(db: Database, now: Callable[[], datetime], attachment_limit: int = DEFAULT_ATTACHMENT_LIMIT) -> Processor:
+    return Processor(db, now, attachment_limit)
 
 
 def sweep(session: Session, now: datetime, attachment_limit: int = DEFAULT_ATTACHMENT_LIMIT,

@@ -87,18 +87,19 @@ def _signature(client: Client, n: int) -> str:
     return "\n".join(lines)
 
 
-def opened(session: Session, inc: Incident, mail_id: int, now: datetime) -> str | None:
-    """The acknowledgement of a message that opened an incident (once per message)."""
-    th = thread_of(session, inc)
-    if th is None:
+def opened(session: Session, inc: Incident, mail: InboundMail, now: datetime) -> str | None:
+    """The acknowledgement of a message that opened an incident. Queued in the transaction that
+    processed the message, which happens once (incidents/mail.py): no once_key needed."""
+    if not mail.reply_to:
         return None
+    th = Thread(mail.reply_to, mail.recipient, mail.subject or inc.summary, [mail.message_id] if mail.message_id else [])
     c = inc.client
     body = "\n".join([
         "Hello,", "",
         f"We received your message and opened incident #{inc.id}: {inc.summary}", "",
         f"Your contract: {TIERS.get(c.tier, c.tier)}. We will respond by {_local(inc.response_deadline, c)}.",
     ]) + _signature(c, inc.id)
-    return _queue(session, inc, th, "ack", body, now, once_key=f"mail-opened:{mail_id}")
+    return _queue(session, inc, th, "ack", body, now)
 
 
 def acknowledged(session: Session, inc: Incident, now: datetime) -> str | None:

@@ -59,7 +59,8 @@ class Handler:
         self.db, self.clock, self.settings = db, clock, settings
         self.after_store = after_store
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="vigil-mail")
-        self.workers = ThreadPoolExecutor(2, thread_name_prefix="vigil-mail-process")
+        # Many waiting at once: the processor writes what they wait for several per transaction.
+        self.workers = ThreadPoolExecutor(32, thread_name_prefix="vigil-mail-process")
         self._inflight: set[Future[None]] = set()
         self._lock = threading.Lock()
 

@@ -8,10 +8,13 @@ import re
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ...models import Incident, MailThread
+
+_THREADS = MailThread.__table__
 
 _NUMBER = re.compile(r"\[#(\d{1,12})\]")
 
@@ -38,14 +41,11 @@ def remember(session: Session, message_id: str | None, incident_id: int, now: da
     """Record a Message-ID of this incident's thread (a repeat of a known one is ignored)."""
     if not message_id:
         return
-    if session.get(MailThread, message_id) is not None:
-        return
-    try:
-        with session.begin_nested():  # race: the same message delivered twice at once
-            session.add(MailThread(message_id=message_id[:255], incident_id=incident_id, created_at=now, outbound=outbound))
-            session.flush()
-    except IntegrityError:
-        pass
+    # One statement, no savepoint: a Message-ID seen before (the same message delivered twice,
+    # even at the same moment) keeps its first incident.
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(_THREADS).values(message_id=message_id[:255], incident_id=incident_id, created_at=now,
+                                            outbound=outbound).on_conflict_do_nothing(index_elements=["message_id"]))
 
 
 def subject_tag(incident_id: int) -> str:
