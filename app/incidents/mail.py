@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from ..batching import GroupWriter
 from ..db import Database, retry_transient
 from ..intake.base import MAX_DETAILS, IntakeEvent, clip
-from ..intake.keys import target_for_service
+from ..intake.keys import target_cached
 from ..intake.mail import parse, rules_of, threads
 from ..intake.mail.parse import Parsed
 from ..models import InboundMail, Incident, MailAttachment, Service, Status
@@ -93,7 +93,7 @@ def process_mail(session: Session, mail_id: int, now: datetime, *, attachment_li
         details = parsed.details
         if thread is not None:
             details = f"(Follows #{thread}, resolved earlier.)\n\n{details}"
-        target = target_for_service(session, service_id, "email")
+        target = target_cached(session, service_id, "email")
         ev = IntakeEvent("trigger", parsed.subject, f"mail:{mail.id}", details=details[:MAX_DETAILS],
                          severity="e-mail", urgency="high")
         result = ingest(session, target, ev, {"inbound_mail": mail.id, "from": parsed.sender,
@@ -103,8 +103,8 @@ def process_mail(session: Session, mail_id: int, now: datetime, *, attachment_li
     mail.incident_id, mail.outcome = incident_id, outcome
     threads.remember(session, parsed.message_id, incident_id, now)
     kept = _attachments(session, mail, parsed, incident_id, attachment_limit)
-    inc = session.get(Incident, incident_id)
-    assert inc is not None
+    inc = session.execute(select(Incident).where(Incident.id == incident_id)
+                          .options(joinedload(Incident.client))).scalar_one()
     if kept:
         note(session, inc, "attachments", who, "Attachments: " + ", ".join(
             f"{a.filename} ({_size(a.size)}{'' if a.data is not None else ', over the limit: not kept'})" for a in kept),

@@ -24,6 +24,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from ...batching import GroupWriter
 from ...clock import Clock
 from ...db import Database, retry_transient
 from .recipients import Recipient, resolve
@@ -51,14 +52,23 @@ class Settings:
                    tls_cert=config.get("MAIL_TLS_CERT"), tls_key=config.get("MAIL_TLS_KEY"))
 
 
+@dataclass
+class _Incoming:
+    rcpt: Recipient
+    mail_from: str | None
+    raw: bytes
+    answer: tuple[int, str, int | None] | None = None
+
+
 class Handler:
     """aiosmtpd's handler: the database work runs on threads, never on the event loop."""
 
     def __init__(self, db: Database, clock: Clock, settings: Settings,
-                 after_store: Callable[[int], None] | None = None, threads: int = 8) -> None:
+                 after_store: Callable[[int], None] | None = None, threads: int = 32) -> None:
         self.db, self.clock, self.settings = db, clock, settings
         self.after_store = after_store
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="vigil-mail")
+        self.storer: GroupWriter[_Incoming] = GroupWriter(self._store_batch, name="vigil-mail-store", max_batch=50)
         # Many waiting at once: the processor writes what they wait for several per transaction.
         self.workers = ThreadPoolExecutor(32, thread_name_prefix="vigil-mail-process")
         self._inflight: set[Future[None]] = set()
@@ -89,13 +99,36 @@ class Handler:
         return "250 2.1.5 OK"
 
     def _store(self, rcpt: Recipient, mail_from: str | None, raw: bytes) -> tuple[int, str, int | None]:
-        def once() -> tuple[int, str, int | None]:
-            with self.db.transaction() as s:
-                a = admit(s, rcpt, mail_from, raw, "smtp", self.clock.now())
-            # Committed: only now may the sender hear 250.
-            return a.decision.code, a.decision.text, a.mail_id if a.decision.status == "received" else None
+        item = _Incoming(rcpt, mail_from, raw)
+        self.storer.put(item).wait(timeout=120)
+        if item.answer is None:
+            raise RuntimeError("the message could not be stored")
+        return item.answer
 
-        return retry_transient(once)
+    def _store_batch(self, items: list[_Incoming]) -> None:
+        """Messages whose DATA ended meanwhile, stored in one transaction (one BEGIN/COMMIT, and on
+        SQLite one turn of the write lock, for a burst). Their answers are set only once it has
+        committed: only then may a sender hear 250. A failed batch is stored one by one."""
+        def once(batch: list[_Incoming]) -> None:
+            answers = []
+            with self.db.transaction() as s:
+                now = self.clock.now()
+                for it in batch:
+                    a = admit(s, it.rcpt, it.mail_from, it.raw, "smtp", now)
+                    answers.append((a.decision.code, a.decision.text, a.mail_id if a.decision.status == "received" else None))
+            for it, answer in zip(batch, answers, strict=True):
+                it.answer = answer
+
+        try:
+            retry_transient(lambda: once(items))
+        except Exception:
+            if len(items) == 1:
+                raise
+            for it in items:
+                try:
+                    retry_transient(lambda it=it: once([it]))
+                except Exception:
+                    log.exception("storing a message failed")
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         rcpt: Recipient | None = getattr(envelope, "vigil_rcpt", None)
@@ -136,6 +169,9 @@ class Handler:
     def close(self) -> None:
         self.pool.shutdown(wait=True)
         self.workers.shutdown(wait=True)
+        self.storer.close()
+        if hasattr(self.after_store, "close"):
+            self.after_store.close()  # type: ignore[union-attr]
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext | None:
