@@ -100,7 +100,7 @@ def test_a_sender_over_the_rate_limit_is_told_to_retry_later(app: Any, world: An
         codes = [send(h, corpus("plain.eml").replace(b"1234@", f"{i}@".encode()))[0] for i in range(4)]
         other = send(h, corpus("plain.eml").replace(b"ops@acme.test", b"elodie@acme.test"), mail_from="elodie@acme.test")[0]
         clock.advance(minutes=61)
-        later = send(h, corpus("plain.eml"))[0]
+        later = send(h, corpus("plain.eml").replace(b"1234@", b"later@"))[0]
         settle(h)
     assert codes == [250, 250, 250, 451] and other == 250 and later == 250
     assert len(incident_list(database)) == 5

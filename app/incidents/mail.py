@@ -39,7 +39,7 @@ log = logging.getLogger("vigil.mail")
 @dataclass(frozen=True)
 class Processed:
     mail_id: int
-    outcome: str  # opened | replied | reopened | followed_up
+    outcome: str  # opened | replied | reopened | followed_up | duplicate
     incident_id: int
 
 
@@ -94,12 +94,15 @@ def process_mail(session: Session, mail_id: int, now: datetime, *, attachment_li
         if thread is not None:
             details = f"(Follows #{thread}, resolved earlier.)\n\n{details}"
         target = target_cached(session, service_id, "email")
-        ev = IntakeEvent("trigger", parsed.subject, f"mail:{mail.id}", details=details[:MAX_DETAILS],
-                         severity="e-mail", urgency="high")
+        # Keyed by the Message-ID: the same message delivered twice (a server retrying after a
+        # lost 250, even at the same moment) joins the first one's incident, pages nobody again.
+        key = f"mail:{parsed.message_id}" if parsed.message_id else f"mail:{mail.id}"
+        ev = IntakeEvent("trigger", parsed.subject, key, details=details[:MAX_DETAILS], severity="e-mail", urgency="high")
         result = ingest(session, target, ev, {"inbound_mail": mail.id, "from": parsed.sender,
                                               "subject": parsed.subject}, now)
         assert result.incident_id is not None
-        incident_id, outcome = result.incident_id, ("followed_up" if thread is not None else "opened")
+        incident_id = result.incident_id
+        outcome = "duplicate" if result.outcome == "attached" else "followed_up" if thread is not None else "opened"
     mail.incident_id, mail.outcome = incident_id, outcome
     threads.remember(session, parsed.message_id, incident_id, now)
     kept = _attachments(session, mail, parsed, incident_id, attachment_limit)

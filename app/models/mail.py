@@ -55,7 +55,7 @@ class InboundMail(Base):
     status: Mapped[str] = mapped_column(String(16), default="received")
     verdict: Mapped[str] = mapped_column(String(200), default="")  # why (loop reason, hold reason)
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"), index=True)
-    outcome: Mapped[str | None] = mapped_column(String(16))  # opened | replied | reopened | followed_up
+    outcome: Mapped[str | None] = mapped_column(String(16))  # opened | replied | reopened | followed_up | duplicate
     processed_at: Mapped[datetime | None]
     parse_error: Mapped[str | None] = mapped_column(Text)
     text: Mapped[str | None] = mapped_column(Text)  # the full text, quoted history included

@@ -13,7 +13,7 @@ _ACCEPTED = json_answer({
         "status": {"enum": ["received", "held", "loop"]},
         "message": {"type": "string"},
         "mail": {"type": "integer"},
-        "outcome": {"enum": ["opened", "replied", "reopened", "followed_up"]},
+        "outcome": {"enum": ["opened", "replied", "reopened", "followed_up", "duplicate"]},
         "incident": {"type": "integer"},
     },
 }, "Stored (and, unless held or automatic, turned into incident state)")
