@@ -120,3 +120,18 @@ def test_size_is_announced_and_a_30_mb_message_is_refused_with_552(app: Any, wor
         assert send(h, corpus("plain.eml"))[0] == 250  # and it keeps serving
         settle(h)
     assert len(mails(database)) == 1
+
+
+def test_an_auto_reply_storm_is_recorded_up_to_the_rate_limit_then_deferred(app: Any, world: Any, database: Any, clock: Any) -> None:
+    allow(database, world.acme, "@acme.test", rate_per_hour=30)
+    with listening(database, clock) as h:
+        with smtplib.SMTP("127.0.0.1", h.settings.port, timeout=10) as smtp:
+            codes = []
+            for _ in range(40):
+                try:
+                    smtp.sendmail("ops@acme.test", [f"acme@{DOMAIN}"], corpus("auto_reply.eml"))
+                    codes.append(250)
+                except smtplib.SMTPDataError as e:
+                    codes.append(e.smtp_code)
+    assert codes == [250] * 30 + [451] * 10
+    assert len(mails(database)) == 30 and incident_list(database) == []

@@ -48,7 +48,7 @@ def headers_of(raw: bytes) -> Message:
     return BytesHeaderParser(policy=policy.compat32).parsebytes(raw)
 
 
-def _h(msg: Message, name: str) -> str:
+def header(msg: Message, name: str) -> str:
     try:
         v = msg.get(name)
     except Exception:  # a malformed header the policy cannot fold: treat it as absent
@@ -76,24 +76,24 @@ def automatic(msg: Message, mail_from: str | None) -> str | None:
     """Why a message was sent by a machine that would answer our answer (a loop), or None."""
     if mail_from is not None and mail_from.strip() in ("", "<>"):
         return "null sender (a bounce)"
-    auto = _h(msg, "Auto-Submitted").lower()
+    auto = header(msg, "Auto-Submitted").lower()
     if auto and auto != "no":
         return f"Auto-Submitted: {auto}"
-    prec = _h(msg, "Precedence").lower()
+    prec = header(msg, "Precedence").lower()
     if prec in ("bulk", "list", "junk", "auto_reply"):
         return f"Precedence: {prec}"
     for name in ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress", "List-Id", "List-Unsubscribe",
                  "X-Loop", "X-Vigil-Incident"):
-        value = _h(msg, name)
+        value = header(msg, name)
         if not value:
             continue
         if name == "X-Auto-Response-Suppress" and value.lower() not in ("all", "oof", "autoreply"):
             continue
         return f"{name}: {value[:60]}"
-    ctype = _h(msg, "Content-Type").lower()
+    ctype = header(msg, "Content-Type").lower()
     if "multipart/report" in ctype:
         return "a delivery report (bounce)"
-    local = parseaddr(_h(msg, "From"))[1].split("@")[0].lower()
+    local = parseaddr(header(msg, "From"))[1].split("@")[0].lower()
     if local in ("mailer-daemon", "postmaster"):
         return f"sent by {local}"
     return None

@@ -7,8 +7,9 @@
   envelope sender must both be allowed: a header forged to an allowed address, sent from
   elsewhere, is an unknown sender. Unknown senders are refused (550 5.7.1) or held for review,
   as the client chose.
-- A per-sender rate limit (messages an hour, per client): above it the sender is told to try
-  later (451 4.7.1; its server keeps the message and retries, so nothing is lost).
+- A per-sender rate limit (messages an hour, per client, automatic ones included): above it the
+  sender is told to try later (451 4.7.1; its server keeps the message and retries, so nothing
+  is lost).
 """
 
 from __future__ import annotations
@@ -75,11 +76,9 @@ def decide(session: Session, client_id: int, client_name: str, mail_from: str | 
            now: datetime) -> Decision:
     """What happens to a message for this client, from its envelope and headers only (it is
     decided before DATA is answered)."""
-    why = automatic(headers, mail_from)
-    if why is not None:
-        return Decision("loop", 250, "2.0.0 Recorded; automatic messages never open incidents", why)
     rules = rules_of(session, client_id)
     sender = address(str(headers.get("From") or "")) or address(mail_from or "")
+    # The rate first: a storm of auto-replies is recorded up to the limit, then deferred.
     if rules.rate_per_hour > 0 and sender:
         recent = session.execute(
             select(func.count()).select_from(InboundMail)
@@ -89,6 +88,9 @@ def decide(session: Session, client_id: int, client_name: str, mail_from: str | 
         if recent >= rules.rate_per_hour:
             return Decision("deferred", 451, f"4.7.1 Too many messages from {sender} this hour "
                             f"(at most {rules.rate_per_hour}); try again later")
+    why = automatic(headers, mail_from)
+    if why is not None:
+        return Decision("loop", 250, "2.0.0 Recorded; automatic messages never open incidents", why)
     envelope = address(mail_from or "")
     if allowed(rules.allowed_senders, sender) and (not envelope or allowed(rules.allowed_senders, envelope)
                                                     or envelope.rpartition("@")[2] == sender.rpartition("@")[2]):

@@ -10,7 +10,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from ...models import Client, InboundMail
-from .parse import _h, address, headers_of, norm_id
+from .parse import address, header, headers_of, norm_id
 from .recipients import Recipient
 from .senders import Decision, decide
 
@@ -40,9 +40,9 @@ def admit(session: Session, rcpt: Recipient, mail_from: str | None, raw: bytes, 
     mail_id = session.execute(_INSERT, {
         "received_at": now, "channel": channel, "client_id": client.id, "service_id": rcpt.service_id,
         "recipient": _clean(rcpt.address, 320), "mail_from": _clean((mail_from or "").strip("<>"), 320),
-        "sender": _clean(address(_h(headers, "From")) or address(mail_from or ""), 320),
-        "subject": _clean(_h(headers, "Subject"), 1024),
-        "message_id": _clean(mid, 255) if (mid := norm_id(_h(headers, "Message-ID"))) else None,
+        "sender": _clean(address(header(headers, "From")) or address(mail_from or ""), 320),
+        "subject": _clean(header(headers, "Subject"), 1024),
+        "message_id": _clean(mid, 255) if (mid := norm_id(header(headers, "Message-ID"))) else None,
         "size": len(raw), "raw": raw, "status": d.status, "verdict": d.verdict[:200],
     }).scalar_one()
     return Admitted(d, mail_id)
