@@ -117,6 +117,7 @@ def main() -> None:
     ap.add_argument("--mails", type=int, default=2000)
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--latency", type=int, default=200)
+    ap.add_argument("--listeners", type=int, default=1, help="vigil mail processes sharing the port")
     args = ap.parse_args()
     with vigil_env(args.db) as env:
         port = free_port()
@@ -128,17 +129,18 @@ def main() -> None:
             row = s.get(ClientMail, acme.id)
             row.allowed_senders, row.rate_per_hour = ["@acme.example"], 0
         procs = [subprocess.Popen([sys.executable, "-m", "app.cli", name], env=env, cwd=ROOT,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for name in ("mail", "engine")]
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                 for name in ["mail"] * args.listeners + ["engine"]]
         try:
             wait_port(port, procs[0])
             backend = "PostgreSQL" if env["VIGIL_DATABASE_URL"].startswith("postgres") else "SQLite"
-            print(f"client e-mail on {backend}, {os.cpu_count()} cores, load average before: "
+            print(f"client e-mail on {backend}, {args.listeners} vigil mail process(es), {os.cpu_count()} cores, load average before: "
                   f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
             rate = throughput(db, port, args.mails, args.clients)
             print(f"e-mails/s accepted end to end into incidents: {rate:.0f}/s")
             lat = sorted(latency(db, port, args.latency))
             if lat:
-                q = statistics.quantiles(lat, n=100)
+                q = statistics.quantiles(lat, n=100, method="inclusive")
                 print(f"end of DATA -> first notification dispatched ({len(lat)} of {args.latency} mails, one at a time): "
                       f"p50 {q[49] * 1000:.0f} ms, p95 {q[94] * 1000:.0f} ms, p99 {q[98] * 1000:.0f} ms, max {lat[-1] * 1000:.0f} ms")
             print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "

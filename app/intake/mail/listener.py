@@ -182,10 +182,19 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
     return ctx
 
 
+class _SharedPortController(Controller):
+    """Several `vigil mail` processes may listen on one port (SO_REUSEPORT): the kernel spreads
+    the connections, and each process has its own interpreter lock."""
+
+    def _create_server(self) -> Any:
+        return self.loop.create_server(self._factory_invoker, host=self.hostname, port=self.port,
+                                       ssl=self.ssl_context, reuse_port=True)
+
+
 def controller(handler: Handler) -> Controller:
     """An aiosmtpd Controller (its own thread and event loop); `.start()` listens."""
     s = handler.settings
-    return Controller(
+    return _SharedPortController(
         handler, hostname=s.host, port=s.port, server_hostname=s.domain, ready_timeout=10.0,
         data_size_limit=s.max_bytes, enable_SMTPUTF8=True, decode_data=False,
         tls_context=tls_context(s), require_starttls=False,
