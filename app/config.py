@@ -94,6 +94,7 @@ def mail() -> dict[str, Any]:
         "MAIL_TLS_KEY": env("VIGIL_MAIL_TLS_KEY"),
         "MAIL_ATTACHMENT_MAX_BYTES": env_int("VIGIL_MAIL_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024),  # kept up to this
         "MAIL_SWEEP_SECONDS": env_int("VIGIL_MAIL_SWEEP_SECONDS", 15),
+        "MAIL_SHARED_PORT": env_bool("VIGIL_MAIL_SHARED_PORT", False),  # several `vigil mail` on one port
     }
 
 

@@ -121,7 +121,8 @@ def main() -> None:
     args = ap.parse_args()
     with vigil_env(args.db) as env:
         port = free_port()
-        env = dict(env, VIGIL_MAIL_DOMAIN=DOMAIN, VIGIL_MAIL_PORT=str(port), VIGIL_MAIL_HOST="127.0.0.1")
+        env = dict(env, VIGIL_MAIL_DOMAIN=DOMAIN, VIGIL_MAIL_PORT=str(port), VIGIL_MAIL_HOST="127.0.0.1",
+                   VIGIL_MAIL_SHARED_PORT="1" if args.listeners > 1 else "0")
         subprocess.run([sys.executable, "-m", "app.cli", "demo"], env=env, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
         db = Database(env["VIGIL_DATABASE_URL"])
         with db.transaction() as s:  # the bench's senders are many: the whole domain, no rate limit

@@ -39,10 +39,16 @@ def allow(database: Database, client_id: int, *senders: str, unknown: str = "ref
 @contextmanager
 def listening(database: Database, clock: ManualClock, *, process: bool = True, **settings: Any) -> Iterator[Handler]:
     """The listener on a free loopback port; `handler.settings.port` is where to send."""
-    s = Settings(domain=DOMAIN, host="127.0.0.1", port=free_port(), **settings)
+    port = settings.pop("port", None) or free_port()
+    s = Settings(domain=DOMAIN, host="127.0.0.1", port=port, **settings)
     handler = Handler(database, clock, s, incidents.mail_processor(database, clock.now) if process else None)
     server = controller(handler)
-    server.start()
+    try:
+        server.start()
+    except BaseException:
+        server.stop(no_assert=True)
+        handler.close()
+        raise
     try:
         yield handler
     finally:

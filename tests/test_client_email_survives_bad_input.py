@@ -121,3 +121,13 @@ def test_a_real_mta_client_swaks_delivers_and_is_refused_with_clear_codes(app: A
     assert "<** 550 5.7.1 x@evil.test is not an allowed sender for Acme Retail" in refused.stdout
     [inc] = incident_list(database)
     assert inc.summary == "Le site est inaccessible depuis 4h (urgent)"
+
+
+def test_two_listeners_may_share_a_port_on_purpose(app: Any, world: Any, database: Any, clock: Any) -> None:
+    allow(database, world.acme, "@acme.test")
+    with listening(database, clock, shared_port=True) as a, listening(database, clock, shared_port=True, port=a.settings.port) as b:
+        codes = [send(a, corpus("plain.eml").replace(b"1234@", f"{i}@".encode()))[0] for i in range(6)]
+        settle(a)
+        settle(b)
+    assert codes == [250] * 6
+    assert len(incident_list(database)) == 6

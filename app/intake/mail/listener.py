@@ -41,6 +41,7 @@ class Settings:
     max_bytes: int = 25 * 1024 * 1024
     tls_cert: str | None = None
     tls_key: str | None = None
+    shared_port: bool = False  # SO_REUSEPORT: several `vigil mail` processes on one port
 
     @classmethod
     def of(cls, config: dict[str, Any], domain: str | None) -> Settings | None:
@@ -49,7 +50,8 @@ class Settings:
             return None
         return cls(domain=domain.lower(), host=config.get("MAIL_HOST") or "127.0.0.1",
                    port=int(config.get("MAIL_PORT") or 2525), max_bytes=int(config.get("MAIL_MAX_BYTES") or 25 * 1024 * 1024),
-                   tls_cert=config.get("MAIL_TLS_CERT"), tls_key=config.get("MAIL_TLS_KEY"))
+                   tls_cert=config.get("MAIL_TLS_CERT"), tls_key=config.get("MAIL_TLS_KEY"),
+                   shared_port=bool(config.get("MAIL_SHARED_PORT")))
 
 
 @dataclass
@@ -183,20 +185,25 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
 
 
 class _SharedPortController(Controller):
-    """Several `vigil mail` processes may listen on one port (SO_REUSEPORT): the kernel spreads
-    the connections, and each process has its own interpreter lock."""
+    """Several `vigil mail` processes may listen on one port (SO_REUSEPORT, when asked for: by
+    default a port in use is an error, not a silent share): the kernel spreads the connections,
+    and each process has its own interpreter lock."""
+
+    shared = False
 
     def _create_server(self) -> Any:
         return self.loop.create_server(self._factory_invoker, host=self.hostname, port=self.port,
-                                       ssl=self.ssl_context, reuse_port=True)
+                                       ssl=self.ssl_context, reuse_port=self.shared or None)
 
 
 def controller(handler: Handler) -> Controller:
     """An aiosmtpd Controller (its own thread and event loop); `.start()` listens."""
     s = handler.settings
-    return _SharedPortController(
+    server = _SharedPortController(
         handler, hostname=s.host, port=s.port, server_hostname=s.domain, ready_timeout=10.0,
         data_size_limit=s.max_bytes, enable_SMTPUTF8=True, decode_data=False,
         tls_context=tls_context(s), require_starttls=False,
         ident="Vigil incident mail",
     )
+    server.shared = s.shared_port
+    return server
