@@ -195,6 +195,18 @@ class _SharedPortController(Controller):
         return self.loop.create_server(self._factory_invoker, host=self.hostname, port=self.port,
                                        ssl=self.ssl_context, reuse_port=self.shared or None)
 
+    def _trigger_server(self) -> None:
+        if not self.shared:
+            return super()._trigger_server()  # type: ignore[no-any-return]
+        # aiosmtpd checks it is serving by connecting to the port; on a shared port the kernel
+        # may give that connection to another process. Check the protocol factory itself.
+        try:
+            self.smtpd = self.factory()
+        except Exception as err:
+            self._thread_exception = err
+        self._factory_invoked.set()
+        return None
+
 
 def controller(handler: Handler) -> Controller:
     """An aiosmtpd Controller (its own thread and event loop); `.start()` listens."""
