@@ -27,6 +27,9 @@ def corpus(name: str, ref: str | None = None) -> bytes:
 
 
 def allow(database: Database, client_id: int, *senders: str, unknown: str = "refuse", **more: Any) -> None:
+    from app.intake.keys import forget_cached_keys
+
+    forget_cached_keys()  # intake caches where a client's mail lands for a few seconds
     with database.transaction() as s:
         row = s.get(ClientMail, client_id) or ClientMail(client_id=client_id)
         row.allowed_senders = list(senders)

@@ -87,12 +87,11 @@ def _signature(client: Client, n: int) -> str:
     return "\n".join(lines)
 
 
-def opened(session: Session, inc: Incident, mail: InboundMail, now: datetime) -> str | None:
+def opened(session: Session, inc: Incident, *, to: str, our_address: str, subject: str, message_id: str | None,
+           now: datetime) -> str | None:
     """The acknowledgement of a message that opened an incident. Queued in the transaction that
     processed the message, which happens once (incidents/mail.py): no once_key needed."""
-    if not mail.reply_to:
-        return None
-    th = Thread(mail.reply_to, mail.recipient, mail.subject or inc.summary, [mail.message_id] if mail.message_id else [])
+    th = Thread(to, our_address, subject or inc.summary, [message_id] if message_id else [])
     c = inc.client
     body = "\n".join([
         "Hello,", "",
