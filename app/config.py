@@ -85,6 +85,22 @@ def load() -> dict[str, Any]:
         "LOGIN_MAX_FAILURES_PER_IP": env_int("VIGIL_LOGIN_MAX_FAILURES_PER_IP", 20),
         "LOGIN_LOCK_MINUTES": env_int("VIGIL_LOGIN_LOCK_MINUTES", 15),
         **notifications(),
+        **mail(),
+    }
+
+
+def mail() -> dict[str, Any]:
+    """Client e-mail (see README, "Client e-mail"): the SMTP listener is off without a domain."""
+    return {
+        "MAIL_DOMAIN": env("VIGIL_MAIL_DOMAIN"),  # clients write to <client slug>@<this>
+        "MAIL_HOST": env("VIGIL_MAIL_HOST", "0.0.0.0"),
+        "MAIL_PORT": env_int("VIGIL_MAIL_PORT", 2525),
+        "MAIL_MAX_BYTES": env_int("VIGIL_MAIL_MAX_BYTES", 25 * 1024 * 1024),  # announced as SIZE; above: 552
+        "MAIL_TLS_CERT": env("VIGIL_MAIL_TLS_CERT"),  # STARTTLS when given (PEM; the key in it or in _KEY)
+        "MAIL_TLS_KEY": env("VIGIL_MAIL_TLS_KEY"),
+        "MAIL_ATTACHMENT_MAX_BYTES": env_int("VIGIL_MAIL_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024),  # kept up to this
+        "MAIL_SWEEP_SECONDS": env_int("VIGIL_MAIL_SWEEP_SECONDS", 15),
+        "MAIL_SHARED_PORT": env_bool("VIGIL_MAIL_SHARED_PORT", False),  # several `vigil mail` on one port
     }
 
 

@@ -20,8 +20,10 @@ from ..incidents import policies
 from ..incidents.escalation import TargetSpec
 from ..intake import heartbeats
 from ..intake.keys import create_key, digest
+from ..intake.mail.recipients import DEMO_DOMAIN, DOMAIN_SETTING, configured_domain, local_part_of
 from ..models import (
     Client,
+    ClientMail,
     ContactMethod,
     EscalationPolicy,
     IntegrationKey,
@@ -29,6 +31,7 @@ from ..models import (
     PoolMember,
     Schedule,
     Service,
+    Setting,
     User,
 )
 from ..notify.readiness import describe as channels
@@ -129,6 +132,8 @@ def load(db: Database, config: dict[str, Any], now: datetime) -> dict[str, Any]:
                                   token=token)
             beats.append({"client": slug, "service": sname, "name": name, "ping_url": f"{base_url}/hb/{token}"})
         channel_lines = channels(config, s)
+        mail = _mail(s, config, {slug: s.execute(select(Client).where(Client.slug == slug)).scalar_one()
+                                  for slug, *_ in CLIENTS}, now)
 
         demo_history.load(s, config, now, admin=users["admin@vigil.example"], primary=primary, secondary=secondary)
         oncall = _on_call_now(s, {"Primary": primary, "Secondary": secondary}, now)
@@ -142,9 +147,30 @@ def load(db: Database, config: dict[str, Any], now: datetime) -> dict[str, Any]:
         f"'{{\"routing_key\": \"{ev2['key']}\", \"event_action\": \"trigger\", \"dedup_key\": \"disk-web-2\", "
         f"\"payload\": {{\"summary\": \"Disk 95% full on web-2\", \"source\": \"web-2\", \"severity\": \"critical\"}}}}'"
     )
-    return {"url": base_url, "logins": logins, "integration_keys": keys, "heartbeats": beats, "curl": curl,
-            "channels": channel_lines,
-            "oncall": oncall, "incident_url": f"{base_url}/incidents/by-key/disk-web-2"}
+    return {"url": base_url, "logins": logins, "integration_keys": keys, "heartbeats": beats, "curl": curl, "channels": channel_lines,
+            "oncall": oncall, "incident_url": f"{base_url}/incidents/by-key/disk-web-2", "mail": mail}
+
+
+def _mail(s: Session, config: dict[str, Any], clients: dict[str, Client], now: datetime) -> dict[str, Any]:
+    """Turn the mail listener on (the demo's domain, unless VIGIL_MAIL_DOMAIN is set) and let each
+    client's ops address open incidents; everyone else is held for review."""
+    domain = config.get("MAIL_DOMAIN")
+    if not domain:
+        if s.get(Setting, DOMAIN_SETTING) is None:
+            s.add(Setting(key=DOMAIN_SETTING, value=DEMO_DOMAIN, created_at=now))
+        domain = configured_domain(s, config) or DEMO_DOMAIN
+    addresses, senders = {}, {}
+    for slug, client in clients.items():
+        row = s.get(ClientMail, client.id)
+        if row is None:
+            row = ClientMail(client_id=client.id, allowed_senders=[f"ops@{slug}.example"], unknown_senders="hold",
+                             reopen_days=7, rate_per_hour=30, enabled=True)
+            s.add(row)
+        addresses[slug] = f"{local_part_of(client, row)}@{domain}"
+        senders[slug] = f"ops@{slug}.example"
+    host = config.get("MAIL_HOST") or "127.0.0.1"
+    return {"smtp": f"{'127.0.0.1' if host == '0.0.0.0' else host}:{config.get('MAIL_PORT') or 2525}",
+            "addresses": addresses, "allowed_senders": senders}
 
 
 def _on_call_now(s: Session, layers: dict[str, int], now: datetime) -> list[dict[str, Any]]:
@@ -239,6 +265,10 @@ def describe(info: dict[str, Any]) -> str:
         lines.append(f"  {o['layer']:<10} {o['name'] or 'nobody'}" + (f" ({o['email']})" if o["email"] else ""))
     lines += ["One night next week the Secondary is an open slot (see /open-slots); the last three weeks of",
               "incidents, the runbooks and the connection info are in place (see /incidents and /clients)."]
+    mail = info["mail"]
+    lines += ["", f"Client e-mail (`vigil serve` runs the listener on {mail['smtp']}); send a test mail:",
+              f"  swaks --server {mail['smtp']} --from {mail['allowed_senders']['acme']} --to {mail['addresses']['acme']} "
+              "--header 'Subject: The web shop is down'"]
     lines += ["", "Notification channels:", *(f"  {c}" for c in info["channels"]),
               "  Every demo user also has the recording channel: each page shows on the incident's timeline.",
               "", "Fire an alert (Globex, 1-hour SLA):", f"  {info['curl']}",

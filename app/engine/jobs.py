@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from .. import incidents
 from ..clients import handover
 from ..incidents import heartbeats
 from ..schedules import gap_watch, readiness
@@ -54,6 +55,9 @@ def registered(config: dict[str, Any]) -> list[Periodic]:
         # Often: a /fail ping must open its incident within a second or so. Each look is one
         # indexed query that finds nothing, most of the time.
         Periodic("heartbeats_watched", seconds("HEARTBEAT_CHECK_SECONDS", 1), heartbeats.watch),
+        # Client e-mail stored (250 answered) but not processed: the listener died in between.
+        Periodic("mail_swept", seconds("MAIL_SWEEP_SECONDS", 15),
+                 lambda s, now: incidents.sweep_mail(s, now, int(config.get("MAIL_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)))),
     ]
 
 

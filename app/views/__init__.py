@@ -23,6 +23,7 @@ def register(app: Flask) -> None:
         keys,
         links,
         live,
+        mail,
         manage,
         notify,
         oncall,
@@ -36,7 +37,7 @@ def register(app: Flask) -> None:
         twilio,
     )
 
-    for module in (auth, api, intake, health, pages, pwa, admin, oncall, schedules, allowances, runbooks, notify, links, twilio):
+    for module in (auth, api, mail, intake, health, pages, pwa, admin, oncall, schedules, allowances, runbooks, notify, links, twilio):
         app.register_blueprint(module.bp)
     app.register_blueprint(api.docs)
     app.config.setdefault("SOCK_SERVER_OPTIONS", {"ping_interval": 25, "thread_class": live.ReaderThread})

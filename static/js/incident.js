@@ -99,6 +99,7 @@ const ACTIONS = {
   log: (form) => ({ path: "actions", body: { text: form.elements.text.value } }),
   handover: (form) => ({ path: "handover", body: { reason: form.elements.reason.value } }),
   resolve: (form) => ({ path: "resolve", body: { summary: form.elements.summary.value } }),
+  "client-mail": (form) => ({ path: "client-mail", body: { text: form.elements.text.value } }),
 };
 
 const FIELDS = [
