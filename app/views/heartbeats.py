@@ -23,6 +23,7 @@ from .. import access, audit
 from ..batching import Busy
 from ..errors import EditError
 from ..intake import heartbeat_schedule, heartbeats
+from ..intake.mail.recipients import configured_domain
 from ..models import HeartbeatMonitor, Service
 from ..web import db_session, exempt, now, user, vigil
 
@@ -134,7 +135,7 @@ def _page(svc: Service, error: str | None = None, status: int = 200) -> Any:
         state = heartbeat_schedule.status(schedule, m.state, m.last_ping_at, m.last_start_at, at)
         rows.append({"m": m, "state": state, "url": ping_url(m.token), "pings": heartbeats.last_pings(s, m.id, 10),
                      "expects": heartbeat_schedule.describe(schedule)})
-    domain = current_app.config.get("MAIL_DOMAIN")
+    domain = configured_domain(s, current_app.config)  # the listener's (VIGIL_MAIL_DOMAIN, or the demo's)
     return render_template("heartbeats.html", svc=svc, rows=rows, error=error, values=request.form,
                            mail_domain=domain), status
 

@@ -27,6 +27,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from ...batching import GroupWriter
 from ...clock import Clock
 from ...db import Database, retry_transient
+from .pings import ping_by_mail
 from .recipients import Recipient, resolve
 from .store import admit
 
@@ -116,6 +117,9 @@ class Handler:
             with self.db.transaction() as s:
                 now = self.clock.now()
                 for it in batch:
+                    if it.rcpt.kind == "heartbeat":
+                        answers.append(ping_by_mail(s, it.rcpt, it.mail_from, it.raw, now))
+                        continue
                     a = admit(s, it.rcpt, it.mail_from, it.raw, "smtp", now)
                     answers.append((a.decision.code, a.decision.text, a.mail_id if a.decision.status == "received" else None))
             for it, answer in zip(batch, answers, strict=True):

@@ -1,8 +1,8 @@
 """Who an address on our mail domain is: `resolve(session, address, domain)`.
 
-Today one kind: a client's address, `<local>@domain` (the client's chosen local part, or its
-slug), `<local>+<service>@domain` choosing one of its services. Another kind of address (a
-heartbeat's `hb-<uuid>@domain`) is one more branch in `resolve` returning its own kind.
+Two kinds: a client's address, `<local>@domain` (the client's chosen local part, or its slug),
+`<local>+<service>@domain` choosing one of its services; and a heartbeat monitor's ping address,
+`hb-<uuid>@domain` (intake/heartbeats.py), where any mail is a ping.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ...models import Client, ClientMail, Service, Setting
+from .. import heartbeats
 
 # `vigil demo` turns the listener on by storing a domain here (VIGIL_MAIL_DOMAIN wins over it).
 DOMAIN_SETTING = "mail_domain"
@@ -22,11 +23,12 @@ DEMO_DOMAIN = "mail.vigil.localhost"
 
 @dataclass(frozen=True)
 class Recipient:
-    kind: str  # "client" (one more kind per kind of address)
+    kind: str  # "client" or "heartbeat"
     address: str
     client_id: int | None = None
     service_id: int | None = None
     refusal: str | None = None  # why mail to this address is refused (None: it is accepted)
+    token: str | None = None  # a heartbeat monitor's
 
 
 def configured_domain(session: Session, config: dict[str, object]) -> str | None:
@@ -51,6 +53,9 @@ def resolve(session: Session, address: str, domain: str) -> Recipient | None:
     local, at, dom = addr.rpartition("@")
     if not at or dom != domain.lower() or not local:
         return None
+    if local.startswith("hb-"):
+        monitor = heartbeats.monitor_for_local_part(session, local)
+        return Recipient("heartbeat", addr, token=monitor.token) if monitor is not None else None
     base, _, tag = local.partition("+")
     return _client(session, addr, base, tag)
 
