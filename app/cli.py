@@ -1,4 +1,4 @@
-"""The `vigil` command: db upgrade, demo, create-user, engine, serve."""
+"""The `vigil` command: db upgrade, demo, create-user, engine, mail, serve."""
 
 from __future__ import annotations
 
@@ -164,6 +164,33 @@ def engine() -> None:
 
 
 @main.command()
+def mail() -> None:
+    """Run the SMTP listener for client e-mail (needs VIGIL_MAIL_DOMAIN; see README)."""
+    import threading
+
+    from . import incidents
+    from .intake.mail.listener import Handler, controller
+
+    app = _app()
+    v = app.extensions["vigil"]
+    settings = _mail_settings(app)
+    if settings is None:
+        raise click.ClickException("the mail listener is off: set VIGIL_MAIL_DOMAIN (and VIGIL_MAIL_PORT)")
+    handler = Handler(v.db, v.clock, settings, incidents.mail_processor(
+        v.db, v.clock.now, int(app.config["MAIL_ATTACHMENT_MAX_BYTES"])))
+    server = controller(handler)
+    server.start()
+    click.echo(f"Vigil mail listening on {settings.host}:{settings.port} for *@{settings.domain}")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    while not stop.wait(1.0):
+        pass
+    server.stop()
+    handler.close()
+
+
+@main.command()
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=8000, type=int)
 @click.option("--workers", default=2, type=int)
@@ -175,16 +202,26 @@ def serve(host: str, port: int, workers: int) -> None:
     _quiet_migrations()
     upgrade(app.extensions["vigil"].db)
     env = dict(os.environ, VIGIL_BASE_URL=os.environ.get("VIGIL_BASE_URL", f"http://{host}:{port}"))
+    # The web workers allocate with the system's malloc, which the live tier trims when a crowd of
+    # viewers leaves (views/live.py): Python's own arenas keep most of it (README, "Live updates").
+    web_env = dict(env, PYTHONMALLOC=os.environ.get("PYTHONMALLOC", "malloc"))
     # The children get a session of their own: Ctrl-C reaches this process only, which stops them
     # with SIGTERM (gunicorn's graceful stop), instead of every worker dying of SIGINT halfway.
     procs = [
         subprocess.Popen([sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", str(workers),
+                          "--worker-connections", os.environ.get("VIGIL_WORKER_CONNECTIONS", "10000"),
                           "-b", f"{host}:{port}", "--graceful-timeout", "5", *_control_socket(app),
-                          "app.wsgi:app"], env=env, start_new_session=True, preexec_fn=_die_with_parent),
+                          "app.wsgi:app"], env=web_env, start_new_session=True, preexec_fn=_die_with_parent),
         subprocess.Popen([sys.executable, "-m", "app.cli", "engine"], env=env, start_new_session=True,
                          preexec_fn=_die_with_parent),
     ]
+    vital = list(procs)  # web and engine: if one stops, everything stops; the mail listener may fail alone
+    if (mail_settings := _mail_settings(app)) is not None:  # client e-mail: on when a domain is set
+        procs.append(subprocess.Popen([sys.executable, "-m", "app.cli", "mail"], env=env, start_new_session=True,
+                                      preexec_fn=_die_with_parent))
     click.echo(f"Vigil is running at http://{host}:{port} (Ctrl-C stops it)")
+    if mail_settings is not None:
+        click.echo(f"Client e-mail: SMTP on {mail_settings.host}:{mail_settings.port} for *@{mail_settings.domain}")
     stopping = False
 
     def stop(*_: Any) -> None:
@@ -198,7 +235,7 @@ def serve(host: str, port: int, workers: int) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    while not stopping and all(p.poll() is None for p in procs):
+    while not stopping and all(p.poll() is None for p in vital):
         time.sleep(0.2)
     stop()
     for p in procs:
@@ -208,7 +245,22 @@ def serve(host: str, port: int, workers: int) -> None:
             p.kill()
             p.wait()
     click.echo("Vigil stopped.")
-    sys.exit(0 if all(p.returncode in (0, -signal.SIGTERM) for p in procs) else 1)
+    sys.exit(0 if all(p.returncode in (0, -signal.SIGTERM) for p in vital) else 1)
+
+
+def _mail_settings(app: Any) -> Any:
+    """The listener's settings, or None when it is off (neither VIGIL_MAIL_DOMAIN nor the demo's)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .intake.mail.listener import Settings
+    from .intake.mail.recipients import configured_domain
+
+    v = app.extensions["vigil"]
+    try:
+        with v.db.session() as s:
+            return Settings.of(app.config, configured_domain(s, app.config))
+    except SQLAlchemyError:  # no schema yet
+        return Settings.of(app.config, app.config.get("MAIL_DOMAIN"))
 
 
 def _die_with_parent() -> None:

@@ -55,6 +55,10 @@ def load() -> dict[str, Any]:
         "ENGINE_STALE_SECONDS": env_int("VIGIL_ENGINE_STALE_SECONDS", 30),
         "ENGINE_WORKERS": env_int("VIGIL_ENGINE_WORKERS", 16),
         "EVENT_POLL_SECONDS": env_float("VIGIL_EVENT_POLL_SECONDS", 0.25),
+        # The live tier (README, "Live updates"): sockets one web process holds at most (keep
+        # gunicorn's --worker-connections above it), and how often it reads the engine's health.
+        "WS_MAX_PER_WORKER": env_int("VIGIL_WS_MAX_PER_WORKER", 8000),
+        "WS_HEALTH_SECONDS": env_float("VIGIL_WS_HEALTH_SECONDS", 5.0),
         "MAX_CONTENT_LENGTH": env_int("VIGIL_MAX_BODY_BYTES", 1024 * 1024),
         "SESSION_DAYS": env_int("VIGIL_SESSION_DAYS", 14),
         "SECURE_COOKIES": env_bool("VIGIL_SECURE_COOKIES", False),
@@ -71,6 +75,8 @@ def load() -> dict[str, Any]:
         "UNREACHABLE_DAYS": env_int("VIGIL_UNREACHABLE_DAYS", 7),
         "UNREACHABLE_WARN_HOURS": env_int("VIGIL_UNREACHABLE_WARN_HOURS", 24),
         "READY_LINK_HOURS": env_float("VIGIL_READY_LINK_HOURS", 12.0),
+        # Heartbeats (see README, "Heartbeats"): how often the engine looks for late or failed ones.
+        "HEARTBEAT_CHECK_SECONDS": env_float("VIGIL_HEARTBEAT_CHECK_SECONDS", 1.0),
         # Security (see README, "Security").
         "ENCRYPTION_KEY": env("VIGIL_ENCRYPTION_KEY"),  # Fernet key(s); generated into the instance folder if unset
         "ENCRYPTION_KEY_FILE": os.environ.get("VIGIL_ENCRYPTION_KEY_FILE"),  # re-read when a secret does not decrypt
@@ -79,6 +85,22 @@ def load() -> dict[str, Any]:
         "LOGIN_MAX_FAILURES_PER_IP": env_int("VIGIL_LOGIN_MAX_FAILURES_PER_IP", 20),
         "LOGIN_LOCK_MINUTES": env_int("VIGIL_LOGIN_LOCK_MINUTES", 15),
         **notifications(),
+        **mail(),
+    }
+
+
+def mail() -> dict[str, Any]:
+    """Client e-mail (see README, "Client e-mail"): the SMTP listener is off without a domain."""
+    return {
+        "MAIL_DOMAIN": env("VIGIL_MAIL_DOMAIN"),  # clients write to <client slug>@<this>
+        "MAIL_HOST": env("VIGIL_MAIL_HOST", "0.0.0.0"),
+        "MAIL_PORT": env_int("VIGIL_MAIL_PORT", 2525),
+        "MAIL_MAX_BYTES": env_int("VIGIL_MAIL_MAX_BYTES", 25 * 1024 * 1024),  # announced as SIZE; above: 552
+        "MAIL_TLS_CERT": env("VIGIL_MAIL_TLS_CERT"),  # STARTTLS when given (PEM; the key in it or in _KEY)
+        "MAIL_TLS_KEY": env("VIGIL_MAIL_TLS_KEY"),
+        "MAIL_ATTACHMENT_MAX_BYTES": env_int("VIGIL_MAIL_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024),  # kept up to this
+        "MAIL_SWEEP_SECONDS": env_int("VIGIL_MAIL_SWEEP_SECONDS", 15),
+        "MAIL_SHARED_PORT": env_bool("VIGIL_MAIL_SHARED_PORT", False),  # several `vigil mail` on one port
     }
 
 

@@ -57,14 +57,14 @@ class Server(str):
 
 @contextmanager
 def gunicorn(env: dict[str, str], workers: int = 2, worker_connections: int | None = None) -> Iterator[Server]:
-    """`worker_connections`: how many connections a gevent worker holds at once (gunicorn's
-    default is 1,000; a crowd of WebSocket viewers needs more)."""
+    """`worker_connections`: how many connections a gevent worker holds at once (10,000 unless
+    said; gunicorn's own default is 1,000)."""
     port = free_port()
-    extra = ["--worker-connections", str(worker_connections)] if worker_connections else []
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", str(workers), *extra, "-b", f"127.0.0.1:{port}",
-         "--graceful-timeout", "2", "--log-level", "warning", "--reuse-port", "app.wsgi:app"],
-        env=env, cwd=ROOT,
+        [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", str(workers), "--worker-connections",
+         str(worker_connections or 10000), "-b", f"127.0.0.1:{port}", "--graceful-timeout", "2",
+         "--log-level", "warning", "--reuse-port", "app.wsgi:app"],
+        env=dict(env, PYTHONMALLOC=env.get("PYTHONMALLOC", "malloc")), cwd=ROOT,  # as the Procfile runs them
     )
     base = Server(f"http://127.0.0.1:{port}")
     base.pid = proc.pid

@@ -12,6 +12,8 @@ before the first falls due. Two figures per step, from its due time:
   5 ms on its own connection, first sees the row (so within ~5 ms of the commit, never before);
 - to the first delivery attempt of its page (the attempt's start, on the engine's clock): the
   assignee is reached on the recording channel only, so no network call adds to it.
+And the engine process's CPU per step (fired, paged and recorded), from a second before the first
+step falls due until the last page's attempt.
 What ran beside: the engine, this script's reader, and PostgreSQL when used, on the same cores.
 """
 
@@ -27,7 +29,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-from _support import ROOT, percentile, vigil_env
+from _support import ROOT, CpuMeter, percentile, tree, vigil_env
 from sqlalchemy import delete, func, select, update
 
 from app import incidents
@@ -104,12 +106,18 @@ def main() -> None:
         reader.start()
         engine = subprocess.Popen([sys.executable, "-m", "app.cli", "engine"], env=env, cwd=ROOT,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        meter = CpuMeter(lambda: tree(engine.pid))
         try:
             spread = 0 if args.pattern == "burst" else args.spread
+            # The engine's CPU from one second before the first step falls due (its start-up, the
+            # imports and the first ticks, not counted) until the last page's attempt.
+            time.sleep(max(0.0, (start - datetime.now(UTC)).total_seconds() - 1.0))
+            meter.start()
             deadline = time.monotonic() + 8 + spread + 120
             while time.monotonic() < deadline and sum(i in seen for i in due) < args.n:
                 time.sleep(0.2)
             time.sleep(2)  # the last pages' attempts
+            engine_ms = meter.seconds() / args.n * 1000
             with db.transaction() as s:
                 first_attempt = dict(s.execute(
                     select(Notification.incident_id, func.min(DeliveryAttempt.started_at))
@@ -129,7 +137,8 @@ def main() -> None:
               f"due_to_committed_p50_ms={percentile(committed, 50):.0f} p99_ms={percentile(committed, 99):.0f} "
               f"max_ms={max(committed, default=float('nan')):.0f} "
               f"due_to_first_attempt_p50_ms={percentile(attempted, 50):.0f} p99_ms={percentile(attempted, 99):.0f} "
-              f"paged={len(attempted)} engine_poll_s={os.environ.get('VIGIL_ENGINE_POLL_SECONDS', '0.2')}")
+              f"paged={len(attempted)} engine_cpu_ms_per_step={engine_ms:.2f} "
+              f"engine_poll_s={os.environ.get('VIGIL_ENGINE_POLL_SECONDS', '0.2')}")
 
 
 if __name__ == "__main__":

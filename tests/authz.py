@@ -96,6 +96,16 @@ class Ctx:
             s.flush()
             return int(row.id)
 
+    def heartbeat(self, which: str) -> tuple[int, str]:
+        """A fresh heartbeat monitor of Acme's (own) or Initech's (other) service: (id, token)."""
+        from app.intake import heartbeats
+        from app.models import Service
+
+        with self.database.transaction() as s:
+            m = heartbeats.create(s, s.get(Service, self.service_id(which)),
+                                  heartbeats.MonitorInput("backup", 86400, 3600), self.clock.now())
+            return int(m.id), m.token
+
     def api_token(self, owner: str) -> int:
         """A token of `owner` (a role, or a world user name)."""
         from app.accounts import tokens

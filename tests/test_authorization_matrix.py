@@ -276,6 +276,33 @@ MATRIX: dict[tuple[str, str], Case] = {
         lambda c, r, w: f"/api/v1/services/{c.service_id(w)}/intake/generic",
         # A client viewer's token can only read: 403 (scope) before anything else.
         {**by_client(401, 202), "viewer": (403, 403), "other_viewer": (403, 403)}, json={"summary": "x"}, token=True),
+    # --- client e-mail: HTTP inbound (an e-mail integration key), messages, rules -------------
+    # A generic key is refused on the e-mail routes (403): the key's source is checked first.
+    ("/api/v1/intake/email/<key>", "POST"): Case(
+        lambda c, r, w: f"/api/v1/intake/email/{c.world.keys[KEY[w]]}", same(403, 403)),
+    ("/api/v1/intake/email", "POST"): Case(lambda c, r, w: "/api/v1/intake/email", same(401, 401)),
+    ("/api/v1/intake/email/<key>/<provider>", "POST"): Case(
+        lambda c, r, w: f"/api/v1/intake/email/{c.world.keys[KEY[w]]}/sendgrid", same(403, 403)),
+    ("/api/v1/incidents/<int:incident_id>/mails", "GET"): Case(incident("/mails"), by_client(401, 200)),
+    # The incident came from a webhook: no message, no attachment, nobody to write to.
+    ("/incidents/<int:incident_id>/mails/<int:mail_id>/raw", "GET"): Case(page_incident("/mails/1/raw"), by_client(302, 404)),
+    ("/incidents/<int:incident_id>/attachments/<int:attachment_id>", "GET"): Case(
+        page_incident("/attachments/1"), by_client(302, 404)),
+    ("/api/v1/incidents/<int:incident_id>/client-mail", "POST"): Case(
+        incident("/client-mail"), by_client(401, 409), json={"text": "hello"}),
+    ("/api/v1/clients/<int:client_id>/mail", "GET"): Case(
+        lambda c, r, w: f"/api/v1/clients/{c.client_id(w)}/mail", by_client(401, 200, staff_only=True)),
+    ("/api/v1/clients/<int:client_id>/mail", "PUT"): Case(
+        lambda c, r, w: f"/api/v1/clients/{c.client_id(w)}/mail", by_client(401, 200, staff_only=True),
+        json={"allowed_senders": ["@client.example"]}),
+    ("/api/v1/clients/<int:client_id>/mail/held/<int:mail_id>", "POST"): Case(
+        lambda c, r, w: f"/api/v1/clients/{c.client_id(w)}/mail/held/1", by_client(401, 404, staff_only=True),
+        json={"action": "release"}),
+    ("/clients/<int:client_id>/mail", "GET"): Case(
+        lambda c, r, w: f"/clients/{c.client_id(w)}/mail", by_client(302, 200, staff_only=True)),
+    ("/clients/<int:client_id>/mail", "POST"): Case(
+        lambda c, r, w: f"/clients/{c.client_id(w)}/mail", by_client(302, 302, staff_only=True),
+        form={"allowed_senders": "@client.example", "unknown_senders": "hold", "reopen_days": "7", "rate_per_hour": "30"}),
     # --- connection info ------------------------------------------------------------------
     ("/api/v1/clients/<int:client_id>/connections", "GET"): Case(
         lambda c, r, w: f"/api/v1/clients/{c.client_id(w)}/connections", by_client(401, 200, viewers_see=False)),
@@ -313,6 +340,22 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("/services/<int:service_id>/keys/<int:key_id>/revoke", "POST"): Case(
         lambda c, r, w: f"/services/{c.service_id(w)}/keys/{c.integration_key(w)}/revoke",
         by_client(302, 302, staff_only=True)),
+    # --- heartbeats: the ping URLs (the uuid is the credential), the managers' screen ---------
+    ("/hb/<token>", "GET"): Case(lambda c, r, w: f"/hb/{c.heartbeat(w)[1]}", same(200, 200)),
+    ("/hb/<token>", "POST"): Case(lambda c, r, w: f"/hb/{c.heartbeat(w)[1]}", same(200, 200), form={"log": "ok"}),
+    ("/hb/<token>/<kind>", "GET"): Case(lambda c, r, w: f"/hb/{c.heartbeat(w)[1]}/start", same(200, 200)),
+    ("/hb/<token>/<kind>", "POST"): Case(lambda c, r, w: f"/hb/{c.heartbeat(w)[1]}/fail", same(200, 200), form={"log": "x"}),
+    ("/services/<int:service_id>/heartbeats", "GET"): Case(
+        lambda c, r, w: f"/services/{c.service_id(w)}/heartbeats", by_client(302, 200, staff_only=True)),
+    ("/services/<int:service_id>/heartbeats", "POST"): Case(
+        lambda c, r, w: f"/services/{c.service_id(w)}/heartbeats", by_client(302, 303, staff_only=True),
+        form={"name": "nightly backup", "period": "24", "grace": "60", "timezone": "Europe/Paris"}),
+    ("/services/<int:service_id>/heartbeats/<int:monitor_id>", "POST"): Case(
+        lambda c, r, w: f"/services/{c.service_id(w)}/heartbeats/{c.heartbeat(w)[0]}", by_client(302, 303, staff_only=True),
+        form={"name": "weekly backup", "period": "168", "grace": "120", "timezone": "UTC"}),
+    ("/services/<int:service_id>/heartbeats/<int:monitor_id>/delete", "POST"): Case(
+        lambda c, r, w: f"/services/{c.service_id(w)}/heartbeats/{c.heartbeat(w)[0]}/delete",
+        by_client(302, 303, staff_only=True)),
     # --- reports, settings, admin ---------------------------------------------------------------
     ("/reports/access", "GET"): Case(lambda c, r, w: f"/reports/access?client={CLIENT[w]}", staff_only(302, 200)),
     ("/settings/tokens", "GET"): Case(lambda c, r, w: "/settings/tokens", same(302, 200)),
@@ -707,7 +750,9 @@ NO_CSRF = {("/api/v1/intake/<source>/<key>", "POST"), ("/api/v1/intake/<source>"
            ("/api/v1/services/<int:service_id>/intake/<source>", "POST"), ("/api/v1/ack-links/<token>", "POST"),
            ("/api/v1/ready-links/<token>", "POST"),
            ("/twilio/sms", "POST"), ("/twilio/status/<int:notification_id>", "POST"), ("/twilio/voice/<token>", "POST"),
-           ("/twilio/voice/<token>/gather", "POST"),
+           ("/twilio/voice/<token>/gather", "POST"), ("/hb/<token>", "POST"), ("/hb/<token>/<kind>", "POST"),
+           ("/api/v1/intake/email/<key>", "POST"),
+           ("/api/v1/intake/email", "POST"), ("/api/v1/intake/email/<key>/<provider>", "POST"),
            ("/status/<slug>/subscribers/<int:sub_id>/confirm/<token>", "POST"),
            ("/status/<slug>/subscribers/<int:sub_id>/unsubscribe/<token>", "POST")}
 

@@ -63,7 +63,7 @@ def test_postgres_notify_wakes_another_process_without_polling(postgres, pg_url,
     bus = EventBus(other, poll=NO_POLL)
     sub = bus.subscribe()
     try:
-        assert bus.listening.wait(10), "LISTEN never started"
+        assert bus.listening.wait(30), "LISTEN never started"
         trigger(postgres, world.keys["acme_generic"], clock.now())
         ev = received_within(sub, WAIT)
         assert ev["kind"] == "incident.triggered"
@@ -82,7 +82,7 @@ def test_redis_pubsub_wakes_another_process_without_polling(database, db_url, wo
     bus = EventBus(other, redis_url=url, poll=NO_POLL)
     sub = bus.subscribe()
     try:
-        assert bus.listening.wait(10), "the Redis subscription never started"
+        assert bus.listening.wait(30), "the Redis subscription never started"
         trigger(database, world.keys["acme_generic"], clock.now())
         ev = received_within(sub, WAIT)
         assert ev["kind"] == "incident.triggered"

@@ -269,3 +269,33 @@ def test_an_alert_that_gets_no_turn_to_write_is_answered_503_with_its_reason_and
     assert r.get_json()["error"] == "service_unavailable" and "send the alert again" in r.get_json()["message"]
     with database.session() as s:
         assert s.scalar(select(func.count()).select_from(Incident).where(Incident.dedup_key == "late")) == 0
+
+
+def test_a_groups_repeats_of_one_alert_are_one_timeline_line_with_a_count_and_every_payload_is_kept(
+        world, database, clock) -> None:
+    from app.models import TimelineEntry
+
+    with database.session() as s:
+        target = lookup(s, world.keys["acme_generic"])
+    writer = GroupCommit(database.session)
+    assert writer.run(alert(target, "disk", clock.now()))[0].outcome == "created"
+    callers = Callers(writer)
+    gate = hold_the_writer(callers, target, clock.now(), dedup="other")
+    for i in range(5):  # a storm's repeats of the open "disk", and a new key's first four alerts
+        callers.call(f"disk{i}", alert(target, "disk", clock.now()), queued=2 * i + 1)
+        callers.call(f"new{i}", alert(target, "queue", clock.now()) if i < 4 else [], queued=2 * i + 2)
+    gate.set()
+    results = callers.join()
+
+    assert [results[f"disk{i}"][0].outcome for i in range(5)] == ["attached"] * 5
+    assert [results[f"new{i}"][0].outcome for i in range(4)] == ["created"] + ["attached"] * 3
+    with database.session() as s:
+        disk, queue = (s.execute(select(Incident).where(Incident.dedup_key == k)).scalar_one() for k in ("disk", "queue"))
+        assert (disk.alert_count, queue.alert_count) == (6, 4)
+        lines = {i.id: [t.message for t in s.execute(select(TimelineEntry).where(TimelineEntry.incident_id == i.id)
+                                                     .order_by(TimelineEntry.id)).scalars()] for i in (disk, queue)}
+        assert lines[disk.id][1:] == ["The alert fired again 5 times (6 alerts); no new page."]
+        assert lines[queue.id][-1] == "The alert fired again 3 times (4 alerts); no new page."
+        assert sum(m.startswith("The alert fired again") for m in lines[queue.id]) == 1
+        payloads = s.execute(select(Alert.payload, Alert.outcome).where(Alert.incident_id == disk.id)).all()
+        assert len(payloads) == 6 and all(p == {"dedup": "disk"} for p, _ in payloads)

@@ -166,3 +166,75 @@ def test_an_event_raised_in_one_worker_reaches_a_socket_held_by_another_through_
     finally:
         a.stop()
         b.stop()
+
+
+def test_a_full_worker_refuses_one_more_socket_with_a_reason_and_intake_still_answers(setup, tmp_path) -> None:
+    env, world = setup
+    web = Web(dict(env, VIGIL_EVENT_POLL_SECONDS="0.1", VIGIL_WS_MAX_PER_WORKER="2"), tmp_path / "web.log")
+    try:
+        cookie = web.login("alice")
+        with web.socket(cookie) as one, web.socket(cookie) as two:
+            for ws in (one, two):
+                assert json.loads(ws.recv(timeout=5))["type"] == "hello"
+            headers = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+                       "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(), "Origin": web.url,
+                       "Cookie": cookie}
+            r = requests.get(f"{web.url}/ws", headers=headers, timeout=5)
+            assert r.status_code == 503 and r.headers["Retry-After"] == "5"
+            assert "already holds its 2 live connections" in r.json()["message"]
+            # The sockets take none of intake's room: an alert is taken, and both viewers see it.
+            iid = post_alert(web, world, "while-full")
+            assert receive_event(one, 5)["incident_id"] == iid and receive_event(two, 5)["incident_id"] == iid
+        deadline = time.monotonic() + 10
+        while True:  # the server notices the two closes in its own time; then a new viewer gets in
+            try:
+                with web.socket(cookie) as again:
+                    assert json.loads(again.recv(timeout=5))["type"] == "hello"
+                break
+            except Exception:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+    finally:
+        web.stop()
+
+
+def test_the_socket_declines_compression_and_sends_the_same_frame_to_every_viewer(setup, tmp_path) -> None:
+    env, world = setup
+    web = Web(dict(env, VIGIL_EVENT_POLL_SECONDS="0.1"), tmp_path / "web.log")
+    try:
+        cookie = web.login("alice")
+        with web.socket(cookie) as one, web.socket(cookie) as two:
+            # The `websockets` client offers permessage-deflate, as browsers do: it is declined.
+            assert one.response.headers.get("Sec-WebSocket-Extensions") is None
+            assert "permessage-deflate" in one.request.headers["Sec-WebSocket-Extensions"]
+            for ws in (one, two):
+                assert json.loads(ws.recv(timeout=5))["type"] == "hello"
+            post_alert(web, world, "same-frame")
+            frames = [ws.recv(timeout=5) for ws in (one, two)]
+        assert frames[0] == frames[1] and json.loads(frames[0])["event"]["kind"] == "incident.triggered"
+    finally:
+        web.stop()
+
+
+def test_a_viewer_connects_while_a_writer_holds_sqlites_write_lock(setup, tmp_path) -> None:
+    """The handshake only reads (who is asking, what they may see), so a crowd reconnecting after a
+    restart neither queues behind the writers nor fails when the lock is busy for long."""
+    import sqlite3
+
+    env, world = setup
+    web = Web(dict(env, VIGIL_EVENT_POLL_SECONDS="0.1"), tmp_path / "web.log")
+    try:
+        cookie = web.login("alice")
+        with web.socket(cookie) as ws:  # a first visit: the session's last-seen time is settled
+            json.loads(ws.recv(timeout=5))
+        holder = sqlite3.connect(env["VIGIL_DATABASE_URL"].removeprefix("sqlite:///"), isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            with web.socket(cookie) as ws:
+                assert json.loads(ws.recv(timeout=5))["type"] == "hello"
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert "unhandled error" not in (tmp_path / "web.log").read_text()
+    finally:
+        web.stop()

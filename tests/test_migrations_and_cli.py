@@ -69,6 +69,8 @@ def test_vigil_demo_is_idempotent_and_prints_working_logins_and_keys(tmp_path) -
             assert check_password(find_by_email(s, login["email"]), login["password"]), login
     db.dispose()
     assert "curl" in first["curl"] and "/v2/enqueue" in first["curl"]
+    [beat] = first["heartbeats"]
+    assert set(beat) == {"client", "service", "name", "ping_url"} and "/hb/" in beat["ping_url"]
     text_out = cli(tmp_path, "demo")
     assert "admin@vigil.example" in text_out and first["integration_keys"][0]["key"] in text_out
 
@@ -86,6 +88,21 @@ def test_the_demo_curl_line_fires_a_real_alert(tmp_path) -> None:
     body = args[args.index("-d") + 1]
     r = app.test_client().post("/v2/enqueue", data=body, content_type="application/json")
     assert r.status_code == 202 and r.get_json()["dedup_key"] == "disk-web-2"
+
+
+def test_the_demo_heartbeat_url_takes_a_ping(tmp_path) -> None:
+    from urllib.parse import urlsplit
+
+    from app import create_app
+
+    info = json.loads(cli(tmp_path, "demo", "--json"))
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "INSTANCE_PATH": str(tmp_path / "instance"),
+                      "TESTING": True, "PASSWORD_PROFILE": "CHEAPEST"})
+    [beat] = info["heartbeats"]
+    assert (beat["client"], beat["service"]) == ("acme", "Payments API")
+    r = app.test_client().get(urlsplit(beat["ping_url"]).path)
+    assert (r.status_code, r.get_data(as_text=True)) == (200, "OK\n")
+    assert beat["ping_url"] in cli(tmp_path, "demo")
 
 
 def test_vigil_create_user_and_db_upgrade(tmp_path) -> None:

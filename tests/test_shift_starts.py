@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from app.db import Database
 from app.engine.loop import Engine
-from app.models import ContactMethod, Notification, ShiftStart
+from app.models import ContactMethod, Incident, Notification, ShiftStart
 from app.notify.recording import RecordingTransport
 from tests.helpers import add_schedule, post_alert, race
 
@@ -128,7 +128,7 @@ def test_without_im_ready_in_time_the_managers_and_the_outgoing_engineer_are_tol
     engine.run_until_idle()
     [to_maya] = [t for t in told(database, world.maya, "notice") if t.startswith("Bob Durand")]
     assert to_maya.startswith("Bob Durand has not confirmed the start of their shift (Primary (Pool A on-call)")
-    assert "Alice Martin stays responsible until they do." in to_maya
+    assert "Alice Martin stays responsible until they do, and is paged with them." in to_maya
     assert any("Bob Durand has not confirmed" in t for t in told(database, world.alice, "notice"))
     overview = browser("maya").get("/").get_data(as_text=True)
     assert "Bob Durand has not confirmed Primary (Pool A on-call)" in overview
@@ -203,3 +203,40 @@ def test_a_phone_that_could_not_be_reached_is_flagged_to_its_owner_and_the_manag
         tests = s.execute(select(Notification).where(Notification.user_id == world.bob,
                                                      Notification.purpose == "test")).scalars().all()
     assert len(tests) == 1 and row.unreachable_warned_at is not None
+
+
+def test_until_the_late_engineer_confirms_the_outgoing_one_is_paged_with_them(
+        app, client, world, schedule, engine, database, clock, browser) -> None:
+    clock.set(HANDOFF)
+    engine.run_until_idle()
+    clock.advance(minutes=15)
+    engine.run_until_idle()  # Bob has not confirmed: Alice stays responsible
+    iid = post_alert(client, world.keys["acme_generic"]).get_json()["results"][0]["incident"]
+    engine.run_until_idle()
+    assert {m.user_name for m in RecordingTransport.sent if m.purpose == "page"} == {"Bob Durand", "Alice Martin"}
+    with database.transaction() as s:
+        [line] = [e.message for e in s.get(Incident, iid).timeline if e.kind == "escalated"]
+    assert "Alice Martin until Bob Durand confirms the shift" in line, line
+
+    # Bob confirms: the 4-hour policy's M+30 step (the same engineer again) pages Bob alone.
+    with database.transaction() as s:
+        row = s.execute(select(ShiftStart).where(ShiftStart.user_id == world.bob)).scalar_one()
+    assert browser("bob").form(f"/shifts/{row.id}/ready", {}).status_code == 302
+    RecordingTransport.clear()
+    clock.advance(minutes=30)
+    engine.run_until_idle()
+    assert {m.user_name for m in RecordingTransport.sent if m.purpose == "page"} == {"Bob Durand"}
+
+
+def test_a_team_that_does_not_tell_the_outgoing_engineer_does_not_page_them_either(
+        app, client, world, schedule, database, clock) -> None:
+    RecordingTransport.clear()
+    engine = make_engine(app, database, clock, "quiet", HANDOFF_TELL_OUTGOING=False)
+    try:
+        clock.set(HANDOFF + timedelta(minutes=15))
+        engine.run_until_idle()
+        post_alert(client, world.keys["acme_generic"], summary="Disk full on web-2")
+        engine.run_until_idle()
+    finally:
+        engine.close()
+    assert {m.user_name for m in RecordingTransport.sent if m.purpose == "page"} == {"Bob Durand"}

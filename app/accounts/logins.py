@@ -123,13 +123,13 @@ def start_session(session: Session, user: User, now: datetime, ip: str | None, u
     return sid
 
 
-def live_session(session: Session, user: User, sid: Any, now: datetime) -> LoginSession | None:
+def live_session(session: Session, user: User, sid: Any, now: datetime, *, touch: bool = True) -> LoginSession | None:
     if not isinstance(sid, str):
         return None
     row = session.get(LoginSession, sid)
     if row is None or row.user_id != user.id or row.revoked_at is not None:
         return None
-    if now - row.last_seen_at >= SEEN_EVERY:
+    if touch and now - row.last_seen_at >= SEEN_EVERY:
         row.last_seen_at = now  # committed by web.authenticate, before the view runs
     return row
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import uuid
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -17,9 +18,12 @@ from ..accounts.users import create_user, find_by_email
 from ..db import Database
 from ..incidents import policies
 from ..incidents.escalation import TargetSpec
+from ..intake import heartbeats
 from ..intake.keys import create_key, digest
+from ..intake.mail.recipients import DEMO_DOMAIN, DOMAIN_SETTING, configured_domain, local_part_of
 from ..models import (
     Client,
+    ClientMail,
     ContactMethod,
     EscalationPolicy,
     IntegrationKey,
@@ -27,6 +31,7 @@ from ..models import (
     PoolMember,
     Schedule,
     Service,
+    Setting,
     StatusPage,
     User,
 )
@@ -50,6 +55,10 @@ CLIENTS = [
     # slug, name, tier, services
     ("acme", "Acme Retail", "4h", ["Web shop", "Payments API"]),
     ("globex", "Globex Logistics", "1h", ["Warehouse API", "Tracking"]),
+]
+HEARTBEATS = [
+    # client slug, service, name, period (s), grace (s), time zone, cron
+    ("acme", "Payments API", "Nightly database backup", 86400, 3600, "Europe/Paris", "0 2 * * *"),
 ]
 KEYS = [
     # client slug, service, source
@@ -116,7 +125,16 @@ def load(db: Database, config: dict[str, Any], now: datetime) -> dict[str, Any]:
             if s.execute(select(IntegrationKey).where(IntegrationKey.key_hash == digest(plain))).scalar_one_or_none() is None:
                 create_key(s, services[(slug, sname)], source, now=now, key=plain, name=f"demo {source}")
             keys.append({"client": slug, "service": sname, "source": source, "key": plain})
+        beats = []
+        for slug, sname, name, period, grace, tz, cron in HEARTBEATS:
+            token = str(uuid.UUID(bytes=bytes.fromhex(_derive(secret, f"hb:{slug}:{sname}:{name}", 32)), version=4))
+            if heartbeats.monitor_for_token(s, token) is None:
+                heartbeats.create(s, services[(slug, sname)], heartbeats.MonitorInput(name, period, grace, tz, cron), now,
+                                  token=token)
+            beats.append({"client": slug, "service": sname, "name": name, "ping_url": f"{base_url}/hb/{token}"})
         channel_lines = channels(config, s)
+        mail = _mail(s, config, {slug: s.execute(select(Client).where(Client.slug == slug)).scalar_one()
+                                  for slug, *_ in CLIENTS}, now)
 
         demo_history.load(s, config, now, admin=users["admin@vigil.example"], primary=primary, secondary=secondary)
         status_pages = {"acme": f"{base_url}/status/acme"}
@@ -137,8 +155,31 @@ def load(db: Database, config: dict[str, Any], now: datetime) -> dict[str, Any]:
         f"'{{\"routing_key\": \"{ev2['key']}\", \"event_action\": \"trigger\", \"dedup_key\": \"disk-web-2\", "
         f"\"payload\": {{\"summary\": \"Disk 95% full on web-2\", \"source\": \"web-2\", \"severity\": \"critical\"}}}}'"
     )
-    return {"url": base_url, "logins": logins, "integration_keys": keys, "curl": curl, "channels": channel_lines,
-            "oncall": oncall, "incident_url": f"{base_url}/incidents/by-key/disk-web-2", "status_pages": status_pages}
+    return {"url": base_url, "logins": logins, "integration_keys": keys, "heartbeats": beats, "curl": curl, "channels": channel_lines,
+            "oncall": oncall, "incident_url": f"{base_url}/incidents/by-key/disk-web-2", "mail": mail,
+            "status_pages": status_pages}
+
+
+def _mail(s: Session, config: dict[str, Any], clients: dict[str, Client], now: datetime) -> dict[str, Any]:
+    """Turn the mail listener on (the demo's domain, unless VIGIL_MAIL_DOMAIN is set) and let each
+    client's ops address open incidents; everyone else is held for review."""
+    domain = config.get("MAIL_DOMAIN")
+    if not domain:
+        if s.get(Setting, DOMAIN_SETTING) is None:
+            s.add(Setting(key=DOMAIN_SETTING, value=DEMO_DOMAIN, created_at=now))
+        domain = configured_domain(s, config) or DEMO_DOMAIN
+    addresses, senders = {}, {}
+    for slug, client in clients.items():
+        row = s.get(ClientMail, client.id)
+        if row is None:
+            row = ClientMail(client_id=client.id, allowed_senders=[f"ops@{slug}.example"], unknown_senders="hold",
+                             reopen_days=7, rate_per_hour=30, enabled=True)
+            s.add(row)
+        addresses[slug] = f"{local_part_of(client, row)}@{domain}"
+        senders[slug] = f"ops@{slug}.example"
+    host = config.get("MAIL_HOST") or "127.0.0.1"
+    return {"smtp": f"{'127.0.0.1' if host == '0.0.0.0' else host}:{config.get('MAIL_PORT') or 2525}",
+            "addresses": addresses, "allowed_senders": senders}
 
 
 def _on_call_now(s: Session, layers: dict[str, int], now: datetime) -> list[dict[str, Any]]:
@@ -225,11 +266,18 @@ def describe(info: dict[str, Any]) -> str:
     lines += ["", "Integration keys:"]
     for k in info["integration_keys"]:
         lines.append(f"  {k['client']:<7} {k['service']:<14} {k['source']:<13} {k['key']}")
+    lines += ["", "Heartbeats (ping with curl -fsS URL; add /start or /fail):"]
+    for h in info["heartbeats"]:
+        lines.append(f"  {h['client']:<7} {h['service']:<14} {h['name']}: {h['ping_url']}")
     lines += ["", f"{SCHEDULE}: Primary and Secondary hand off on Mondays at 09:00 (Europe/Paris).", "On call now:"]
     for o in info.get("oncall", []):
         lines.append(f"  {o['layer']:<10} {o['name'] or 'nobody'}" + (f" ({o['email']})" if o["email"] else ""))
     lines += ["One night next week the Secondary is an open slot (see /open-slots); the last three weeks of",
               "incidents, the runbooks and the connection info are in place (see /incidents and /clients)."]
+    mail = info["mail"]
+    lines += ["", f"Client e-mail (`vigil serve` runs the listener on {mail['smtp']}); send a test mail:",
+              f"  swaks --server {mail['smtp']} --from {mail['allowed_senders']['acme']} --to {mail['addresses']['acme']} "
+              "--header 'Subject: The web shop is down'"]
     lines += ["", "Notification channels:", *(f"  {c}" for c in info["channels"]),
               "  Every demo user also has the recording channel: each page shows on the incident's timeline.",
               "", "Fire an alert (Globex, 1-hour SLA):", f"  {info['curl']}",

@@ -19,7 +19,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from .. import incidents
 from ..clients import handover
+from ..incidents import heartbeats
 from ..schedules import gap_watch, readiness
 from ..status import maintenance
 
@@ -52,6 +54,12 @@ def registered(config: dict[str, Any]) -> list[Periodic]:
         Periodic("gaps_warned", seconds("SCHEDULE_CHECK_SECONDS", 300), lambda s, now: gap_watch.warn(s, now, warn_ahead)),
         Periodic("handovers_walked", seconds("HANDOVER_CHECK_SECONDS", 10), handover.walk),
         Periodic("shift_starts", seconds("SHIFT_CHECK_SECONDS", 30), lambda s, now: readiness.run(s, now, ready)),
+        # Often: a /fail ping must open its incident within a second or so. Each look is one
+        # indexed query that finds nothing, most of the time.
+        Periodic("heartbeats_watched", seconds("HEARTBEAT_CHECK_SECONDS", 1), heartbeats.watch),
+        # Client e-mail stored (250 answered) but not processed: the listener died in between.
+        Periodic("mail_swept", seconds("MAIL_SWEEP_SECONDS", 15),
+                 lambda s, now: incidents.sweep_mail(s, now, int(config.get("MAIL_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)))),
         # Maintenance windows start and end by the clock (their pages are held by intake itself).
         Periodic("maintenance_walked", seconds("MAINTENANCE_CHECK_SECONDS", 15),
                  lambda s, now: maintenance.walk(s, now, base, secret)),

@@ -16,6 +16,7 @@ from .. import audit
 from ..clients import handover
 from ..errors import ActionError
 from ..models import Incident, Operation, Status, User
+from ..notify import client_mail
 from .firing import fire_step
 from .record import (
     Actor,
@@ -121,6 +122,8 @@ def _acknowledge(session: Session, inc: Incident, actor: Actor, now: datetime, h
     stop_escalation(session, inc)
     note(session, inc, "acknowledged", actor, f"Acknowledged by {actor.label}{how}.", now)
     publish(session, inc, "acknowledged", now)
+    if inc.source == "email" and actor.user is not None:  # the client who wrote is told someone is on it
+        client_mail.acknowledged(session, inc, now)
 
 
 def claim_slot(
@@ -228,4 +231,46 @@ def resolve(session: Session, incident_id: int, actor: Actor, summary: Any, now:
     note(session, inc, "resolved", actor, f"Resolved by {actor.label}" + (f": {text}" if text else "."), now)
     audit.human(session, "incident.resolved", actor, inc, now)
     publish(session, inc, "resolved", now)
+    if inc.source == "email":  # the client who wrote gets the summary
+        client_mail.resolved(session, inc, now)
     return Outcome("resolved", f"#{inc.number} resolved.", inc)
+
+
+def reopen(session: Session, incident_id: int, actor: Actor, why: str, now: datetime) -> Outcome:
+    """A resolved incident is open again (a client's reply within the reopen window): it escalates
+    from the first step, with a new response deadline. The timeline's "reopened" entry keeps what
+    the first round was (reports count reopened incidents from it)."""
+    inc = lock(session, incident_id, actor)
+    if inc.status != Status.resolved.value:
+        return Outcome("not_resolved", f"#{inc.number} is not resolved.", inc, 409)
+    before = {"resolved_at": _iso(inc.resolved_at), "responded_at": _iso(inc.responded_at),
+              "sla_breached_at": _iso(inc.sla_breached_at), "response_deadline": _iso(inc.response_deadline)}
+    minutes = inc.policy.response_minutes if inc.policy else 60
+    inc.status = Status.triggered.value
+    inc.resolved_at = inc.resolved_by_id = inc.resolution_summary = None
+    inc.acknowledged_at = inc.acknowledged_by_id = inc.ack_timeout_at = None
+    inc.responded_at = inc.sla_breached_at = None
+    inc.response_deadline = now + timedelta(minutes=minutes)
+    inc.esc_step, inc.esc_loop, inc.next_escalation_at = 0, 0, now
+    inc.last_alert_at = now
+    note(session, inc, "reopened", actor, f"Reopened: {why}", now, previous=before)
+    publish(session, inc, "reopened", now, reason=why)
+    return Outcome("reopened", f"#{inc.number} reopened.", inc)
+
+
+def write_to_client(session: Session, incident_id: int, actor: Actor, text: Any, now: datetime,
+                    *, reply_domain: str = "") -> Outcome:
+    """An engineer writes to the client from the incident screen; the answer threads back here."""
+    body = checked_text(text, "text")
+    inc = lock(session, incident_id, actor)
+    to = client_mail.write(session, inc, actor.label, body, now, reply_domain=reply_domain)
+    if to is None:
+        raise ActionError(f"#{inc.number} has nobody to write to: it did not come by e-mail and "
+                          f"{inc.client.name} has no hand-over address", 409)
+    note(session, inc, "client_mail_out", actor, f"Wrote to {to}: {body}", now, to=to)
+    publish(session, inc, "client_mailed", now, to=to)
+    return Outcome("sent", f"Your message to {to} is on its way.", inc, data={"to": to})
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.isoformat() if t else None

@@ -90,10 +90,13 @@ def fire_step(
 
     user_ids: list[int] = []
     notes: list[str] = []
+    why: list[str] = []
     for target in step.targets:
         found, label = cache.target(session, target, now)
         if not found:
             notes.append(f"{label}: nobody on call")
+        elif len(found) > 1:
+            why.append(label)  # a layer held by two (an outgoing engineer kept responsible): say so
         user_ids += [u for u in found if u not in user_ids]
     users = cache.people(session, user_ids)
 
@@ -113,7 +116,7 @@ def fire_step(
         purpose = "help" if inc.status == Status.acknowledged.value else "page"
         planned = plan_pages(session, inc, firing_id, users, now, purpose)
         unreachable = [u.name for u in users if not any(n.user_id == u.id for n in planned)]
-        msg = f"{label}: notifying {', '.join(u.name for u in users)}."
+        msg = f"{label}: notifying {', '.join(u.name for u in users)}" + (f" ({'; '.join(why)})." if why else ".")
         if manual:
             msg = f"Escalated by hand by {who.label}. " + msg
         if lateness >= 5000:

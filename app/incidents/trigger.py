@@ -7,10 +7,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -83,11 +82,70 @@ class IngestResult:
     incident_id: int | None
 
 
+@dataclass(frozen=True)
+class _AlertStep:
+    """One alert as a group-commit step (batching.GroupCommit)."""
+
+    target: IntakeTarget
+    ev: IntakeEvent
+    payload: Any
+    now: datetime
+
+    def __call__(self, session: Session) -> IngestResult:
+        return ingest(session, self.target, self.ev, self.payload, self.now)
+
+    @staticmethod
+    def run_many(session: Session, steps: list[_AlertStep]) -> list[IngestResult]:
+        """A group's alerts with one lock key, in arrival order. A run of triggers with an
+        explicit key (a storm's repeats of one alert) is written as the first of them, then the
+        rest at once: one count update, one timeline line and one event for all of them, and
+        each one's raw payload kept (an alert row each)."""
+        out: list[IngestResult] = []
+        at = 0
+        while at < len(steps):
+            first, end = steps[at], at + 1
+            if first.ev.action == "trigger" and first.ev.dedup_key:
+                while end < len(steps) and steps[end].ev.action == "trigger":
+                    end += 1
+            if end - at == 1:
+                out.append(first(session))
+            else:
+                out += _repeats(session, steps[at:end])
+            at = end
+        return out
+
+
 def ingest_steps(target: IntakeTarget, parsed: list[IntakeEvent], payload: Any, now: datetime) -> list[Step]:
     """A request's alerts as group-commit steps (batching.GroupCommit), each keyed by the incident
-    it locks, (service, dedup key): concurrent requests' alerts then share a transaction."""
-    return [((target.service_id, ev.dedup_key or ""), partial(ingest, target=target, ev=ev, payload=payload, now=now))
-            for ev in parsed]
+    it locks, (service, dedup key): concurrent requests' alerts then share a transaction, and a
+    group's repeats of one alert are written together (_AlertStep.run_many)."""
+    return [((target.service_id, ev.dedup_key or ""), _AlertStep(target, ev, payload, now)) for ev in parsed]
+
+
+_COUNT_REPEATS = (
+    update(_T).where(_T.c.id == bindparam("b_id"))
+    .values(alert_count=_T.c.alert_count + bindparam("b_repeats"), last_alert_at=bindparam("b_at"))
+    .returning(_T.c.alert_count)
+)
+
+
+def _repeats(session: Session, steps: list[_AlertStep]) -> list[IngestResult]:
+    """Triggers of one alert key, in arrival order: the first opens the incident or attaches to
+    the open one (and locks it), the rest are counted in with one statement; the repeats get one
+    timeline line and one event between them."""
+    first, rest = steps[0], steps[1:]
+    target, dedup = first.target, first.ev.dedup_key or ""
+    incident_id, created = trigger(session, target, first.ev, dedup, first.now, say_repeat=False)
+    last = max(s.now for s in steps)
+    count = session.connection().execute(
+        _COUNT_REPEATS, {"b_id": incident_id, "b_repeats": len(rest), "b_at": last}).scalar_one()
+    repeats = len(rest) + (0 if created else 1)
+    _said_repeat(session, target, incident_id, count, last, repeats)
+    out = []
+    for s, outcome in zip(steps, ["created" if created else "attached"] + ["attached"] * len(rest), strict=True):
+        _keep_alert(session, s.target, s.ev, dedup, s.payload, s.now, outcome, incident_id)
+        out.append(IngestResult(outcome, dedup, incident_id))
+    return out
 
 
 def write_alerts(
@@ -119,12 +177,18 @@ def ingest(session: Session, target: IntakeTarget, ev: IntakeEvent, payload: Any
                 outcome = acknowledge(session, incident_id, actor, now).outcome
             else:
                 outcome = resolve(session, incident_id, actor, f"Resolved by {target.source}: the alert cleared.", now).outcome
+    _keep_alert(session, target, ev, dedup, payload, now, outcome, incident_id)
+    return IngestResult(outcome, dedup, incident_id)
+
+
+def _keep_alert(session: Session, target: IntakeTarget, ev: IntakeEvent, dedup: str, payload: Any, now: datetime,
+                outcome: str, incident_id: int | None) -> None:
+    """The raw alert, kept whatever became of it (written at commit, with the others)."""
     events.append_at_commit(session, _ALERTS, {
         "incident_id": incident_id, "service_id": target.service_id, "integration_key_id": target.key_id,
         "source": target.source, "action": ev.action, "dedup_key": dedup, "summary": ev.summary,
         "outcome": outcome, "received_at": now, "payload": payload,
     })
-    return IngestResult(outcome, dedup, incident_id)
 
 
 def find_open(session: Session, service_id: int, dedup_key: str) -> int | None:
@@ -132,10 +196,11 @@ def find_open(session: Session, service_id: int, dedup_key: str) -> int | None:
 
 
 def trigger(
-    session: Session, target: IntakeTarget, ev: IntakeEvent, dedup_key: str, now: datetime
+    session: Session, target: IntakeTarget, ev: IntakeEvent, dedup_key: str, now: datetime, *, say_repeat: bool = True
 ) -> tuple[int, bool]:
     """Open an incident, or attach to the open one with the same dedup key (no new page).
-    Returns (incident id, created)."""
+    Returns (incident id, created). `say_repeat=False`: the caller writes the repeat's timeline
+    line and event itself (a group's repeats, together)."""
     conn = session.connection()
     values, decision = _new_incident(target, ev, dedup_key, now)
     if conn.dialect.name == "postgresql":
@@ -151,11 +216,21 @@ def trigger(
     if count == 1:
         _opened(session, incident_id, target, values, decision, ev, now)
         return incident_id, True
+    if say_repeat:
+        _said_repeat(session, target, incident_id, count, now, 1)
+    return incident_id, False
+
+
+def _said_repeat(session: Session, target: IntakeTarget, incident_id: int, count: int, now: datetime,
+                 repeats: int) -> None:
+    if repeats < 1:
+        return
+    times = "" if repeats == 1 else f" {repeats} times"
     note_id(session, incident_id, "alert_repeated", Actor.system(target.source),
-             f"The alert fired again ({count} alerts); no new page.", now, at_commit=True, alert_count=count)
+            f"The alert fired again{times} ({count} alerts); no new page.", now, at_commit=True, alert_count=count,
+            **({"repeats": repeats} if repeats > 1 else {}))
     events.publish(session, "incident.alert_repeated", now=now, incident_id=incident_id, client_id=target.client_id,
                    data={"incident": {"id": incident_id, "alert_count": count, "last_alert_at": now.isoformat()}})
-    return incident_id, False
 
 
 def _new_incident(target: IntakeTarget, ev: IntakeEvent, dedup_key: str, now: datetime) -> tuple[dict[str, Any], Any]:

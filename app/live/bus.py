@@ -38,9 +38,27 @@ def event_dict(e: Event) -> dict[str, Any]:
             "client_id": e.client_id, "data": e.data}
 
 
+class LiveEvent(dict):  # type: ignore[type-arg]
+    """An event as the follower hands it to every subscriber of this process: the same object
+    for all of them, so its WebSocket frame is serialised once per process, not once a viewer."""
+
+    __slots__ = ("_frame",)
+
+    def frame(self) -> str:
+        try:
+            return self._frame
+        except AttributeError:
+            self._frame: str = dumps({"type": "event", "event": self})
+            return self._frame
+
+
 class Subscription:
-    def __init__(self, bus: EventBus, maxsize: int = 1000) -> None:
+    """One socket's queue of events. `scope`: the client ids whose events it may see (None: all);
+    the follower puts nothing else in it, so a storm at one client wakes nobody who cannot see it."""
+
+    def __init__(self, bus: EventBus, maxsize: int = 1000, scope: frozenset[int] | None = None) -> None:
         self.bus = bus
+        self.scope = scope
         self.queue: queue.Queue[dict[str, Any]] = queue.Queue(maxsize)
         self.overflowed = False  # the client fell behind: it must reconnect and catch up
 
@@ -98,9 +116,9 @@ class EventBus:
 
     # --- following side -----------------------------------------------------------------------
 
-    def subscribe(self) -> Subscription:
+    def subscribe(self, scope: frozenset[int] | None = None) -> Subscription:
         self.start()
-        sub = Subscription(self)
+        sub = Subscription(self, scope=scope)
         with self._lock:
             self._subs.add(sub)
         return sub
@@ -175,14 +193,16 @@ class EventBus:
 
     def _deliver_new(self) -> None:
         while True:
-            batch = self.replay(self.last_id)
+            batch = [LiveEvent(ev) for ev in self.replay(self.last_id)]
             if not batch:
                 return
             with self._lock:
                 subs = list(self._subs)
             for ev in batch:
+                client_id = ev["client_id"]
                 for sub in subs:
-                    sub.put(ev)
+                    if sub.scope is None or client_id in sub.scope:
+                        sub.put(ev)
             self.last_id = batch[-1]["id"]
             if len(batch) < 500:
                 return

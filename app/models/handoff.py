@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .core import Base, BigId, Client, Incident, User
@@ -93,6 +93,9 @@ class ShiftStart(Base):
     ready_at: Mapped[datetime | None]
     ready_via: Mapped[str | None] = mapped_column(String(32))
     reported_at: Mapped[datetime | None]  # the manager (and the outgoing engineer) were told
+    # Set with reported_at when the team tells the outgoing engineer: until the incoming one
+    # confirms, the layer's pages go to both (schedules/rosters.layer_oncall).
+    outgoing_stays: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
     previous_user: Mapped[User | None] = relationship(foreign_keys=[previous_user_id])

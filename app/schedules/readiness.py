@@ -250,17 +250,18 @@ def report_unconfirmed(session: Session, now: datetime, settings: Settings) -> i
         ShiftStart.ends_at > now)).scalars().all()
     done = 0
     for row in due:
-        if not _claim(session, row.id, "reported_at", now):
+        outgoing = row.previous_user if row.previous_user and row.previous_user.active else None
+        stays = outgoing is not None and settings.tell_outgoing
+        if not _claim(session, row.id, "reported_at", now, outgoing_stays=stays):
             continue
         done += 1
         minutes = int(settings.confirm.total_seconds() // 60)
-        outgoing = row.previous_user if row.previous_user and row.previous_user.active else None
         text = (f"{row.user.name} has not confirmed the start of their shift ({row.label}, since "
                 f"{row.starts_at:%H:%M} UTC) within {minutes} min: their phone may not wake them.")
-        if outgoing is not None and settings.tell_outgoing:
-            text += f" {outgoing.name} stays responsible until they do."
+        if stays:
+            text += f" {outgoing.name} stays responsible until they do, and is paged with them."
         plan_message(session, staff_ids(session), text, now)
-        if outgoing is not None and settings.tell_outgoing:
+        if stays:
             plan_message(session, [outgoing.id], text, now, kinds=None)
         events.publish(session, "shift.unconfirmed", now=now, data={
             "shift_start": row.id, "user": {"id": row.user_id, "name": row.user.name}, "label": row.label,

@@ -26,6 +26,7 @@ from ..models import (
     Schedule,
     ScheduleLayer,
     ScheduleOverride,
+    ShiftStart,
     User,
 )
 from . import rotations as pure
@@ -211,9 +212,20 @@ def layer_oncall(session: Session, layer_id: int, now: datetime) -> tuple[list[i
     person = c.execute(_PERSON, {"id": uid}).first()
     if person is None or not person.active:
         return [], f"{label} ({person.name if person else f'user #{uid}'} is deactivated)"
+    # A start not confirmed in time, whose outgoing engineer the team keeps responsible: both.
+    stays = c.execute(_OUTGOING_STAYS, {"layer": layer_id, "user": uid, "now": now}).first()
+    if stays is not None and stays.id != uid and stays.active:
+        return [uid, stays.id], f"{label}, and {stays.name} until {person.name} confirms the shift"
     return [uid], label
 
 
+_SS, _U = ShiftStart.__table__, User.__table__.c
+_OUTGOING_STAYS = (
+    select(_U.id, _U.name, _U.active).join(_SS, _SS.c.previous_user_id == _U.id)
+    .where(_SS.c.layer_id == bindparam("layer"), _SS.c.user_id == bindparam("user"), _SS.c.outgoing_stays,
+           _SS.c.ready_at.is_(None), _SS.c.starts_at <= bindparam("now"), _SS.c.ends_at > bindparam("now"))
+    .order_by(_SS.c.starts_at.desc()).limit(1)
+)
 # Overlapping overrides: the latest (highest id) wins, as in pure.oncall_at.
 _OVERRIDE_AT = (
     select(_O.id).where(_O.layer_id == bindparam("layer"), _O.starts_at <= bindparam("now"),

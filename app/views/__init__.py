@@ -18,10 +18,12 @@ def register(app: Flask) -> None:
         contact_rules,
         handover,
         health,
+        heartbeats,
         intake,
         keys,
         links,
         live,
+        mail,
         manage,
         notify,
         oncall,
@@ -37,13 +39,13 @@ def register(app: Flask) -> None:
         twilio,
     )
 
-    for module in (auth, api, intake, health, pages, pwa, admin, oncall, schedules, allowances, runbooks, notify, links, twilio):
+    for module in (auth, api, mail, intake, health, pages, pwa, admin, oncall, schedules, allowances, runbooks, notify, links, twilio):
         app.register_blueprint(module.bp)
     app.register_blueprint(api.docs)
-    app.config.setdefault("SOCK_SERVER_OPTIONS", {"ping_interval": 25})
+    app.config.setdefault("SOCK_SERVER_OPTIONS", {"ping_interval": 25, "thread_class": live.ReaderThread})
     live.sock.init_app(app)
     app.before_request(live.refuse_before_handshake)
     app.before_request(status.refuse_before_handshake)
     app.before_request(status.viewers_to_their_page)
-    for bp in (handover.bp, readiness.bp, contact_rules.bp, profile.bp, overview.bp, manage.bp, account.bp, admin_security.bp, connections.api, connections.pages, keys.bp, access_reports.bp, status.bp, status_admin.bp, status_admin.api):
+    for bp in (handover.bp, readiness.bp, contact_rules.bp, profile.bp, overview.bp, manage.bp, account.bp, admin_security.bp, connections.api, connections.pages, keys.bp, heartbeats.bp, access_reports.bp, status.bp, status_admin.bp, status_admin.api):
         app.register_blueprint(bp)

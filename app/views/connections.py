@@ -21,6 +21,7 @@ from .. import access
 from ..clients import connections, runbooks
 from ..clients.connections import KINDS, ConnectionInfoError
 from ..clients.crypto import vault_for
+from ..intake import heartbeat_schedule, heartbeats
 from ..models import Client, ConnectionInfo
 from ..web import db_session, fail, json_body, now, user
 from ..web.httpsec import no_store
@@ -123,7 +124,16 @@ def client_page(slug: str) -> Any:
         conns, shown = [], False  # a client viewer is not told that connection info exists
     books = [] if user().has_role("client_viewer") else runbooks.for_client(s, user(), client.id)
     return render_template("client.html", client=client, connections=conns, show_connections=shown,
-                           staff=access.is_staff(user()), runbooks=books)
+                           staff=access.is_staff(user()), runbooks=books, heartbeats=_heartbeats(client.id))
+
+
+def _heartbeats(client_id: int) -> list[dict[str, Any]]:
+    """The client's heartbeat monitors and their state now (every service's), for its page."""
+    s, at = db_session(), now()
+    services = [svc.id for svc in s.get_one(Client, client_id).services]
+    return [{"m": m, "state": heartbeat_schedule.status(heartbeats.schedule_of(m), m.state, m.last_ping_at,
+                                                        m.last_start_at, at)}
+            for m in heartbeats.monitors_of(s, services)]
 
 
 @pages.post("/connections/<int:conn_id>/reveal")

@@ -77,7 +77,8 @@ def add() -> Any:
         s.rollback()
         return _page(e.message, e.status)
     s.commit()
-    flash(f"{m.address} added: send it a test to check it works." if created else f"{m.address} was already there.",
+    # Sentences start with a word, not the address: the flash's first letter is drawn as a capital.
+    flash(f"Added {m.address}: send it a test to check it works." if created else f"Already there: {m.address}.",
           "ok")
     return redirect(url_for("contact_rules.page"))
 
@@ -89,7 +90,7 @@ def remove(method_id: int) -> Any:
     m = contacts.mine(s, user(), method_id)
     s.delete(m)
     s.commit()
-    flash(f"{m.address if m.kind != 'push' else m.label or 'The device'} removed.", "ok")
+    flash(f"Removed {m.address if m.kind != 'push' else m.label or 'the device'}.", "ok")
     return redirect(url_for("contact_rules.page"))
 
 

@@ -10,10 +10,12 @@ from sqlalchemy import func, select
 
 from .. import access, incidents
 from ..clients import connections, handover, runbooks
+from ..clients import mail as client_mails
 from ..engine.heartbeat import engine_status
 from ..errors import ActionError
 from ..incidents import Actor
 from ..incidents.next_page import next_page
+from ..intake.mail.recipients import configured_domain
 from ..models import OPEN_STATUSES, Event, Incident
 from ..notify import channels as server_channels
 from ..schedules.home import build
@@ -81,9 +83,11 @@ def incident_detail(incident_id: int) -> Any:
     except access.Denied:
         conns = []  # a client viewer is not told that connection info exists
     found = handover.state(s, inc)
+    staff_view = not u.has_role("client_viewer")
     return render_template("incident.html", inc=inc, timeline=timeline, connections=conns,
                            runbooks=runbooks.for_incident(s, u, inc), next=next_page(s, inc),
-                           handover=found, chain=found.chain if found else [])
+                           handover=found, chain=found.chain if found else [],
+                           mails=client_mails.of_incident(s, inc.id) if staff_view else [], staff_view=staff_view)
 
 
 ACTIONS = {
@@ -93,6 +97,8 @@ ACTIONS = {
     "log": lambda s, i, a, f, t: incidents.log_action(s, i, a, f.get("text"), t),
     "handover": lambda s, i, a, f, t: incidents.hand_over(s, i, a, f.get("reason"), t),
     "resolve": lambda s, i, a, f, t: incidents.resolve(s, i, a, f.get("summary"), t),
+    "client-mail": lambda s, i, a, f, t: incidents.write_to_client(
+        s, i, a, f.get("text"), t, reply_domain=configured_domain(s, current_app.config) or ""),
 }
 
 

@@ -16,7 +16,16 @@ from ..accounts import logins
 from ..errors import ActionError, Denied
 from ..models import User
 from . import httpsec, markdown
-from .plumbing import ApiError, BoundedInt, db_session, error_page, error_response, now, wants_json
+from .plumbing import (
+    READ_ONLY_PATHS,
+    ApiError,
+    BoundedInt,
+    db_session,
+    error_page,
+    error_response,
+    now,
+    wants_json,
+)
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
@@ -51,7 +60,8 @@ def init_app(app: Flask) -> None:
         if u is None or not u.active or str(u.session_version) != version:
             return None
         # The device's session must still be live (logging out revokes it server-side).
-        if logins.live_session(db_session(), u, session.get("sid"), now()) is None:
+        touch = request.path not in READ_ONLY_PATHS  # its last-seen time: bookkeeping, not worth a write lock
+        if logins.live_session(db_session(), u, session.get("sid"), now(), touch=touch) is None:
             return None
         return u
 

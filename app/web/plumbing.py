@@ -41,9 +41,16 @@ def vigil() -> Any:
     return current_app.extensions["vigil"]
 
 
+# Requests that only read: a WebSocket handshake (who is asking, what they may see). On SQLite
+# they take no write lock, so a crowd of viewers reconnecting at once (a restart) never queues
+# behind, or starves, the requests that write.
+READ_ONLY_PATHS = frozenset({"/ws"})
+
+
 def db_session() -> Session:
     if "db_session" not in g:
-        g.db_session = vigil().db.session()
+        db = vigil().db
+        g.db_session = db.Session(bind=db.read_engine) if request.path in READ_ONLY_PATHS else db.session()
     return g.db_session
 
 

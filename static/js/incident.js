@@ -45,19 +45,22 @@ async function refresh() {
     return li;
   }));
   if (inc.status !== "triggered") document.getElementById("next-step").hidden = true;
-  else refreshNextStep();
+  refreshFromPage(inc.status === "triggered" ? ["next-step", "handover-slot"] : ["handover-slot"]);
 }
 
-/* "M+30: Alice Martin will be paged at 02:29": re-read from the page, which computes it. */
-async function refreshNextStep() {
+/* What the page computes, re-read from it: "M+30: Alice Martin will be paged at 02:29", and the
+ * hand-over card ("waiting on Acme's team since 17:42 — 3 attempts", then who took it). */
+async function refreshFromPage(ids) {
   const resp = await fetch(location.pathname, { credentials: "same-origin" }).catch(() => null);
   if (!resp || !resp.ok) return;
   const doc = new DOMParser().parseFromString(await resp.text(), "text/html");
-  const fresh = doc.getElementById("next-step");
-  const mine = document.getElementById("next-step");
-  if (fresh && mine) {
-    mine.replaceWith(fresh);
-    redrawTimes(fresh.parentNode);
+  for (const elementId of ids) {
+    const fresh = doc.getElementById(elementId);
+    const mine = document.getElementById(elementId);
+    if (fresh && mine) {
+      mine.replaceWith(fresh);
+      redrawTimes(fresh.parentNode);
+    }
   }
 }
 
@@ -96,6 +99,7 @@ const ACTIONS = {
   log: (form) => ({ path: "actions", body: { text: form.elements.text.value } }),
   handover: (form) => ({ path: "handover", body: { reason: form.elements.reason.value } }),
   resolve: (form) => ({ path: "resolve", body: { summary: form.elements.summary.value } }),
+  "client-mail": (form) => ({ path: "client-mail", body: { text: form.elements.text.value } }),
 };
 
 const FIELDS = [

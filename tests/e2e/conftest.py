@@ -100,6 +100,18 @@ def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[by
         return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
 
 
+def _heartbeat(db: Database, world: World) -> None:
+    """A heartbeat monitor of Acme's web shop with a ping and a failure, for its screen."""
+    from app.intake import heartbeats
+    from app.models import Service
+
+    now = datetime.now(UTC)
+    with db.transaction() as s:
+        m = heartbeats.create(s, s.get(Service, world.acme_web), heartbeats.MonitorInput("nightly backup", 86400, 3600), now)
+        heartbeats.ping(s, m, "success", now, "http", "dump ok", "10.0.0.7")
+        heartbeats.ping(s, m, "fail", now, "http", "pg_dump: error: connection refused", "10.0.0.7")
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     if not Path(CHROMIUM).exists():
@@ -110,6 +122,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     migrate.upgrade(db)
     use_hash_profile("CHEAPEST")
     world = build_world(db, datetime.now(UTC))
+    _heartbeat(db, world)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     encryption_key = generate_key()

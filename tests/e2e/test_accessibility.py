@@ -18,7 +18,8 @@ ENGINEER = ["/", "/incidents", "/schedules", "/me/shifts", "/open-slots", "/clie
             "/no-such-page", "/reports/allowances", "/settings/contact"]
 MANAGER = ["/", "/admin", "/admin/clients/1", "/admin/clients/new", "/admin/policies/new", "/admin/policies/1",
            "/admin/people/4", "/admin/users/new", "/admin/pools/1", "/reports/allowances", "/reports/access?client=acme",
-           "/schedules/new", "/schedules", "/incidents", "/clients/acme/contacts", "/clients/acme/status"]
+           "/schedules/new", "/schedules", "/incidents", "/clients/acme/contacts", "/services/1/heartbeats",
+           "/clients/acme", "/clients/acme/status"]
 ADMIN = ["/admin/users", "/admin/security", "/admin/audit", "/"]
 VIEWER = ["/status/acme", "/me", "/settings/security"]  # "/", "/incidents", "/clients": their status page
 SERIOUS = ("serious", "critical")

@@ -187,3 +187,96 @@ def test_a_wrong_login_keeps_the_email(new_phone, server) -> None:
     assert page.input_value("input[name=email]") == "alice@vigil.test"
     assert page.evaluate("document.activeElement.name") == "password"
     assert "Check both and try again" in page.inner_text("p.error")
+
+
+def test_an_engineer_adds_an_address_tests_it_sets_night_rules_and_removes_it_on_the_phone(new_phone, server) -> None:
+    page = new_phone().new_page()
+    login(page, "alice")
+    page.goto("/settings/contact")
+    address = f"alice.{int(time.time() * 1000)}@example.com"
+    page.select_option("#add-method select[name=kind]", "email")
+    page.fill("#add-method input[name=address]", address)
+    page.fill("#add-method input[name=label]", "personal")
+    page.click("#add-method button")
+    assert page.locator(".flash.ok").inner_text() == f"Added {address}: send it a test to check it works."
+    method = page.locator("#contact-methods li.method", has_text=address)
+    assert "Never reached yet." in method.inner_text()
+
+    # The test goes through the engine; this server has no SMTP relay, so the page must say the
+    # test did not arrive, and why, instead of leaving the engineer to believe it did.
+    page.click(f"button[aria-label='Send a test to {address}']")
+    assert page.locator(".flash").first.inner_text().startswith(("Test queued", "E-mail"))
+    deadline = time.monotonic() + 20
+    while "Last test" not in method.inner_text() or "waiting to be sent" in method.inner_text():
+        assert time.monotonic() < deadline, method.inner_text()
+        page.wait_for_timeout(300)
+        page.reload()
+    assert "FAILED" in method.inner_text() or "not sent" in method.inner_text(), method.inner_text()
+
+    # At night, high urgency pages by push only, then a call after 5 minutes.
+    blank = page.locator("fieldset.window", has_text="Add a time window").first  # high urgency's
+    assert blank.locator("input[name$=_start]").get_attribute("name").startswith("high_")
+    blank.locator("input[name$=_start]").fill("22:00")
+    blank.locator("input[name$=_end]").fill("08:00")
+    for kind in ("push", "voice"):
+        blank.locator(f"input[name$=_{kind}]").check()
+    blank.locator("select[name$=_voice_delay]").select_option("5")
+    page.click("#rules button.primary")
+    assert page.locator(".flash.ok").inner_text() == "Notification rules saved."
+    night = page.locator("fieldset.window", has_text="From 22:00 to 08:00")
+    assert night.locator("input[name$=_push]").is_checked() and night.locator("input[name$=_voice]").is_checked()
+    assert not night.locator("input[name$=_sms]").is_checked()
+    assert night.locator("select[name$=_voice_delay]").input_value() == "5"
+    screenshot(page, "engineer-contact-methods-phone")
+
+    page.click(f"button[aria-label='Remove {address}']")
+    assert page.locator(".flash.ok").inner_text() == f"Removed {address}."
+    assert page.locator("#contact-methods li.method", has_text=address).count() == 0
+
+
+def test_the_hand_over_card_follows_the_clients_team_live_until_someone_takes_it(new_phone, server) -> None:
+    from datetime import UTC, datetime
+
+    from app.models import ClientContact
+    from app.notify import onetime
+
+    acme = server.world.acme
+    with server.db.transaction() as s:
+        s.add(ClientContact(client_id=acme, position=0, created_at=datetime.now(UTC), hours={"kind": "always"},
+                            name="Acme hotline", role="technical hotline", email="hotline@acme.example",
+                            channels=["email"], delay_minutes=15))
+    try:
+        iid = server.post_alert("Checkout answers 500", f"handover-{time.time()}", key="acme_generic")
+        page = new_phone().new_page()
+        login(page, "alice")
+        page.goto(f"/incidents/{iid}")
+        page.fill("form[data-action=handover] input[name=reason]", "application bug in checkout")
+        page.click("form[data-action=handover] button")
+        card = page.locator("#handover .big-line")
+        card.wait_for(timeout=10_000)
+        assert card.inner_text().startswith("Waiting on Acme")
+        # The engine tells the hotline: the card counts the attempt, with no reload.
+        page.wait_for_function("() => /1 attempt/.test(document.querySelector('#handover .big-line').textContent)",
+                               timeout=15_000)
+
+        # Someone at Acme takes it through their "we have it" link: the open page says so at once.
+        with server.db.transaction() as s:
+            from app.models import Handover
+
+            h = s.query(Handover).filter_by(incident_id=iid).one()
+            link = onetime.mint(s, "handover", now=datetime.now(UTC), hours=1, base_url=server.url,
+                                contact="hotline@acme.example", handover_id=h.id, incident_id=iid)
+        import re
+
+        browser = requests.Session()  # the hotline's own browser, with no login
+        form = browser.get(link.url, timeout=10).text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+        r = browser.post(link.url, data={"name": "Hugo at the hotline", "csrf_token": token}, timeout=10)
+        assert r.status_code == 200, r.text
+        page.wait_for_function(
+            "() => document.querySelector('#handover .big-line').textContent.startsWith('Hugo at the hotline of Acme')",
+            timeout=10_000)
+        screenshot(page, "engineer-handover-taken-phone")
+    finally:
+        with server.db.transaction() as s:
+            s.query(ClientContact).filter_by(client_id=acme).delete()

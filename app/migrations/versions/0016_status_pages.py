@@ -1,7 +1,7 @@
 """status pages
 
 Revision ID: 0016
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-04 21:33:18.407094
 """
 
@@ -14,7 +14,7 @@ import app.db
 
 
 revision = '0016'
-down_revision = '0013'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 

@@ -29,9 +29,35 @@ INTAKE_RESPONSES = {
 
 
 
+def _text(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/plain": {"schema": {"type": "string"}}}}
+
+
+# Heartbeat pings: no login (the uuid is the credential), a tiny text answer; anything unknown gets
+# the same 404, whatever was wrong with it.
+PING_RESPONSES = {"200": _text("The ping counted: OK"), "404": _text("No such monitor: not found"),
+                  "503": _text("No turn to write within 120 s: nothing stored, ping again")}
+TOKEN = {"name": "token", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"},
+         "description": "The monitor's ping URL uuid (on its service's heartbeats screen)"}
+PING_BODY = {"required": False, "content": {"text/plain": {"schema": {"type": "string"}}},
+             "description": "Optional: what the job printed; the first 10,000 characters are kept"}
+
+
+def _ping(summary: str, kind: bool = False) -> dict[str, Any]:
+    params = [TOKEN, {"name": "kind", "in": "path", "required": True, "schema": {"enum": ["start", "fail"]}}] if kind else [TOKEN]
+    return {
+        "get": {"summary": summary, "security": [], "parameters": params, "responses": PING_RESPONSES},
+        "post": {"summary": summary, "security": [], "parameters": params, "requestBody": PING_BODY,
+                 "responses": PING_RESPONSES},
+    }
+
+
 SCHEMAS: dict[str, Any] = {}
 
 PATHS: dict[str, Any] = {
+    "/hb/{token}": _ping("Ping a heartbeat monitor: the job ran (HEAD too)"),
+    "/hb/{token}/{kind}": _ping("A heartbeat's run started (/start: it must end within the grace) or failed (/fail: "
+                                "an incident opens at once)", kind=True),
     "/api/v1/services/{service_id}/intake/{source}": {"post": {
         "summary": "Post an alert with an API token (ingest scope) instead of an integration key",
         "description": "For one credential that serves many services (a central monitoring system). "
