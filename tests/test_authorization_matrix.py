@@ -437,6 +437,20 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("/reports/allowances.csv", "GET"): Case(
         lambda c, r, w: f"/reports/allowances.csv?pool={c.pool_id(w)}&from=2026-02-01&to=2026-02-28",
         staff_only(302, 200)),
+    # --- reports: every role reads the clients it may see; load per engineer is the managers' --
+    ("/history", "GET"): Case(lambda c, r, w: f"/history?client={c.client_id(w)}", PAGE_SEE),
+    ("/reports", "GET"): Case(lambda c, r, w: f"/reports?client={c.client_id(w)}&by=engineer", PAGE_SEE),
+    ("/reports/load", "GET"): Case(lambda c, r, w: "/reports/load", staff_only(302, 200)),
+    ("/reports/charts/<name>.svg", "GET"): Case(
+        lambda c, r, w: f"/reports/charts/sla.svg?client={c.client_id(w)}", PAGE_SEE),
+    ("/reports/<name>.csv", "GET"): Case(lambda c, r, w: f"/reports/breaches.csv?client={c.client_id(w)}", PAGE_SEE),
+    ("/api/v1/reports/history", "GET"): Case(lambda c, r, w: f"/api/v1/reports/history?client={c.client_id(w)}",
+                                             SEE_INCIDENT),
+    ("/api/v1/reports/figures", "GET"): Case(lambda c, r, w: f"/api/v1/reports/figures?client={c.client_id(w)}",
+                                             SEE_INCIDENT),
+    ("/api/v1/reports/breaches", "GET"): Case(lambda c, r, w: f"/api/v1/reports/breaches?client={c.client_id(w)}",
+                                              SEE_INCIDENT),
+    ("/api/v1/reports/load", "GET"): Case(lambda c, r, w: "/api/v1/reports/load", staff_only(401, 200)),
     ("/pools/<int:pool_id>/rates", "POST"): Case(
         lambda c, r, w: f"/pools/{c.new_pool(w)}/rates", by_pool(302, 302, staff_only=True),
         form={"weekday": "20", "weekend": "40", "holiday": "60", "currency": "EUR", "country": "FR"}),

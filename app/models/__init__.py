@@ -4,6 +4,7 @@ from .core import *  # noqa: F403
 from .core import Base, BigId, Role, Status  # noqa: F401  (explicit for type checkers)
 from .handoff import ClientContact, HandoffLink, HandoffNote, Handover, ShiftStart  # noqa: F401
 from .notify import AckToken, DeliveryAttempt, InboundMessage, Notification, NotificationAttachment  # noqa: F401
+from .reports import Postmortem, ReportContact  # noqa: F401
 from .runbooks import Runbook  # noqa: F401
 from .schedules import *  # noqa: F403
 from .security import ApiToken, AuditEntry, ConnectionInfo, LoginSession, LoginThrottle  # noqa: F401

@@ -45,8 +45,10 @@ class Filters:
             v = (args.get(name) or "").strip()
             if not v:
                 return None
-            if not v.isdecimal() or len(v) > 12:
+            if not v.isdecimal():
                 raise ActionError(f"{name} must be a positive whole number", 400)
+            if int(v) >= 2**31:  # ids are 32-bit on PostgreSQL: no such row (and no overflow)
+                return 2**31 - 1 if name == "before" else 0
             return int(v)
 
         def choice(name: str, allowed: tuple[str, ...]) -> str | None:
@@ -60,9 +62,12 @@ class Filters:
             if not v:
                 return None
             try:
-                return date.fromisoformat(v)
+                d = date.fromisoformat(v)
             except ValueError:
                 raise ActionError(f"{name} must be a date (YYYY-MM-DD)", 400) from None
+            if not 1971 <= d.year <= 9998:
+                raise ActionError(f"{name} must be between 1971 and 9998", 400)
+            return d
 
         q = (args.get("q") or "").strip()
         if len(q) > 200:
@@ -101,7 +106,7 @@ def search(session: Session, f: Filters, *, now: datetime, visible: set[int] | N
         words = f.q.lstrip("#")
         like = "%" + f.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         match = [func.lower(Incident.summary).like(like.lower(), escape="\\"), Incident.dedup_key == f.q]
-        if words.isdecimal() and len(words) < 12:
+        if words.isdecimal() and int(words) < 2**31:
             match.append(Incident.id == int(words))
         q = q.where(or_(*match))
     if f.service_id is not None:
