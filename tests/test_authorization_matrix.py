@@ -450,6 +450,8 @@ MATRIX: dict[tuple[str, str], Case] = {
                                              SEE_INCIDENT),
     ("/api/v1/reports/breaches", "GET"): Case(lambda c, r, w: f"/api/v1/reports/breaches?client={c.client_id(w)}",
                                               SEE_INCIDENT),
+    # Prometheus: loopback (the test client's address) without a token, whoever is logged in.
+    ("/metrics", "GET"): Case(lambda c, r, w: "/metrics", same(200, 200)),
     ("/api/v1/reports/load", "GET"): Case(lambda c, r, w: "/api/v1/reports/load", staff_only(401, 200)),
     ("/pools/<int:pool_id>/rates", "POST"): Case(
         lambda c, r, w: f"/pools/{c.new_pool(w)}/rates", by_pool(302, 302, staff_only=True),

@@ -1,0 +1,162 @@
+"""Prometheus metrics at /metrics: a custom collector that reads the database at each scrape
+(a few GROUP BY queries, no per-row work in Python), so every web process answers the same and
+nothing is lost on a restart. A Grafana user charts Vigil from these without code.
+
+Names (all prefixed vigil_):
+  incidents{client,status}                      gauge: incidents by client and state (resolved included)
+  incidents_created_total{client}               counter: incidents ever created
+  incident_ack_seconds{client}                  histogram: time to first response (held time excluded)
+  incident_resolve_seconds{client}              histogram: time to resolution
+  sla_kept_total{client}, sla_missed_total{client}  counters: response deadline kept / missed
+  pages_total{channel,outcome}                  counter: pages by channel and outcome (pending, sending, sent, failed, cancelled)
+  deliveries_pending                            gauge: messages waiting to be sent (pending or sending)
+  escalation_lateness_seconds                   histogram: how late escalation steps fired after they were due
+  engine_heartbeat_age_seconds{engine}          gauge: seconds since each engine's last heartbeat
+  alerts_received_total{source}                 counter: alerts received, per intake source
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..models import Alert, Client, EngineHeartbeat, Incident, Notification, StepFiring
+from . import sql
+
+ACK_BUCKETS = (60, 300, 900, 1800, 2700, 3600, 7200, 14400)
+RESOLVE_BUCKETS = (300, 900, 1800, 3600, 7200, 14400, 28800, 86400)
+LATENESS_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60)
+DEFAULT_ALLOW = "127.0.0.0/8,::1/128"
+
+
+class Collector:
+    def __init__(self, session_factory: Callable[[], Session], clock: Callable[[], datetime]) -> None:
+        self.session_factory, self.clock = session_factory, clock
+
+    def describe(self) -> list[Metric]:
+        return []  # read at scrape time only
+
+    def collect(self) -> Iterator[Metric]:
+        s = self.session_factory()
+        try:
+            yield from _collect(s, self.clock())
+        finally:
+            s.close()
+
+
+def _collect(s: Session, now: datetime) -> Iterator[Metric]:
+    d = sql.dialect(s)
+    names = dict(s.execute(select(Client.id, Client.slug)).all())
+
+    by_state = GaugeMetricFamily("vigil_incidents", "Incidents by client and state", labels=["client", "status"])
+    created = CounterMetricFamily("vigil_incidents_created", "Incidents created", labels=["client"])
+    totals: dict[str, int] = {}
+    for cid, status, n in s.execute(select(Incident.client_id, Incident.status, func.count())
+                                    .group_by(Incident.client_id, Incident.status)):
+        slug = names.get(cid, str(cid))
+        by_state.add_metric([slug, status], n)
+        totals[slug] = totals.get(slug, 0) + n
+    for slug, n in totals.items():
+        created.add_metric([slug], n)
+    yield by_state
+    yield created
+
+    ack, res = sql.ack_seconds(d), sql.resolve_seconds(d)
+    cols = [func.count(ack), func.coalesce(func.sum(ack), 0), *[sql.count_if(ack <= b) for b in ACK_BUCKETS],
+            func.count(res), func.coalesce(func.sum(res), 0), *[sql.count_if(res <= b) for b in RESOLVE_BUCKETS],
+            sql.count_if(sql.sla_kept()), sql.count_if(sql.sla_missed(now))]
+    ack_h = HistogramMetricFamily("vigil_incident_ack_seconds", "Time to first response (time held outside coverage "
+                                  "hours excluded)", labels=["client"])
+    res_h = HistogramMetricFamily("vigil_incident_resolve_seconds", "Time to resolution", labels=["client"])
+    kept = CounterMetricFamily("vigil_sla_kept", "Incidents answered within their response deadline", labels=["client"])
+    missed = CounterMetricFamily("vigil_sla_missed", "Incidents whose response deadline was missed", labels=["client"])
+    na, nr = len(ACK_BUCKETS), len(RESOLVE_BUCKETS)
+    for row in s.execute(select(Incident.client_id, *cols).group_by(Incident.client_id)):
+        slug = names.get(row[0], str(row[0]))
+        a_count, a_sum, a_b = row[1], row[2], row[3:3 + na]
+        r_count, r_sum, r_b = row[3 + na], row[4 + na], row[5 + na:5 + na + nr]
+        ack_h.add_metric([slug], [(str(float(b)), int(v or 0)) for b, v in zip(ACK_BUCKETS, a_b, strict=True)]
+                         + [("+Inf", int(a_count))], float(a_sum))
+        res_h.add_metric([slug], [(str(float(b)), int(v or 0)) for b, v in zip(RESOLVE_BUCKETS, r_b, strict=True)]
+                         + [("+Inf", int(r_count))], float(r_sum))
+        kept.add_metric([slug], int(row[5 + na + nr] or 0))
+        missed.add_metric([slug], int(row[6 + na + nr] or 0))
+    yield from (ack_h, res_h, kept, missed)
+
+    pages = CounterMetricFamily("vigil_pages", "Pages by channel and outcome", labels=["channel", "outcome"])
+    pending = 0
+    for kind, status, n in s.execute(select(Notification.kind, Notification.status, func.count())
+                                     .group_by(Notification.kind, Notification.status)):
+        pages.add_metric([kind, status], n)
+        if status in ("pending", "sending"):
+            pending += n
+    yield pages
+    yield GaugeMetricFamily("vigil_deliveries_pending", "Messages waiting to be sent", value=pending)
+
+    lateness = StepFiring.lateness_ms / 1000.0
+    lq = select(func.count(), func.coalesce(func.sum(lateness), 0),
+                *[sql.count_if(lateness <= b) for b in LATENESS_BUCKETS]).where(StepFiring.manual.is_(False))
+    row = s.execute(lq).one()
+    late = HistogramMetricFamily("vigil_escalation_lateness_seconds", "How late escalation steps fired after they "
+                                 "were due")
+    late.add_metric([], [(str(float(b)), int(v or 0)) for b, v in zip(LATENESS_BUCKETS, row[2:], strict=True)]
+                    + [("+Inf", int(row[0]))], float(row[1]))
+    yield late
+
+    beat = GaugeMetricFamily("vigil_engine_heartbeat_age_seconds", "Seconds since each engine's last heartbeat",
+                             labels=["engine"])
+    for name, at in s.execute(select(EngineHeartbeat.name, EngineHeartbeat.beat_at)):
+        beat.add_metric([name], max(0.0, (now - at).total_seconds()))
+    yield beat
+
+    alerts = CounterMetricFamily("vigil_alerts_received", "Alerts received, per intake source", labels=["source"])
+    for source, n in s.execute(select(Alert.source, func.count()).group_by(Alert.source)):
+        alerts.add_metric([source], n)
+    yield alerts
+
+
+def registry(session_factory: Callable[[], Session], clock: Callable[[], datetime]) -> CollectorRegistry:
+    reg = CollectorRegistry(auto_describe=False)
+    reg.register(Collector(session_factory, clock))  # type: ignore[arg-type]
+    return reg
+
+
+def scrape(reg: CollectorRegistry) -> bytes:
+    return generate_latest(reg)
+
+
+def allowed(remote_addr: str | None, authorization: str | None, config: dict[str, Any]) -> bool:
+    """A scrape is answered with the configured token (Authorization: Bearer), or from an
+    address of the allow-list (VIGIL_METRICS_ALLOW; loopback by default: a Prometheus beside
+    Vigil scrapes without a token)."""
+    token = config.get("METRICS_TOKEN")
+    if token and authorization and authorization.startswith("Bearer "):
+        if secrets.compare_digest(authorization[7:].strip().encode(), str(token).encode()):
+            return True
+    try:
+        ip = ipaddress.ip_address((remote_addr or "").split("%")[0])
+    except ValueError:
+        return False
+    for net in (config.get("METRICS_ALLOW") or DEFAULT_ALLOW).split(","):
+        net = net.strip()
+        if not net:
+            continue
+        try:
+            if ip in ipaddress.ip_network(net, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
