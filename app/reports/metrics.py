@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -43,18 +43,17 @@ DEFAULT_ALLOW = "127.0.0.0/8,::1/128"
 
 
 class Collector:
-    def __init__(self, session_factory: Callable[[], Session], clock: Callable[[], datetime]) -> None:
-        self.session_factory, self.clock = session_factory, clock
+    """Reads through the scrape's own session (the request's: on SQLite a second connection
+    would wait for the request's own lock)."""
+
+    def __init__(self, session: Session, now: datetime) -> None:
+        self.session, self.now = session, now
 
     def describe(self) -> list[Metric]:
         return []  # read at scrape time only
 
     def collect(self) -> Iterator[Metric]:
-        s = self.session_factory()
-        try:
-            yield from _collect(s, self.clock())
-        finally:
-            s.close()
+        yield from _collect(self.session, self.now)
 
 
 def _collect(s: Session, now: datetime) -> Iterator[Metric]:
@@ -128,13 +127,10 @@ def _collect(s: Session, now: datetime) -> Iterator[Metric]:
     yield alerts
 
 
-def registry(session_factory: Callable[[], Session], clock: Callable[[], datetime]) -> CollectorRegistry:
+def scrape(session: Session, now: datetime) -> bytes:
+    """The exposition text, read at `now` (a registry per scrape: it holds nothing else)."""
     reg = CollectorRegistry(auto_describe=False)
-    reg.register(Collector(session_factory, clock))  # type: ignore[arg-type]
-    return reg
-
-
-def scrape(reg: CollectorRegistry) -> bytes:
+    reg.register(Collector(session, now))  # type: ignore[arg-type]
     return generate_latest(reg)
 
 

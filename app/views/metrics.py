@@ -8,7 +8,7 @@ from flask import Blueprint, Response, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from ..reports import metrics
-from ..web import vigil
+from ..web import db_session, now
 
 bp = Blueprint("metrics", __name__)
 
@@ -18,8 +18,4 @@ def scrape() -> Any:
     if not metrics.allowed(request.remote_addr, request.headers.get("Authorization"), current_app.config):
         return Response("metrics need the token (Authorization: Bearer, VIGIL_METRICS_TOKEN) from this address\n",
                         status=401, mimetype="text/plain", headers={"WWW-Authenticate": "Bearer"})
-    reg = current_app.extensions.get("vigil_metrics")
-    if reg is None:
-        v = vigil()
-        reg = current_app.extensions["vigil_metrics"] = metrics.registry(v.db.session, v.clock.now)
-    return Response(metrics.scrape(reg), mimetype=CONTENT_TYPE_LATEST)
+    return Response(metrics.scrape(db_session(), now()), mimetype=CONTENT_TYPE_LATEST)
