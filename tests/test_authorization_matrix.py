@@ -450,6 +450,13 @@ MATRIX: dict[tuple[str, str], Case] = {
                                              SEE_INCIDENT),
     ("/api/v1/reports/breaches", "GET"): Case(lambda c, r, w: f"/api/v1/reports/breaches?client={c.client_id(w)}",
                                               SEE_INCIDENT),
+    ("/incidents/<int:incident_id>/postmortem", "GET"): Case(page_incident("/postmortem"), PAGE_SEE),
+    ("/incidents/<int:incident_id>/postmortem", "POST"): Case(page_incident("/postmortem"), by_client(302, 302),
+                                                            form={"impact": "an hour of checkout"}),
+    ("/incidents/<int:incident_id>/postmortem.<fmt>", "GET"): Case(page_incident("/postmortem.md"), PAGE_SEE),
+    ("/api/v1/incidents/<int:incident_id>/postmortem", "GET"): Case(incident("/postmortem"), SEE_INCIDENT),
+    ("/api/v1/incidents/<int:incident_id>/postmortem", "PUT"): Case(incident("/postmortem"), by_client(401, 200),
+                                                                  json={"impact": "an hour of checkout"}),
     # Prometheus: loopback (the test client's address) without a token, whoever is logged in.
     ("/metrics", "GET"): Case(lambda c, r, w: "/metrics", same(200, 200)),
     ("/api/v1/reports/load", "GET"): Case(lambda c, r, w: "/api/v1/reports/load", staff_only(401, 200)),

@@ -59,7 +59,25 @@ def _get(summary: str, params: list[dict[str, Any]], schema: dict[str, Any], cod
                     "responses": {"200": json_answer(schema), **errors(*codes)}}}
 
 
+POSTMORTEM = {"type": "object", "required": ["incident_id", "impact", "root_cause", "went_well", "follow_ups"],
+              "properties": {"incident_id": {"type": "integer"}, "impact": {"type": "string"},
+                             "root_cause": {"type": "string"}, "went_well": {"type": "string"},
+                             "follow_ups": {"type": "string"}, "updated_at": TIME,
+                             "updated_by": {"type": ["string", "null"]}}}
+INCIDENT_ID = {"name": "incident_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+
 PATHS: dict[str, Any] = {
+    "/api/v1/incidents/{incident_id}/postmortem": {
+        "get": {"summary": "The incident's post-mortem fields (Markdown and PDF: /incidents/{id}/postmortem.md|.pdf)",
+                "security": SESSION, "parameters": [INCIDENT_ID],
+                "responses": {"200": json_answer(POSTMORTEM), **errors(401, 404)}},
+        "put": {"summary": "Set post-mortem fields (those sent; the others are kept): engineers, managers, admins",
+                "security": SESSION, "parameters": [INCIDENT_ID],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {k: {"type": "string", "maxLength": 20000} for k in
+                                                     ("impact", "root_cause", "went_well", "follow_ups")}}}}},
+                "responses": {"200": json_answer(POSTMORTEM), **errors(400, 401, 403, 404, 415)}},
+    },
     "/api/v1/reports/history": _get(
         "Every incident, open or resolved, newest first: search and filters, keyset pages (`before`)",
         [_q("q", {"type": "string", "maxLength": 200}, "a number (#1042), words of the summary, or a dedup key"),
