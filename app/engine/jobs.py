@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ..clients import handover
+from ..reports import monthly
 from ..schedules import gap_watch, readiness
 
 log = logging.getLogger("vigil.engine")
@@ -50,6 +51,7 @@ def registered(config: dict[str, Any]) -> list[Periodic]:
         Periodic("gaps_warned", seconds("SCHEDULE_CHECK_SECONDS", 300), lambda s, now: gap_watch.warn(s, now, warn_ahead)),
         Periodic("handovers_walked", seconds("HANDOVER_CHECK_SECONDS", 10), handover.walk),
         Periodic("shift_starts", seconds("SHIFT_CHECK_SECONDS", 30), lambda s, now: readiness.run(s, now, ready)),
+        Periodic("monthly_reports", seconds("MONTHLY_REPORT_CHECK_SECONDS", 600), monthly.send_due),
     ]
 
 

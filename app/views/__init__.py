@@ -24,6 +24,7 @@ def register(app: Flask) -> None:
         live,
         manage,
         metrics,
+        monthly,
         notify,
         oncall,
         overview,
@@ -44,5 +45,5 @@ def register(app: Flask) -> None:
     app.config.setdefault("SOCK_SERVER_OPTIONS", {"ping_interval": 25})
     live.sock.init_app(app)
     app.before_request(live.refuse_before_handshake)
-    for bp in (handover.bp, readiness.bp, contact_rules.bp, profile.bp, overview.bp, manage.bp, account.bp, admin_security.bp, connections.api, connections.pages, keys.bp, access_reports.bp, reports.bp, metrics.bp, postmortems.bp):
+    for bp in (handover.bp, readiness.bp, contact_rules.bp, profile.bp, overview.bp, manage.bp, account.bp, admin_security.bp, connections.api, connections.pages, keys.bp, access_reports.bp, reports.bp, metrics.bp, postmortems.bp, monthly.bp):
         app.register_blueprint(bp)
