@@ -5,7 +5,7 @@ load per engineer is for managers and admins."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -148,8 +148,11 @@ def figures_page() -> Any:
     rows = _figures(c)
     clients, _, _ = _clients_and_people()
     drawn = [(ch, charts.svg(ch)) for ch in _charts(c, with_load=False)]
+    this_month = now().astimezone(c.tz).date().replace(day=1)
+    last_month = (this_month - timedelta(days=1)).strftime("%Y-%m")
     return render_template("reports/figures.html", c=c, rows=rows, breaches=_breaches(c), charts=drawn,
-                           thresholds=THRESHOLDS, clients=clients, groups=figures.GROUPS, args=request.args)
+                           thresholds=THRESHOLDS, clients=clients, groups=figures.GROUPS, args=request.args,
+                           last_month=last_month)
 
 
 @bp.get("/reports/load")
