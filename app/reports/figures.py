@@ -134,33 +134,37 @@ def compute(session: Session, *, start: datetime | None, end: datetime | None, n
     ).select_from(Incident)
     if by == "tier":
         base = base.join(Client, Client.id == Incident.client_id)
-    base = sql.restrict(base, start, end, visible, client_id).subquery()
+    # Each incident's times once (MATERIALIZED): every figure below reads them from there.
+    base = sql.restrict(base, start, end, visible, client_id).cte("per_incident").prefix_with("MATERIALIZED")
 
     def n(cond: Any) -> Any:
         return sql.count_if(cond)
 
+    ack_sub, ack_p = sql.percentile_columns(session, base, "ack", (0.5, 0.9))
+    res_sub, res_p = sql.percentile_columns(session, base, "res", (0.5, 0.9))
     agg = select(
         base.c.grp, func.count(), func.count(base.c.ack), func.avg(base.c.ack),
         func.count(base.c.res), func.avg(base.c.res),
         *[n(base.c.ack <= m * 60) for m in sql.THRESHOLDS],
         n(base.c.kept), n(base.c.missed), n(base.c.top), n(base.c.outside | base.c.held), n(base.c.held),
         n(base.c.reopened),
+        *([] if ack_sub is not None else [*ack_p, *res_p]),
     ).group_by(base.c.grp)
+    if ack_sub is not None:  # SQLite: the percentiles come from their own window, joined by group
+        a = agg.subquery()
+        agg = (select(*a.c, *ack_p, *res_p)
+               .outerjoin(ack_sub, ack_sub.c.grp.is_not_distinct_from(a.c.grp))
+               .outerjoin(res_sub, res_sub.c.grp.is_not_distinct_from(a.c.grp)))
     rows: dict[Any, Row] = {}
+    k = len(sql.THRESHOLDS)
     for r in session.execute(agg):
-        k = len(sql.THRESHOLDS)
         row = Row(key=r[0], label="", count=r[1], acknowledged=r[2], ack_mean=_r(r[3]), resolved=r[4],
                   resolve_mean=_r(r[5]), within={m: int(r[6 + i] or 0) for i, m in enumerate(sql.THRESHOLDS)})
         (row.sla_kept, row.sla_missed, row.reached_last_step, row.outside_coverage, row.held,
          row.reopened) = (int(v or 0) for v in r[6 + k:12 + k])
+        row.ack_median, row.ack_p90, row.resolve_median, row.resolve_p90 = (_r(v) for v in r[12 + k:16 + k])
         row.sla_running = row.count - row.sla_kept - row.sla_missed
         rows[r[0]] = row
-    for key, (med, p90) in sql.percentiles(session, base, "ack", (0.5, 0.9)).items():
-        if key in rows:
-            rows[key].ack_median, rows[key].ack_p90 = med, p90
-    for key, (med, p90) in sql.percentiles(session, base, "res", (0.5, 0.9)).items():
-        if key in rows:
-            rows[key].resolve_median, rows[key].resolve_p90 = med, p90
     _handover_waits(session, rows, by, start, end, now, visible, client_id)
     labels = _labels(session, by, list(rows))
     for key, row in rows.items():

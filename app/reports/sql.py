@@ -46,22 +46,27 @@ def clock_start() -> ColumnElement[Any]:
     return case((Incident.held_until > Incident.created_at, Incident.held_until), else_=Incident.created_at)
 
 
+def _greatest(d: str, *args: Any) -> ColumnElement[Any]:
+    # SQLite's max() of several arguments is its GREATEST (NULL if any is NULL); its timestamps
+    # are ISO text of one width, so they compare in time order.
+    return func.greatest(*args) if d == "postgresql" else func.max(*args)
+
+
+def _since_start(d: str, t: Any) -> ColumnElement[Any]:
+    """Seconds from the clock start to `t`, 0 if before it, NULL if `t` is: one expression of
+    two date reads per row, as the figures read it for every incident."""
+    start = _greatest(d, Incident.created_at, func.coalesce(Incident.held_until, Incident.created_at))
+    since = _greatest(d, literal(0.0), seconds_between(d, t, start))
+    # PostgreSQL's GREATEST skips NULLs (GREATEST(0, NULL) is 0): never answered must stay NULL.
+    return case((t.is_(None), None), else_=since) if d == "postgresql" else since
+
+
 def ack_seconds(d: str) -> ColumnElement[Any]:
-    start = clock_start()
-    return case(
-        (Incident.responded_at.is_(None), None),
-        (Incident.responded_at <= start, literal(0.0)),
-        else_=seconds_between(d, Incident.responded_at, start),
-    )
+    return _since_start(d, Incident.responded_at)
 
 
 def resolve_seconds(d: str) -> ColumnElement[Any]:
-    start = clock_start()
-    return case(
-        (Incident.resolved_at.is_(None), None),
-        (Incident.resolved_at <= start, literal(0.0)),
-        else_=seconds_between(d, Incident.resolved_at, start),
-    )
+    return _since_start(d, Incident.resolved_at)
 
 
 def sla_kept() -> ColumnElement[bool]:
@@ -105,25 +110,26 @@ def restrict(q: Select[Any], start: datetime | None, end: datetime | None,
     return q
 
 
-def percentiles(session: Session, base: Any, value: str, ps: Sequence[float]) -> dict[Any, list[float | None]]:
-    """{group: [percentile p of `value` for p in ps]} over the subquery `base` (columns grp and
-    value), by linear interpolation between closest ranks (PostgreSQL's percentile_cont). On
-    PostgreSQL percentile_cont itself; on SQLite the same from an ordered window."""
+def percentile_columns(session: Session, base: Any, value: str, ps: Sequence[float]) -> tuple[Any, list[Any]]:
+    """Percentiles of `value` per `grp` of the CTE `base`, by linear interpolation between
+    closest ranks (PostgreSQL's percentile_cont), to join to an aggregate of the same CTE in one
+    statement: (a subquery with grp and p0, p1..., or None on PostgreSQL, and the columns). On
+    PostgreSQL percentile_cont is an aggregate itself: the columns go beside the others; on
+    SQLite the same value comes from an ordered window."""
     col = base.c[value]
     if dialect(session) == "postgresql":
-        q = (select(base.c.grp, *[func.percentile_cont(p).within_group(col) for p in ps])
-             .where(col.is_not(None)).group_by(base.c.grp))
-        return {r[0]: [None if v is None else round(float(v), 3) for v in r[1:]] for r in session.execute(q)}
+        return None, [func.percentile_cont(p).within_group(col) for p in ps]
     ranked = (select(base.c.grp, col.label("v"),
                      (func.row_number().over(partition_by=base.c.grp, order_by=col) - 1).label("i"),
-                     func.count().over(partition_by=base.c.grp).label("n"))
+                     # the same window as the rank (one sort), framed over the whole group
+                     func.count().over(partition_by=base.c.grp, order_by=col, rows=(None, None)).label("n"))
               .where(col.is_not(None)).subquery())
     cols = []
-    for p in ps:
+    for k, p in enumerate(ps):
         h = (ranked.c.n - 1) * p
         lo = cast(h, Integer)  # CAST truncates: the floor of a non-negative number
         frac = h - lo
         cols.append(func.sum(case((ranked.c.i == lo, ranked.c.v * (1 - frac)),
-                                  (ranked.c.i == lo + 1, ranked.c.v * frac), else_=0.0)))
-    q = select(ranked.c.grp, *cols).group_by(ranked.c.grp)
-    return {r[0]: [None if v is None else round(float(v), 3) for v in r[1:]] for r in session.execute(q)}
+                                  (ranked.c.i == lo + 1, ranked.c.v * frac), else_=0.0)).label(f"p{k}"))
+    sub = select(ranked.c.grp, *cols).group_by(ranked.c.grp).subquery()
+    return sub, [sub.c[f"p{k}"] for k in range(len(ps))]
