@@ -73,17 +73,21 @@ def _collect(s: Session, now: datetime) -> Iterator[Metric]:
     yield by_state
     yield created
 
-    ack, res = sql.ack_seconds(d), sql.resolve_seconds(d)
+    # Each incident's times once (MATERIALIZED), then the buckets of every client from there.
+    per = (select(Incident.client_id.label("c"), sql.ack_seconds(d).label("ack"), sql.resolve_seconds(d).label("res"),
+                  sql.sla_kept().label("kept"), sql.sla_missed(now).label("missed"))
+           .cte("per_incident").prefix_with("MATERIALIZED"))
+    ack, res = per.c.ack, per.c.res
     cols = [func.count(ack), func.coalesce(func.sum(ack), 0), *[sql.count_if(ack <= b) for b in ACK_BUCKETS],
             func.count(res), func.coalesce(func.sum(res), 0), *[sql.count_if(res <= b) for b in RESOLVE_BUCKETS],
-            sql.count_if(sql.sla_kept()), sql.count_if(sql.sla_missed(now))]
+            sql.count_if(per.c.kept), sql.count_if(per.c.missed)]
     ack_h = HistogramMetricFamily("vigil_incident_ack_seconds", "Time to first response (time held outside coverage "
                                   "hours excluded)", labels=["client"])
     res_h = HistogramMetricFamily("vigil_incident_resolve_seconds", "Time to resolution", labels=["client"])
     kept = CounterMetricFamily("vigil_sla_kept", "Incidents answered within their response deadline", labels=["client"])
     missed = CounterMetricFamily("vigil_sla_missed", "Incidents whose response deadline was missed", labels=["client"])
     na, nr = len(ACK_BUCKETS), len(RESOLVE_BUCKETS)
-    for row in s.execute(select(Incident.client_id, *cols).group_by(Incident.client_id)):
+    for row in s.execute(select(per.c.c, *cols).group_by(per.c.c)):
         slug = names.get(row[0], str(row[0]))
         a_count, a_sum, a_b = row[1], row[2], row[3:3 + na]
         r_count, r_sum, r_b = row[3 + na], row[4 + na], row[5 + na:5 + na + nr]
