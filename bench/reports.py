@@ -91,7 +91,8 @@ def seed(db: Database, n: int, rng: random.Random) -> None:
             r = rng.random()
             responded = None if r < 0.03 else start + timedelta(seconds=rng.lognormvariate(6.3, 1.0))
             who = rng.choice(eng_ids) if responded else None
-            resolved = responded + timedelta(seconds=rng.lognormvariate(7.5, 1.0)) if responded else None
+            resolved = responded + timedelta(seconds=rng.lognormvariate(7.5, 1.0)) if responded else (
+                start + timedelta(minutes=rng.uniform(5, 600)) if rng.random() < 0.8 else None)  # monitoring resolved it
             summary = f"{rng.choice(WORDS)} {rng.choice(WORDS)} on host-{rng.randint(1, 400)} #{i}"
             rows.append({"id": i, "client_id": c.id, "service_id": sv.id, "policy_id": c.policy_id, "summary": summary,
                          "details": "", "source": "generic", "urgency": "high", "dedup_key": f"bench-{i}",

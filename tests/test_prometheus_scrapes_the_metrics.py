@@ -56,6 +56,41 @@ def test_the_metrics_count_incidents_acknowledgements_and_pages(app: Any, world:
     assert ("vigil_engine_heartbeat_age_seconds", (("engine", "engine-1"),)) in m
 
 
+def test_each_scrape_counts_what_changed_since_the_last_one(app: Any, world: Any, clock: Any, browser: Any,
+                                                            database: Any) -> None:
+    """The sums of settled incidents are kept between scrapes: what resolves, arrives or
+    reopens afterwards must still count exactly once."""
+    c, alice = app.test_client(), browser("alice")
+
+    def alert(dedup: str) -> int:
+        return int(post_alert(c, world.keys["acme_generic"], dedup=dedup).get_json()["results"][0]["incident"])
+
+    def resolve(i: int) -> None:
+        assert alice.post(f"/api/v1/incidents/{i}/resolve", json={"summary": "ok"}).status_code == 200
+
+    def resolved_count() -> float:
+        m = samples(c.get("/metrics").get_data(as_text=True))
+        return m[("vigil_incident_resolve_seconds_count", (("client", "acme"),))]
+
+    a, b = alert("a"), alert("b")
+    clock.advance(minutes=5)
+    resolve(a)
+    assert resolved_count() == 1  # a is settled and kept; b was open
+    resolve(b)
+    d = alert("d")
+    clock.advance(minutes=5)
+    resolve(d)
+    assert resolved_count() == 3
+    with database.transaction() as s:  # a reopens (as an e-mail reply would): not resolved any more
+        from app.models import Incident
+
+        inc = s.get(Incident, a)
+        inc.status, inc.resolved_at = "triggered", None
+    assert resolved_count() == 2
+    m = samples(c.get("/metrics").get_data(as_text=True))
+    assert m[("vigil_incident_ack_seconds_count", (("client", "acme"),))] == 3  # its first response stays
+
+
 def test_loopback_scrapes_without_a_token_and_anywhere_else_needs_it(app: Any, database: Any, clock: Any,
                                                                      tmp_path: Path) -> None:
     from tests.helpers import make_app

@@ -45,9 +45,12 @@ class ReportContact(Base):
 
 # What the reports read by (migration 0017 creates the same): a period of incidents, the
 # engineer who answered, timeline entries of a kind ("coverage", "reopened"), pages per person
-# and time, alerts per source.
+# and time, alerts per source; incidents per client and state, messages per channel and outcome
+# (/metrics).
 Index("ix_incidents_created", Incident.created_at)
 Index("ix_incidents_acknowledged_by", Incident.acknowledged_by_id, Incident.created_at)
 Index("ix_timeline_kind_incident", TimelineEntry.kind, TimelineEntry.incident_id)
 Index("ix_notifications_user_created", Notification.user_id, Notification.created_at)
 Index("ix_alerts_source", Alert.source)
+Index("ix_incidents_client_status", Incident.client_id, Incident.status)
+Index("ix_notifications_kind_status", Notification.kind, Notification.status)

@@ -77,7 +77,7 @@ def compute(session: Session, *, start: datetime | None, end: datetime | None, n
         if (r := row(uid)) is not None:
             r.seconds_on_incidents = round(float(secs or 0), 3)
     # Pages: per person and UTC hour, then on the person's clock.
-    hour = (func.to_char(Notification.created_at, "YYYY-MM-DD HH24") if d == "postgresql"
+    hour = (func.date_trunc("hour", Notification.created_at) if d == "postgresql"
             else func.strftime("%Y-%m-%d %H", Notification.created_at)).label("h")
     q = (select(Notification.user_id, hour, func.count(func.distinct(Notification.firing_id)))
          .where(Notification.purpose == "page", Notification.user_id.is_not(None),
@@ -96,7 +96,8 @@ def compute(session: Session, *, start: datetime | None, end: datetime | None, n
             tz = ZoneInfo(r.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             tz = ZoneInfo("UTC")
-        local = datetime.strptime(h, "%Y-%m-%d %H").replace(tzinfo=UTC).astimezone(tz)
+        at = h if isinstance(h, datetime) else datetime.strptime(h, "%Y-%m-%d %H")  # date_trunc: a naive UTC time
+        local = at.replace(tzinfo=UTC).astimezone(tz)
         r.pages += n
         night, weekend = is_night(local), local.weekday() >= 5
         r.night += n if night else 0

@@ -9,7 +9,8 @@ How an incident counts (hand-computed tests: tests/test_response_figures_are_exa
   response: reopening is counted apart (a timeline entry of kind "reopened").
 - Acknowledged at exactly 30:00 is within 30 minutes (<=).
 - SLA kept: responded by the response deadline; missed: responded after it, or never responded
-  and the deadline passed (or the engine wrote the breach). Neither while still running.
+  and the deadline passed while it was open (or the engine wrote the breach). Neither while
+  still running, nor for an alert that resolved itself before its deadline without anyone.
 All instants are UTC, so a daylight-saving change in between changes no duration.
 """
 
@@ -74,10 +75,14 @@ def sla_kept() -> ColumnElement[bool]:
 
 
 def sla_missed(now: datetime) -> ColumnElement[bool]:
+    """Answered late, or never answered while the deadline passed with it open (one that
+    resolved itself before its deadline missed nothing: it is neither kept nor missed)."""
     return or_(
         and_(Incident.responded_at.is_not(None), Incident.responded_at > Incident.response_deadline),
         and_(Incident.responded_at.is_(None),
-             or_(Incident.sla_breached_at.is_not(None), Incident.response_deadline < now)),
+             or_(Incident.sla_breached_at.is_not(None),
+                 and_(Incident.response_deadline < now,
+                      or_(Incident.resolved_at.is_(None), Incident.resolved_at > Incident.response_deadline)))),
     )
 
 

@@ -47,9 +47,13 @@ def upgrade() -> None:
     op.create_index('ix_timeline_kind_incident', 'timeline_entries', ['kind', 'incident_id'], unique=False)
     op.create_index('ix_notifications_user_created', 'notifications', ['user_id', 'created_at'], unique=False)
     op.create_index('ix_alerts_source', 'alerts', ['source'], unique=False)
+    op.create_index('ix_incidents_client_status', 'incidents', ['client_id', 'status'], unique=False)
+    op.create_index('ix_notifications_kind_status', 'notifications', ['kind', 'status'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_notifications_kind_status', table_name='notifications')
+    op.drop_index('ix_incidents_client_status', table_name='incidents')
     op.drop_index('ix_alerts_source', table_name='alerts')
     op.drop_index('ix_notifications_user_created', table_name='notifications')
     op.drop_index('ix_timeline_kind_incident', table_name='timeline_entries')
