@@ -107,3 +107,11 @@ def test_the_figures_page_json_and_csv_agree(app: Any, world: Any, clock: Any, b
     assert "Acme Retail" in page and "30 min" in page and "100 %" in page
     assert maya.get("/api/v1/reports/figures?by=planet").status_code == 400
     assert maya.get("/api/v1/reports/figures?from=2026-13-01").status_code == 400
+
+
+def test_periods_out_of_range_get_a_400_not_a_crash(app: Any, world: Any, browser: Any) -> None:
+    maya = browser("maya")
+    for q in ("to=0001-01-05", "from=0001-01-01", "to=9999-12-31", "from=2026-03-05&to=2026-03-01",
+              "from=1990-01-01&to=2026-01-01"):
+        r = maya.get(f"/api/v1/reports/figures?{q}")
+        assert r.status_code == 400 and r.get_json()["message"], q

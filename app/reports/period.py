@@ -40,9 +40,12 @@ def parse(args: Any, tz: ZoneInfo, now: datetime) -> Period:
         if not v:
             return default
         try:
-            return date.fromisoformat(v)
+            d = date.fromisoformat(v)
         except ValueError:
             raise ActionError(f"{name} must be a date (YYYY-MM-DD)", 400) from None
+        if not 1971 <= d.year <= 9998:
+            raise ActionError(f"{name} must be between 1971 and 9998", 400)
+        return d
 
     last = day("to", today)
     first = day("from", last - timedelta(days=DEFAULT_DAYS - 1))
@@ -50,6 +53,4 @@ def parse(args: Any, tz: ZoneInfo, now: datetime) -> Period:
         raise ActionError("to is before from", 400)
     if (last - first).days > MAX_DAYS:
         raise ActionError(f"a period is at most {MAX_DAYS} days", 400)
-    if first.year < 1971 or last.year > 9998:
-        raise ActionError("dates must be between 1971 and 9998", 400)
     return Period(first, last, tz)
