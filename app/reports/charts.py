@@ -47,7 +47,7 @@ def hour_key(d: str) -> Any:
     """The UTC hour of an incident's creation as text "YYYY-MM-DD HH"."""
     if d == "postgresql":
         return func.to_char(Incident.created_at, "YYYY-MM-DD HH24")
-    return func.strftime("%Y-%m-%d %H", Incident.created_at)
+    return func.substr(Incident.created_at, 1, 13)  # SQLite's "YYYY-MM-DD HH:MM:SS.ffffff"
 
 
 def by_hour(session: Session, start: datetime | None, end: datetime | None, now: datetime,

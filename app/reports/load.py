@@ -78,7 +78,8 @@ def compute(session: Session, *, start: datetime | None, end: datetime | None, n
             r.seconds_on_incidents = round(float(secs or 0), 3)
     # Pages: per person and UTC hour, then on the person's clock.
     hour = (func.date_trunc("hour", Notification.created_at) if d == "postgresql"
-            else func.strftime("%Y-%m-%d %H", Notification.created_at)).label("h")
+            # SQLite keeps "YYYY-MM-DD HH:MM:SS.ffffff": its first 13 characters are the hour
+            else func.substr(Notification.created_at, 1, 13)).label("h")
     q = (select(Notification.user_id, hour, func.count(func.distinct(Notification.firing_id)))
          .where(Notification.purpose == "page", Notification.user_id.is_not(None),
                 Notification.firing_id.is_not(None)))
