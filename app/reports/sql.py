@@ -126,8 +126,8 @@ def percentile_columns(session: Session, base: Any, value: str, ps: Sequence[flo
         return None, [func.percentile_cont(p).within_group(col) for p in ps]
     ranked = (select(base.c.grp, col.label("v"),
                      (func.row_number().over(partition_by=base.c.grp, order_by=col) - 1).label("i"),
-                     # the same window as the rank (one sort), framed over the whole group
-                     func.count().over(partition_by=base.c.grp, order_by=col, rows=(None, None)).label("n"))
+                     # (not framed over the ordered window: SQLite recounts such a frame per row)
+                     func.count().over(partition_by=base.c.grp).label("n"))
               .where(col.is_not(None)).subquery())
     cols = []
     for k, p in enumerate(ps):
