@@ -82,6 +82,8 @@ def load() -> dict[str, Any]:
         # (comma-separated networks; loopback by default). See README, "Reports".
         "METRICS_TOKEN": env("VIGIL_METRICS_TOKEN"),
         "METRICS_ALLOW": env("VIGIL_METRICS_ALLOW", "127.0.0.0/8,::1/128"),
+        # How often the engine looks whether a monthly client report is due (see README, "Reports").
+        "MONTHLY_REPORT_CHECK_SECONDS": env_int("VIGIL_MONTHLY_REPORT_CHECK_SECONDS", 600),
         **notifications(),
     }
 
