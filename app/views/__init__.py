@@ -25,13 +25,17 @@ def register(app: Flask) -> None:
         live,
         mail,
         manage,
+        metrics,
+        monthly,
         notify,
         oncall,
         overview,
         pages,
+        postmortems,
         profile,
         pwa,
         readiness,
+        reports,
         runbooks,
         schedules,
         twilio,
@@ -43,5 +47,5 @@ def register(app: Flask) -> None:
     app.config.setdefault("SOCK_SERVER_OPTIONS", {"ping_interval": 25, "thread_class": live.ReaderThread})
     live.sock.init_app(app)
     app.before_request(live.refuse_before_handshake)
-    for bp in (handover.bp, readiness.bp, contact_rules.bp, profile.bp, overview.bp, manage.bp, account.bp, admin_security.bp, connections.api, connections.pages, keys.bp, heartbeats.bp, access_reports.bp):
+    for bp in (handover.bp, readiness.bp, contact_rules.bp, profile.bp, overview.bp, manage.bp, account.bp, admin_security.bp, connections.api, connections.pages, keys.bp, heartbeats.bp, access_reports.bp, reports.bp, metrics.bp, postmortems.bp, monthly.bp):
         app.register_blueprint(bp)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import connections, handoffs, incidents, intake, mail, notify, schedules
+from . import connections, handoffs, incidents, intake, mail, notify, reports, schedules
 from .base import SESSION, errors, json_answer
 
-PARTS = (incidents, schedules, connections, intake, mail, notify, handoffs)
+PARTS = (incidents, schedules, connections, intake, mail, notify, handoffs, reports)
 
 
 def spec() -> dict[str, Any]:
