@@ -84,6 +84,12 @@ def load() -> dict[str, Any]:
         "LOGIN_MAX_FAILURES": env_int("VIGIL_LOGIN_MAX_FAILURES", 5),  # per account, then a lockout
         "LOGIN_MAX_FAILURES_PER_IP": env_int("VIGIL_LOGIN_MAX_FAILURES_PER_IP", 20),
         "LOGIN_LOCK_MINUTES": env_int("VIGIL_LOGIN_LOCK_MINUTES", 15),
+        # /metrics: answered with this token (Authorization: Bearer), or from these addresses
+        # (comma-separated networks; loopback by default). See README, "Reports".
+        "METRICS_TOKEN": env("VIGIL_METRICS_TOKEN"),
+        "METRICS_ALLOW": env("VIGIL_METRICS_ALLOW", "127.0.0.0/8,::1/128"),
+        # How often the engine looks whether a monthly client report is due (see README, "Reports").
+        "MONTHLY_REPORT_CHECK_SECONDS": env_int("VIGIL_MONTHLY_REPORT_CHECK_SECONDS", 600),
         **notifications(),
         **mail(),
     }

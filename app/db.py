@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -76,6 +77,7 @@ class Database:
         self.read_engine = self.engine.execution_options(vigil_readonly=True)
         # Called after a commit that wrote events (see live/events.py), e.g. to wake event followers.
         self.after_commit_hooks: list[Callable[[], None]] = []
+        self._write_turn = threading.Lock()
 
         @event.listens_for(self.Session, "after_commit")
         def _after_commit(session: Session) -> None:
@@ -90,6 +92,17 @@ class Database:
     def transaction(self) -> Iterator[Session]:
         with self.Session() as session, session.begin():
             yield session
+
+    @contextmanager
+    def write_turn(self) -> Iterator[None]:
+        """Around a write transaction of a process's background writers (the mail listener's
+        storer and processor): on SQLite, one writer at a time, they take turns here, in order,
+        instead of each sleeping and retrying on SQLite's lock while the other holds it."""
+        if self.is_sqlite:
+            with self._write_turn:
+                yield
+        else:
+            yield
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -182,6 +182,18 @@ def ready_token(c: Ctx, which: str) -> str:
         return onetime.mint(s, "ready", now=c.clock.now(), hours=1, base_url="", shift_start_id=ss).token
 
 
+def report_contact(c: Ctx, which: str) -> int:
+    """A fresh recipient of the monthly report of the client."""
+    from app.models import ReportContact
+
+    with c.database.transaction() as s:
+        rc = ReportContact(client_id=c.client_id(which), name="CTO", email=f"{uuid.uuid4().hex}@client.example",
+                           created_at=c.clock.now())
+        s.add(rc)
+        s.flush()
+        return rc.id
+
+
 CONTACT_FORM = {"name": "Duty desk", "email": "duty@client.example", "channels": "email", "delay_minutes": "15"}
 
 
@@ -572,6 +584,38 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("/reports/allowances.csv", "GET"): Case(
         lambda c, r, w: f"/reports/allowances.csv?pool={c.pool_id(w)}&from=2026-02-01&to=2026-02-28",
         staff_only(302, 200)),
+    # --- reports: every role reads the clients it may see; load per engineer is the managers' --
+    ("/history", "GET"): Case(lambda c, r, w: f"/history?client={c.client_id(w)}", PAGE_SEE),
+    ("/reports", "GET"): Case(lambda c, r, w: f"/reports?client={c.client_id(w)}&by=engineer", PAGE_SEE),
+    ("/reports/load", "GET"): Case(lambda c, r, w: "/reports/load", staff_only(302, 200)),
+    ("/reports/charts/<name>.svg", "GET"): Case(
+        lambda c, r, w: f"/reports/charts/sla.svg?client={c.client_id(w)}", PAGE_SEE),
+    ("/reports/<name>.csv", "GET"): Case(lambda c, r, w: f"/reports/breaches.csv?client={c.client_id(w)}", PAGE_SEE),
+    ("/api/v1/reports/history", "GET"): Case(lambda c, r, w: f"/api/v1/reports/history?client={c.client_id(w)}",
+                                             SEE_INCIDENT),
+    ("/api/v1/reports/figures", "GET"): Case(lambda c, r, w: f"/api/v1/reports/figures?client={c.client_id(w)}",
+                                             SEE_INCIDENT),
+    ("/api/v1/reports/breaches", "GET"): Case(lambda c, r, w: f"/api/v1/reports/breaches?client={c.client_id(w)}",
+                                              SEE_INCIDENT),
+    ("/incidents/<int:incident_id>/postmortem", "GET"): Case(page_incident("/postmortem"), PAGE_SEE),
+    ("/incidents/<int:incident_id>/postmortem", "POST"): Case(page_incident("/postmortem"), by_client(302, 302),
+                                                            form={"impact": "an hour of checkout"}),
+    ("/incidents/<int:incident_id>/postmortem.<fmt>", "GET"): Case(page_incident("/postmortem.md"), PAGE_SEE),
+    ("/api/v1/incidents/<int:incident_id>/postmortem", "GET"): Case(incident("/postmortem"), SEE_INCIDENT),
+    ("/api/v1/incidents/<int:incident_id>/postmortem", "PUT"): Case(incident("/postmortem"), by_client(401, 200),
+                                                                  json={"impact": "an hour of checkout"}),
+    ("/reports/monthly/<slug>/<month>", "GET"): Case(lambda c, r, w: f"/reports/monthly/{CLIENT[w]}/2026-02", PAGE_SEE),
+    ("/reports/monthly/<slug>/<month>.pdf", "GET"): Case(
+        lambda c, r, w: f"/reports/monthly/{CLIENT[w]}/2026-02.pdf", PAGE_SEE),
+    ("/clients/<slug>/report-contacts", "POST"): Case(
+        lambda c, r, w: f"/clients/{CLIENT[w]}/report-contacts", by_client(302, 302, staff_only=True),
+        form=lambda c, r, w: {"name": "CTO", "email": f"cto-{r}-{w}@client.example"}),
+    ("/report-contacts/<int:contact_id>/delete", "POST"): Case(
+        lambda c, r, w: f"/report-contacts/{report_contact(c, w)}/delete", by_client(302, 302, staff_only=True),
+        form={}),
+    # Prometheus: loopback (the test client's address) without a token, whoever is logged in.
+    ("/metrics", "GET"): Case(lambda c, r, w: "/metrics", same(200, 200)),
+    ("/api/v1/reports/load", "GET"): Case(lambda c, r, w: "/api/v1/reports/load", staff_only(401, 200)),
     ("/pools/<int:pool_id>/rates", "POST"): Case(
         lambda c, r, w: f"/pools/{c.new_pool(w)}/rates", by_pool(302, 302, staff_only=True),
         form={"weekday": "20", "weekend": "40", "holiday": "60", "currency": "EUR", "country": "FR"}),

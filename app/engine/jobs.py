@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from .. import incidents
 from ..clients import handover
 from ..incidents import heartbeats
+from ..reports import monthly
 from ..schedules import gap_watch, readiness
 from ..status import maintenance
 
@@ -60,6 +61,7 @@ def registered(config: dict[str, Any]) -> list[Periodic]:
         # Client e-mail stored (250 answered) but not processed: the listener died in between.
         Periodic("mail_swept", seconds("MAIL_SWEEP_SECONDS", 15),
                  lambda s, now: incidents.sweep_mail(s, now, int(config.get("MAIL_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)))),
+        Periodic("monthly_reports", seconds("MONTHLY_REPORT_CHECK_SECONDS", 600), monthly.send_due),
         # Maintenance windows start and end by the clock (their pages are held by intake itself).
         Periodic("maintenance_walked", seconds("MAINTENANCE_CHECK_SECONDS", 15),
                  lambda s, now: maintenance.walk(s, now, base, secret)),

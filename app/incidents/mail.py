@@ -186,7 +186,7 @@ class Processor:
 
     def _batch(self, ids: list[int]) -> None:
         def once() -> None:
-            with self.db.transaction() as s:
+            with self.db.write_turn(), self.db.transaction() as s:
                 t = self.now()
                 for mail_id in ids:
                     process_mail(s, mail_id, t, attachment_limit=self.limit)

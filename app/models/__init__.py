@@ -6,6 +6,7 @@ from .handoff import ClientContact, HandoffLink, HandoffNote, Handover, ShiftSta
 from .heartbeats import PING_RING, HeartbeatMonitor, HeartbeatPing  # noqa: F401
 from .mail import ClientMail, InboundMail, MailAttachment, MailThread  # noqa: F401
 from .notify import AckToken, DeliveryAttempt, InboundMessage, Notification, NotificationAttachment  # noqa: F401
+from .reports import Postmortem, ReportContact  # noqa: F401
 from .runbooks import Runbook  # noqa: F401
 from .schedules import *  # noqa: F403
 from .security import ApiToken, AuditEntry, ConnectionInfo, LoginSession, LoginThrottle  # noqa: F401

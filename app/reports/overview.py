@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 
 from .. import access
 from ..access import visible_pool_ids
-from ..engine.heartbeat import engine_status
 from ..incidents.next_page import NextPage, next_page
 from ..models import (
     OPEN_STATUSES,
@@ -108,8 +107,11 @@ def pools(session: Session, user: User, now: datetime) -> list[dict[str, Any]]:
     return list(out.values())
 
 
-def engine(session: Session, now: datetime, stale_seconds: int) -> dict[str, Any]:
-    ok, last = engine_status(session, now, stale_seconds)
+def engine(session: Session, now: datetime, stale_seconds: int,
+           health: tuple[bool, datetime | None]) -> dict[str, Any]:
+    """`health`: engine.heartbeat.engine_status, read by the caller (the engine's folder sits
+    above the reports, whose monthly report it sends)."""
+    ok, last = health
     beats = session.execute(select(EngineHeartbeat).order_by(EngineHeartbeat.beat_at.desc())).scalars().all()
     live = [b for b in beats if (now - b.beat_at).total_seconds() <= stale_seconds]
     waiting = session.execute(select(func.count()).select_from(Notification).where(
@@ -143,13 +145,13 @@ def today(session: Session, user: User, now: datetime, tz: ZoneInfo) -> dict[str
 
 
 def build(session: Session, user: User, now: datetime, tz: ZoneInfo, stale_seconds: int,
-          ready: readiness.Settings | None = None) -> Overview:
+          ready: readiness.Settings | None = None, *, health: tuple[bool, datetime | None]) -> Overview:
     ready = ready or readiness.Settings.of({})
     return Overview(
         incidents=incidents(session, user, now),
         gaps=gaps(session, user, now),
         pools=pools(session, user, now),
-        engine=engine(session, now, stale_seconds),
+        engine=engine(session, now, stale_seconds, health),
         today=today(session, user, now, tz),
         unconfirmed=readiness.unconfirmed(session, now),
         unreachable=readiness.unreachable_soon(session, now, ready),

@@ -25,13 +25,17 @@ def register(app: Flask) -> None:
         live,
         mail,
         manage,
+        metrics,
+        monthly,
         notify,
         oncall,
         overview,
         pages,
+        postmortems,
         profile,
         pwa,
         readiness,
+        reports,
         runbooks,
         schedules,
         status,
@@ -47,5 +51,5 @@ def register(app: Flask) -> None:
     app.before_request(live.refuse_before_handshake)
     app.before_request(status.refuse_before_handshake)
     app.before_request(status.viewers_to_their_page)
-    for bp in (handover.bp, readiness.bp, contact_rules.bp, profile.bp, overview.bp, manage.bp, account.bp, admin_security.bp, connections.api, connections.pages, keys.bp, heartbeats.bp, access_reports.bp, status.bp, status_admin.bp, status_admin.api):
+    for bp in (handover.bp, readiness.bp, contact_rules.bp, profile.bp, overview.bp, manage.bp, account.bp, admin_security.bp, connections.api, connections.pages, keys.bp, heartbeats.bp, access_reports.bp, reports.bp, metrics.bp, postmortems.bp, monthly.bp, status.bp, status_admin.bp, status_admin.api):
         app.register_blueprint(bp)

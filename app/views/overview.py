@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from .. import access
 from ..access import require_role
+from ..engine.heartbeat import engine_status
 from ..models import Incident, Role
 from ..reports import overview
 from ..schedules import readiness
@@ -24,8 +25,9 @@ bp = Blueprint("overview", __name__)
 def overview_page() -> Any:
     u = user()
     require_role(u, Role.admin, Role.manager)
-    data = overview.build(db_session(), u, now(), timefmt.zone(u.timezone), current_app.config["ENGINE_STALE_SECONDS"],
-                          readiness.Settings.of(current_app.config))
+    stale = current_app.config["ENGINE_STALE_SECONDS"]
+    data = overview.build(db_session(), u, now(), timefmt.zone(u.timezone), stale,
+                          readiness.Settings.of(current_app.config), health=engine_status(db_session(), now(), stale))
     return render_template("overview.html", o=data, now=now())
 
 

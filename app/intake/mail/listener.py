@@ -114,7 +114,7 @@ class Handler:
         committed: only then may a sender hear 250. A failed batch is stored one by one."""
         def once(batch: list[_Incoming]) -> None:
             answers = []
-            with self.db.transaction() as s:
+            with self.db.write_turn(), self.db.transaction() as s:
                 now = self.clock.now()
                 for it in batch:
                     if it.rcpt.kind == "heartbeat":

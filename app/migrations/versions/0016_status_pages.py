@@ -1,7 +1,7 @@
 """status pages
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0017
 Create Date: 2026-12-04 21:33:18.407094
 """
 
@@ -14,7 +14,7 @@ import app.db
 
 
 revision = '0016'
-down_revision = '0014'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 

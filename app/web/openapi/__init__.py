@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import connections, handoffs, incidents, intake, mail, notify, schedules, status
+from . import connections, handoffs, incidents, intake, mail, notify, reports, schedules, status
 from .base import SESSION, errors, json_answer
 
-PARTS = (incidents, schedules, connections, intake, mail, notify, handoffs, status)
+PARTS = (incidents, schedules, connections, intake, mail, notify, handoffs, reports, status)
 
 
 def spec() -> dict[str, Any]:

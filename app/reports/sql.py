@@ -1,0 +1,140 @@
+"""The SQL pieces every report shares: an incident's derived times as column expressions (the
+same on SQLite and PostgreSQL), percentiles, and the period and visibility filters.
+
+How an incident counts (hand-computed tests: tests/test_response_figures_are_exact.py):
+- Its response clock starts when it was created, or when coverage started for an alert held
+  outside the client's coverage hours (`held_until`): time held is not counted against anyone.
+- Time to acknowledge runs to its first human response (`responded_at`: an acknowledgement on
+  any channel, a claim, a hand-over or a resolution). A reopened incident keeps its first
+  response: reopening is counted apart (a timeline entry of kind "reopened").
+- Acknowledged at exactly 30:00 is within 30 minutes (<=).
+- SLA kept: responded by the response deadline; missed: responded after it, or never responded
+  and the deadline passed while it was open (or the engine wrote the breach). Neither while
+  still running, nor for an alert that resolved itself before its deadline without anyone.
+All instants are UTC, so a daylight-saving change in between changes no duration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Integer, and_, case, cast, func, literal, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement, Select
+
+from ..models import Incident, TimelineEntry
+
+THRESHOLDS = (15, 30, 45, 60)  # minutes: "acknowledged within"
+
+
+def dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def seconds_between(d: str, later: Any, earlier: Any) -> ColumnElement[Any]:
+    """later - earlier in seconds (a float, to the millisecond)."""
+    if d == "postgresql":
+        return func.extract("epoch", later - earlier)
+    # SQLite keeps "YYYY-MM-DD HH:MM:SS.ffffff" text; julianday is a double of days, exact to a
+    # few microseconds in this century, so round to the millisecond ("exactly 30:00" stays 1800).
+    return func.round((func.julianday(later) - func.julianday(earlier)) * 86400.0, 3)
+
+
+def clock_start() -> ColumnElement[Any]:
+    """When the response clock started: creation, or the end of a hold outside coverage hours."""
+    return case((Incident.held_until > Incident.created_at, Incident.held_until), else_=Incident.created_at)
+
+
+def _greatest(d: str, *args: Any) -> ColumnElement[Any]:
+    # SQLite's max() of several arguments is its GREATEST (NULL if any is NULL); its timestamps
+    # are ISO text of one width, so they compare in time order.
+    return func.greatest(*args) if d == "postgresql" else func.max(*args)
+
+
+def _since_start(d: str, t: Any) -> ColumnElement[Any]:
+    """Seconds from the clock start to `t`, 0 if before it, NULL if `t` is: one expression of
+    two date reads per row, as the figures read it for every incident."""
+    start = _greatest(d, Incident.created_at, func.coalesce(Incident.held_until, Incident.created_at))
+    since = _greatest(d, literal(0.0), seconds_between(d, t, start))
+    # PostgreSQL's GREATEST skips NULLs (GREATEST(0, NULL) is 0): never answered must stay NULL.
+    return case((t.is_(None), None), else_=since) if d == "postgresql" else since
+
+
+def ack_seconds(d: str) -> ColumnElement[Any]:
+    return _since_start(d, Incident.responded_at)
+
+
+def resolve_seconds(d: str) -> ColumnElement[Any]:
+    return _since_start(d, Incident.resolved_at)
+
+
+def sla_kept() -> ColumnElement[bool]:
+    return and_(Incident.responded_at.is_not(None), Incident.responded_at <= Incident.response_deadline)
+
+
+def sla_missed(now: datetime) -> ColumnElement[bool]:
+    """Answered late, or never answered while the deadline passed with it open (one that
+    resolved itself before its deadline missed nothing: it is neither kept nor missed)."""
+    return or_(
+        and_(Incident.responded_at.is_not(None), Incident.responded_at > Incident.response_deadline),
+        and_(Incident.responded_at.is_(None),
+             or_(Incident.sla_breached_at.is_not(None),
+                 and_(Incident.response_deadline < now,
+                      or_(Incident.resolved_at.is_(None), Incident.resolved_at > Incident.response_deadline)))),
+    )
+
+
+def responder() -> ColumnElement[Any]:
+    """Who responded: whoever acknowledged, else slot #1's holder, else whoever resolved."""
+    return func.coalesce(Incident.acknowledged_by_id, Incident.slot1_user_id, Incident.resolved_by_id)
+
+
+def with_timeline(kind: str) -> ColumnElement[bool]:
+    """The incident has a timeline entry of this kind ("coverage": it came outside coverage
+    hours, held or paged at low urgency; "reopened")."""
+    return Incident.id.in_(select(TimelineEntry.incident_id).where(TimelineEntry.kind == kind))
+
+
+def count_if(cond: ColumnElement[bool]) -> ColumnElement[Any]:
+    return func.sum(case((cond, 1), else_=0))
+
+
+def restrict(q: Select[Any], start: datetime | None, end: datetime | None,
+             visible: set[int] | None, client_id: int | None = None) -> Select[Any]:
+    """Incidents created in [start, end) that the reader may see (None: all clients)."""
+    if start is not None:
+        q = q.where(Incident.created_at >= start)
+    if end is not None:
+        q = q.where(Incident.created_at < end)
+    if visible is not None:
+        q = q.where(Incident.client_id.in_(sorted(visible)) if visible else literal(False))
+    if client_id is not None:
+        q = q.where(Incident.client_id == client_id)
+    return q
+
+
+def percentile_columns(session: Session, base: Any, value: str, ps: Sequence[float]) -> tuple[Any, list[Any]]:
+    """Percentiles of `value` per `grp` of the CTE `base`, by linear interpolation between
+    closest ranks (PostgreSQL's percentile_cont), to join to an aggregate of the same CTE in one
+    statement: (a subquery with grp and p0, p1..., or None on PostgreSQL, and the columns). On
+    PostgreSQL percentile_cont is an aggregate itself: the columns go beside the others; on
+    SQLite the same value comes from an ordered window."""
+    col = base.c[value]
+    if dialect(session) == "postgresql":
+        return None, [func.percentile_cont(p).within_group(col) for p in ps]
+    ranked = (select(base.c.grp, col.label("v"),
+                     (func.row_number().over(partition_by=base.c.grp, order_by=col) - 1).label("i"),
+                     # (not framed over the ordered window: SQLite recounts such a frame per row)
+                     func.count().over(partition_by=base.c.grp).label("n"))
+              .where(col.is_not(None)).subquery())
+    cols = []
+    for k, p in enumerate(ps):
+        h = (ranked.c.n - 1) * p
+        lo = cast(h, Integer)  # CAST truncates: the floor of a non-negative number
+        frac = h - lo
+        cols.append(func.sum(case((ranked.c.i == lo, ranked.c.v * (1 - frac)),
+                                  (ranked.c.i == lo + 1, ranked.c.v * frac), else_=0.0)).label(f"p{k}"))
+    sub = select(ranked.c.grp, *cols).group_by(ranked.c.grp).subquery()
+    return sub, [sub.c[f"p{k}"] for k in range(len(ps))]

@@ -1,0 +1,267 @@
+"""Reports: incident history, response figures (with breaches and charts), load per engineer;
+each as a page, CSV and JSON. Readers see the clients they may see (a client viewer, their own);
+load per engineer is for managers and admins."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, abort, jsonify, render_template, request
+from flask_login import login_required
+from sqlalchemy import select
+
+from .. import access
+from ..errors import Denied
+from ..models import Client, Role, Service, User
+from ..reports import charts, figures, history, load, period, tables
+from ..reports.sql import THRESHOLDS
+from ..web import db_session, now, user
+from ..web.timefmt import zone
+
+bp = Blueprint("reports", __name__)
+
+
+@bp.app_template_filter("minutes")
+def minutes(seconds: float | None) -> str:
+    """1380.0 -> "23 min", 5400 -> "1 h 30"."""
+    if seconds is None:
+        return "–"
+    m = round(seconds / 60)
+    return f"{m} min" if m < 60 else f"{m // 60} h {m % 60:02d}"
+
+
+@bp.app_template_filter("percent")
+def percent(share: float | None) -> str:
+    return "–" if share is None else f"{share * 100:.0f} %"
+
+
+@dataclass
+class Ctx:
+    visible: set[int] | None
+    tz: ZoneInfo
+    period: period.Period
+    client_id: int | None
+    by: str
+
+
+def _ctx() -> Ctx:
+    s, u = db_session(), user()
+    tz = zone(u.timezone)
+    p = period.parse(request.args, tz, now())
+    by = request.args.get("by", "client")
+    if by not in figures.GROUPS:
+        abort(400, f"by must be one of {', '.join(figures.GROUPS)}")
+    client_id = None
+    raw = (request.args.get("client") or "").strip()
+    if raw:
+        if not raw.isdecimal() or int(raw) >= 2**31 or not access.can_see_client(s, u, int(raw)):
+            raise Denied("client not found", 404)
+        client_id = int(raw)
+    return Ctx(access.visible_client_ids(s, u), tz, p, client_id, by)
+
+
+def _history_filters() -> history.Filters:
+    s, u = db_session(), user()
+    f = history.Filters.parse(request.args, zone(u.timezone))
+    if f.client_id is not None and not access.can_see_client(s, u, f.client_id):
+        raise Denied("client not found", 404)
+    return f
+
+
+def _staff_only() -> None:
+    if not user().has_role(Role.admin, Role.manager):
+        raise Denied("Load per engineer is for managers and admins.")
+
+
+def _figures(c: Ctx) -> list[figures.Row]:
+    return figures.compute(db_session(), start=c.period.start, end=c.period.end, now=now(), by=c.by,
+                           visible=c.visible, client_id=c.client_id)
+
+
+def _breaches(c: Ctx) -> list[figures.Breach]:
+    return figures.breaches(db_session(), start=c.period.start, end=c.period.end, now=now(), visible=c.visible,
+                            client_id=c.client_id)
+
+
+def _load(c: Ctx) -> list[load.Load]:
+    return load.compute(db_session(), start=c.period.start, end=c.period.end, now=now(), visible=c.visible)
+
+
+def _charts(c: Ctx, with_load: bool) -> list[charts.Chart]:
+    s = db_session()
+    hours = charts.by_hour(s, c.period.start, c.period.end, now(), c.visible, c.client_id)
+    out = [charts.ack_distribution(s, c.period.start, c.period.end, c.visible, c.client_id),
+           charts.sla_per_month(hours, c.tz), charts.per_hour_of_day(hours, c.tz), charts.per_day_of_week(hours, c.tz)]
+    if with_load:
+        out.append(charts.load_chart(_load(c)))
+    return out
+
+
+def _breach_dict(b: figures.Breach) -> dict[str, Any]:
+    def iso(t: datetime | None) -> str | None:
+        return t.isoformat() if t else None
+
+    i = b.incident
+    return {"incident": {"id": i.id, "number": i.number, "summary": i.summary, "client": i.client.name,
+                         "created_at": iso(i.created_at), "response_deadline": iso(i.response_deadline),
+                         "responded_at": iso(i.responded_at)},
+            "late_by_seconds": b.late_by, "reason": b.reason(),
+            "pages": [{**p, "queued_at": iso(p["queued_at"]), "sent_at": iso(p["sent_at"])} for p in b.pages]}
+
+
+def _clients_and_people() -> tuple[list[Client], list[Service], list[User]]:
+    s, c = db_session(), access.visible_client_ids(db_session(), user())
+    cq = select(Client).order_by(Client.name)
+    if c is not None:
+        cq = cq.where(Client.id.in_(sorted(c)))
+    clients = list(s.execute(cq).scalars())
+    services = [sv for cl in clients for sv in cl.services]
+    people = [] if user().has_role(Role.client_viewer) else list(s.execute(
+        select(User).where(User.role != Role.client_viewer.value).order_by(User.name)).scalars())
+    return clients, services, people
+
+
+# --- pages -----------------------------------------------------------------------------------
+
+
+@bp.get("/history")
+@login_required
+def history_page() -> Any:
+    s, u = db_session(), user()
+    f = _history_filters()
+    page = history.search(s, f, now=now(), visible=access.visible_client_ids(s, u))
+    clients, services, people = _clients_and_people()
+    rows = [history.as_dict(i, now()) for i in page.incidents]
+    next_args = {**f.args(), **{k: v for k, v in request.args.items() if k in ("from", "to", "limit")},
+                 "before": page.next_before}
+    return render_template("reports/history.html", f=f, page=page, rows=rows, args=request.args, clients=clients,
+                           services=services, people=people, next_args=next_args)
+
+
+@bp.get("/reports")
+@login_required
+def figures_page() -> Any:
+    c = _ctx()
+    rows = _figures(c)
+    clients, _, _ = _clients_and_people()
+    drawn = [(ch, charts.svg(ch)) for ch in _charts(c, with_load=False)]
+    this_month = now().astimezone(c.tz).date().replace(day=1)
+    last_month = (this_month - timedelta(days=1)).strftime("%Y-%m")
+    return render_template("reports/figures.html", c=c, rows=rows, breaches=_breaches(c), charts=drawn,
+                           thresholds=THRESHOLDS, clients=clients, groups=figures.GROUPS, args=request.args,
+                           last_month=last_month)
+
+
+@bp.get("/reports/load")
+@login_required
+def load_page() -> Any:
+    _staff_only()
+    c = _ctx()
+    rows = _load(c)
+    chart = charts.load_chart(rows)
+    return render_template("reports/load.html", c=c, rows=rows, chart=chart, drawn=charts.svg(chart), args=request.args)
+
+
+@bp.get("/reports/charts/<name>.svg")
+@login_required
+def chart_svg(name: str) -> Any:
+    c = _ctx()
+    if name == "load":
+        _staff_only()
+        found = [charts.load_chart(_load(c))]
+    else:
+        found = [ch for ch in _charts(c, with_load=False) if ch.name == name]
+    if not found:
+        abort(404)
+    body = '<?xml version="1.0" encoding="UTF-8"?>\n' + charts.svg(found[0], standalone=True)
+    # Alone, the SVG styles itself (its own <style>, no script): allow that, and only that.
+    return Response(body, mimetype="image/svg+xml",
+                    headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
+
+
+# --- CSV -------------------------------------------------------------------------------------
+
+
+def _figures_table(rows: list[figures.Row]) -> tuple[list[str], list[list[Any]]]:
+    header = ["group", "incidents", "acknowledged", "ack_mean_s", "ack_median_s", "ack_p90_s", "resolved",
+              "resolve_mean_s", "resolve_median_s", "resolve_p90_s",
+              *[f"within_{m}_min" for m in THRESHOLDS], *[f"share_within_{m}_min" for m in THRESHOLDS],
+              "sla_kept", "sla_missed", "sla_running", "sla_share", "reached_last_step", "outside_coverage", "held",
+              "reopened", "handovers", "handover_wait_s"]
+    out = []
+    for r in rows:
+        out.append([r.label, r.count, r.acknowledged, r.ack_mean, r.ack_median, r.ack_p90, r.resolved, r.resolve_mean,
+                    r.resolve_median, r.resolve_p90, *[r.within.get(m, 0) for m in THRESHOLDS],
+                    *[r.share_within(m) for m in THRESHOLDS], r.sla_kept, r.sla_missed, r.sla_running, r.sla_share,
+                    r.reached_last_step, r.outside_coverage, r.held, r.reopened, r.handovers, r.handover_wait])
+    return header, out
+
+
+@bp.get("/reports/<name>.csv")
+@login_required
+def report_csv(name: str) -> Any:
+    if name == "history":
+        s, u = db_session(), user()
+        f = _history_filters()
+        page = history.search(s, f, now=now(), visible=access.visible_client_ids(s, u))
+        body = tables.to_csv(history.CSV_COLUMNS, [history.csv_row(history.as_dict(i, now())) for i in page.incidents])
+    elif name == "figures":
+        body = tables.to_csv(*_figures_table(_figures(_ctx())))
+    elif name == "breaches":
+        rows = [_breach_dict(b) for b in _breaches(_ctx())]
+        body = tables.to_csv(["number", "client", "summary", "created_at", "response_deadline", "responded_at",
+                              "late_by_s", "reason"],
+                             [[r["incident"]["number"], r["incident"]["client"], r["incident"]["summary"],
+                               r["incident"]["created_at"], r["incident"]["response_deadline"],
+                               r["incident"]["responded_at"], r["late_by_seconds"], r["reason"]] for r in rows])
+    elif name == "load":
+        _staff_only()
+        rows_l = _load(_ctx())
+        body = tables.to_csv(["engineer", "timezone", "incidents_handled", "pages", "night_pages", "weekend_pages",
+                              "seconds_on_incidents"],
+                             [[r.name, r.timezone, r.handled, r.pages, r.night, r.weekend, r.seconds_on_incidents]
+                              for r in rows_l])
+    else:
+        abort(404)
+    return Response(body, mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="vigil-{name}.csv"'})
+
+
+# --- JSON ------------------------------------------------------------------------------------
+
+
+@bp.get("/api/v1/reports/history")
+@login_required
+def history_api() -> Any:
+    s, u = db_session(), user()
+    f = _history_filters()
+    page = history.search(s, f, now=now(), visible=access.visible_client_ids(s, u))
+    return jsonify({"incidents": [history.as_dict(i, now()) for i in page.incidents], "next_before": page.next_before})
+
+
+@bp.get("/api/v1/reports/figures")
+@login_required
+def figures_api() -> Any:
+    c = _ctx()
+    return jsonify({"from": c.period.first.isoformat(), "to": c.period.last.isoformat(), "timezone": c.tz.key,
+                    "by": c.by, "groups": [r.as_dict() for r in _figures(c)]})
+
+
+@bp.get("/api/v1/reports/breaches")
+@login_required
+def breaches_api() -> Any:
+    c = _ctx()
+    return jsonify({"from": c.period.first.isoformat(), "to": c.period.last.isoformat(),
+                    "breaches": [_breach_dict(b) for b in _breaches(c)]})
+
+
+@bp.get("/api/v1/reports/load")
+@login_required
+def load_api() -> Any:
+    _staff_only()
+    c = _ctx()
+    return jsonify({"from": c.period.first.isoformat(), "to": c.period.last.isoformat(),
+                    "engineers": [r.as_dict() for r in _load(c)]})
