@@ -15,11 +15,12 @@ from tests.helpers import PASSWORD
 
 ENGINEER = ["/", "/incidents", "/schedules", "/me/shifts", "/open-slots", "/clients", "/clients/acme", "/me",
             "/settings/profile", "/settings/notifications", "/settings/security", "/settings/tokens", "/on-call",
-            "/no-such-page", "/reports/allowances", "/settings/contact"]
+            "/no-such-page", "/reports/allowances", "/settings/contact", "/history", "/reports"]
 MANAGER = ["/", "/admin", "/admin/clients/1", "/admin/clients/new", "/admin/policies/new", "/admin/policies/1",
            "/admin/people/4", "/admin/users/new", "/admin/pools/1", "/reports/allowances", "/reports/access?client=acme",
            "/schedules/new", "/schedules", "/incidents", "/clients/acme/contacts", "/services/1/heartbeats",
-           "/clients/acme", "/clients/acme/status"]
+           "/clients/acme", "/history?status=resolved", "/reports", "/reports/load", "/reports/monthly/acme/2026-11",
+           "/clients/1/mail", "/clients/acme/status"]
 ADMIN = ["/admin/users", "/admin/security", "/admin/audit", "/"]
 VIEWER = ["/status/acme", "/me", "/settings/security"]  # "/", "/incidents", "/clients": their status page
 SERIOUS = ("serious", "critical")
@@ -75,11 +76,13 @@ def incident(server: Any) -> int:
 
 
 def test_every_engineer_screen_has_no_serious_axe_violation(chromium, server, incident) -> None:
-    assert check_screens(chromium, server, "alice", [*ENGINEER, f"/incidents/{incident}"]) == []
+    assert check_screens(chromium, server, "alice", [*ENGINEER, f"/incidents/{incident}",
+                                                     f"/incidents/{incident}/postmortem"]) == []
 
 
 def test_every_manager_screen_has_no_serious_axe_violation(chromium, server, incident) -> None:
-    assert check_screens(chromium, server, "maya", [*MANAGER, f"/incidents/{incident}"]) == []
+    assert check_screens(chromium, server, "maya", [*MANAGER, f"/incidents/{incident}",
+                                                    f"/incidents/{incident}/postmortem"]) == []
 
 
 def test_every_admin_and_client_viewer_screen_has_no_serious_axe_violation(chromium, server, incident) -> None:
