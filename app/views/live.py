@@ -23,6 +23,8 @@ import gc
 import json
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import current_app, g, request
@@ -128,14 +130,16 @@ def _health() -> _Health:
 
 
 def refuse_before_handshake() -> Any:
-    """Refuse strangers, foreign origins and a full worker with a plain HTTP answer, before any
-    upgrade; and decline per-message compression (see the module's note)."""
-    if request.path != "/ws":
+    """Before any WebSocket upgrade (this one, and a status page's): refuse strangers and foreign
+    origins on /ws, and a full worker, with a plain HTTP answer; and decline per-message
+    compression (see the module's note)."""
+    if request.environ.get("HTTP_UPGRADE", "").lower() != "websocket" and request.path != "/ws":
         return None
-    if not current_user.is_authenticated:
-        return error_response(401, "log in first")
-    if not check_origin(request):
-        return error_response(403, "cross-origin WebSocket refused")
+    if request.path == "/ws":
+        if not current_user.is_authenticated:
+            return error_response(401, "log in first")
+        if not check_origin(request):
+            return error_response(403, "cross-origin WebSocket refused")
     limit = int(current_app.config["WS_MAX_PER_WORKER"])
     if sockets.open >= limit:
         resp = error_response(503, f"this server process already holds its {limit} live connections: "
@@ -146,13 +150,20 @@ def refuse_before_handshake() -> Any:
     return None
 
 
-@sock.route("/ws")
-def events_socket(ws: Any) -> None:
+@contextmanager
+def counted() -> Iterator[None]:
+    """Around a socket's handler, whichever page it serves: what WS_MAX_PER_WORKER counts."""
     sockets.opened()
     try:
-        _serve(ws)
+        yield
     finally:
         sockets.closed()
+
+
+@sock.route("/ws")
+def events_socket(ws: Any) -> None:
+    with counted():
+        _serve(ws)
 
 
 def _serve(ws: Any) -> None:

@@ -39,6 +39,7 @@ from ..models import Client, Event, StatusPage
 from ..status import feeds, pages, snapshot, statuspage, subscribers
 from ..web import db_session, error_response, exempt, markdown, now, vigil
 from ..web.httpsec import check_origin
+from . import live
 from .live import sock
 
 bp = Blueprint("status", __name__)
@@ -381,14 +382,15 @@ def status_socket(ws: Any, slug: str) -> None:
         session.close()  # never hold a database connection for the life of a socket
     hub = _hub()
     hub.add(client_id, ws, _Reader(by_session, key, last))
-    try:
-        ws.send(json.dumps({"type": "hello", "etag": last}))
-        while ws.connected:
-            ws.receive(timeout=PING_SECONDS)  # readers send nothing; this waits for the socket to close
-    except ConnectionClosed:
-        pass
-    finally:
-        hub.remove(client_id, ws)
+    with live.counted():  # one of the worker's sockets (views/live.py: bounded, memory given back)
+        try:
+            ws.send(json.dumps({"type": "hello", "etag": last}))
+            while ws.connected:
+                ws.receive(timeout=PING_SECONDS)  # readers send nothing; this waits for the socket to close
+        except ConnectionClosed:
+            pass
+        finally:
+            hub.remove(client_id, ws)
 
 
 _live_lock = threading.Lock()
