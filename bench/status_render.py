@@ -22,6 +22,7 @@ from _support import percentile, reset_postgres
 from app import create_app
 from app.clock import ManualClock
 from app.db import Database
+from app.heap import settle_heap
 from app.migrate import upgrade
 from app.models import (
     Client,
@@ -97,6 +98,7 @@ def main() -> None:
                           "INSTANCE_PATH": f"{tmp}/instance", "BASE_URL": "http://bench.test"})
         c = app.test_client()
         assert c.get("/status/big").status_code == 200
+        settle_heap()  # as a web worker does once started (app/wsgi.py)
 
         def fresh() -> None:
             app.extensions.get("vigil_status_pages", {}).clear()

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Flask
 
+from ..heap import settle_heap
 from .loop import Engine
 
 log = logging.getLogger("vigil.engine")
@@ -30,7 +31,9 @@ def run_process(app: Flask) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    build(app).run(stop)
+    engine = build(app)
+    settle_heap()
+    engine.run(stop)
 
 
 def start_inline(app: Flask) -> threading.Thread:
