@@ -105,3 +105,25 @@ def test_an_attachment_over_the_limit_is_listed_but_not_kept(app: Any, world: An
         note = s.execute(select(TimelineEntry).where(TimelineEntry.kind == "attachments")).scalar_one()
     assert att.size == 1160 and att.data is None
     assert "over the limit: not kept" in note.message
+
+
+def test_the_answer_gives_the_clients_status_page_with_this_servers_address(app: Any, world: Any, database: Any,
+                                                                             clock: Any) -> None:
+    from app.models import StatusPage, User
+    from app.status import pages
+
+    with database.transaction() as s:
+        pages.configure(s, s.get(User, world.maya), world.acme, {"visibility": "public"}, clock.now())
+        assert s.get(StatusPage, world.acme).visibility == "public"
+    allow(database, world.acme, "ops@acme.test")
+    with listening(database, clock) as h:
+        send(h, corpus("plain.eml"))
+        settle(h)
+    with database.session() as s:
+        [ack] = s.execute(select(Notification).where(Notification.purpose == "client_mail")).scalars()
+    assert "Status page: [[vigil]]/status/acme" in (ack.message or "")  # completed when it goes out
+    from app.notify.message import compose_outbound  # what the engine sends (engine/delivery.py)
+
+    with database.session() as s:
+        out = compose_outbound(s.get(Notification, ack.id), None, base_url=app.config["BASE_URL"])
+    assert f"Status page: {app.config['BASE_URL'].rstrip('/')}/status/acme\n" in out.body + "\n"

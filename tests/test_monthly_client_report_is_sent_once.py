@@ -125,3 +125,33 @@ def test_managers_add_and_remove_report_contacts(app: Any, world: Any, browser: 
     assert maya.form(f"/report-contacts/{c.id}/delete", {}).status_code == 302
     with database.session() as s:
         assert s.execute(select(monthly.ReportContact)).first() is None
+
+
+def test_the_report_lists_the_maintenance_done_in_the_month_as_it_really_ran(app: Any, world: Any, clock: Any,
+                                                                              browser: Any, database: Any) -> None:
+    from datetime import timedelta
+
+    from app.models import User
+    from app.status import maintenance
+
+    with database.transaction() as s:
+        maya = s.get(User, world.maya)
+        t = clock.now()
+        done = maintenance.create(s, maya, world.acme, {
+            "title": "Database upgrade", "body": "PostgreSQL 15 to 16 on db-1.",
+            "starts_at": (t + timedelta(hours=2)).isoformat(), "ends_at": (t + timedelta(hours=4)).isoformat()},
+            t, "http://vigil.test", "secret")
+        dropped = maintenance.create(s, maya, world.acme, {
+            "title": "Never ran", "starts_at": (t + timedelta(hours=5)).isoformat(),
+            "ends_at": (t + timedelta(hours=6)).isoformat()}, t, "http://vigil.test", "secret")
+        maintenance.start_now(s, maya, done.id, t + timedelta(hours=1))  # started early...
+        maintenance.end_now(s, maya, done.id, t + timedelta(hours=3))  # ...and ended early
+        assert dropped.started_at is None
+    with database.session() as s:
+        r = monthly.build(s, s.get(Client, world.acme), date(2026, 3, 1), datetime(2026, 4, 2, tzinfo=UTC))
+        april = monthly.build(s, s.get(Client, world.globex), date(2026, 3, 1), datetime(2026, 4, 2, tzinfo=UTC))
+    assert [(m["title"], m["start"], m["end"]) for m in r.maintenance] == [
+        ("Database upgrade", t + timedelta(hours=1), t + timedelta(hours=3))]
+    assert april.maintenance == []
+    page = browser("maya").get("/reports/monthly/acme/2026-03").get_data(as_text=True)
+    assert "Database upgrade" in page and "PostgreSQL 15 to 16 on db-1." in page and "Never ran" not in page

@@ -104,7 +104,8 @@ class Sender:
                 if n.kind not in self.transports:
                     jobs.append(Job(n.id, skip=("failed", f"this server has no {n.kind} channel", False)))
                 else:
-                    msg = compose_outbound(n, incidents.snapshot(inc) if inc else None)
+                    msg = compose_outbound(n, incidents.snapshot(inc) if inc else None,
+                                           base_url=self.config.get("BASE_URL", ""))
                     made = self.links[n.purpose](s, n, now) if n.purpose in self.links else None
                     if made is not None and LINK in msg.body:
                         msg = replace(msg, body=msg.body.replace(LINK, made.url), short=msg.short.replace(LINK, made.url))

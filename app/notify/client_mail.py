@@ -17,13 +17,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..intake.mail import threads
-from ..models import TIERS, Client, InboundMail, Incident, MailThread
+from ..models import TIERS, Client, InboundMail, Incident, MailThread, StatusPage
 from . import outbound
 
 
-def status_link(client: Client) -> str | None:
-    """The client's status page, once status pages exist (the lead wires it at merge)."""
-    return None
+def status_link(session: Session, client: Client) -> tuple[str, bool] | None:
+    """The client's status page, for the mails that answer them: (its address, written with
+    outbound.BASE for the engine to complete, and whether anyone may open it), or None when the
+    client has no page set up."""
+    page = session.get(StatusPage, client.id)
+    if page is None:
+        return None
+    return f"{outbound.BASE}/status/{client.slug}", page.visibility == "public"
 
 
 @dataclass(frozen=True)
@@ -79,11 +84,12 @@ def _queue(session: Session, inc: Incident, th: Thread, kind: str, body: str, no
     return th.to
 
 
-def _signature(client: Client, n: int) -> str:
-    link = status_link(client)
+def _signature(session: Session, client: Client, n: int) -> str:
+    link = status_link(session, client)
     lines = ["", "", f"Reply to this e-mail to add to incident #{n}; keep [#{n}] in the subject."]
     if link:
-        lines.append(f"Status page: {link}")
+        url, public = link
+        lines.append(f"Status page: {url}" if public else f"Status page (sign in, or use the link you were given): {url}")
     return "\n".join(lines)
 
 
@@ -97,7 +103,7 @@ def opened(session: Session, inc: Incident, *, to: str, our_address: str, subjec
         "Hello,", "",
         f"We received your message and opened incident #{inc.id}: {inc.summary}", "",
         f"Your contract: {TIERS.get(c.tier, c.tier)}. We will respond by {_local(inc.response_deadline, c)}.",
-    ]) + _signature(c, inc.id)
+    ]) + _signature(session, c, inc.id)
     return _queue(session, inc, th, "ack", body, now)
 
 
@@ -106,7 +112,7 @@ def acknowledged(session: Session, inc: Incident, now: datetime) -> str | None:
     if th is None:
         return None
     body = (f"Hello,\n\nAn engineer is working on incident #{inc.id} ({inc.summary}) since "
-            f"{_local(now, inc.client)}.") + _signature(inc.client, inc.id)
+            f"{_local(now, inc.client)}.") + _signature(session, inc.client, inc.id)
     return _queue(session, inc, th, "acked", body, now)
 
 
@@ -116,7 +122,7 @@ def resolved(session: Session, inc: Incident, now: datetime) -> str | None:
         return None
     summary = inc.resolution_summary or "(no summary was given)"
     body = (f"Hello,\n\nIncident #{inc.id} ({inc.summary}) was resolved at {_local(now, inc.client)}.\n\n"
-            f"Summary: {summary}") + _signature(inc.client, inc.id)
+            f"Summary: {summary}") + _signature(session, inc.client, inc.id)
     return _queue(session, inc, th, "resolved", body, now)
 
 
@@ -126,5 +132,5 @@ def write(session: Session, inc: Incident, author: str, text: str, now: datetime
     th = thread_of(session, inc, fallback_reply_to=fallback)
     if th is None:
         return None
-    body = f"{text}\n\n-- \n{author}" + _signature(inc.client, inc.id)
+    body = f"{text}\n\n-- \n{author}" + _signature(session, inc.client, inc.id)
     return _queue(session, inc, th, "note", body, now)

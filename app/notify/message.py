@@ -6,6 +6,7 @@ from typing import Any
 
 from ..models import ContactMethod, Incident, Notification, User
 from .base import OutboundMessage
+from .outbound import BASE
 
 
 def compose(
@@ -69,10 +70,10 @@ def compose(
     )
 
 
-def compose_outbound(n: Notification, snapshot: dict[str, Any] | None) -> OutboundMessage:
+def compose_outbound(n: Notification, snapshot: dict[str, Any] | None, base_url: str = "") -> OutboundMessage:
     """A message to someone who is not a user (notify/outbound.py): written in full when it was
-    queued, so it goes out as written."""
-    body = n.message or ""
+    queued, so it goes out as written (with this server's address where it says outbound.BASE)."""
+    body = (n.message or "").replace(BASE, base_url.rstrip("/"))
     return OutboundMessage(
         notification_id=n.id,
         kind=n.kind,

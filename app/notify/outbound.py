@@ -23,6 +23,7 @@ KINDS = ("email", "sms", "voice")
 # Where a message carries a one-time link (a hand-over's "we have it"): the engine writes the
 # link in when it sends the message (Engine's outsider links), so only its hash is ever stored.
 LINK = "[[link]]"
+BASE = "[[vigil]]"  # written where the message gives one of Vigil's addresses: the engine puts VIGIL_BASE_URL
 # What an outsider's e-mail may carry besides Subject/To/Date: threading, who answers, where
 # a reply goes, unsubscribing (RFC 8058), and what keeps auto-responders quiet.
 HEADERS = frozenset({

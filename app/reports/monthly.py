@@ -15,11 +15,11 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..errors import ActionError
-from ..models import TIERS, Client, Incident, Notification, ReportContact
+from ..models import TIERS, Client, Incident, MaintenanceWindow, Notification, ReportContact
 from ..notify import outbound
 from . import figures, sql
 from .pdf import Document
@@ -32,10 +32,16 @@ SEND_UNTIL_DAY = 7
 
 
 def maintenance_done(session: Session, client: Client, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """The maintenance windows done for `client` in [start, end): [{"title", "start", "end",
-    "summary"}]. Maintenance windows are being built apart; this returns [] until they are
-    wired in here."""
-    return []
+    """The maintenance windows of `client` that ran in [start, end) (started, early or on time,
+    and not cancelled): [{"title", "start", "end", "summary"}], as they really ran."""
+    rows = session.execute(
+        select(MaintenanceWindow).where(
+            MaintenanceWindow.client_id == client.id, MaintenanceWindow.started_at.is_not(None),
+            MaintenanceWindow.started_at < end,
+            func.coalesce(MaintenanceWindow.completed_at, MaintenanceWindow.ends_at) >= start)
+        .order_by(MaintenanceWindow.started_at)).scalars()
+    return [{"title": w.title, "start": w.started_at, "end": w.completed_at or w.ends_at, "summary": w.body}
+            for w in rows]
 
 
 def month_of(text: str) -> date:
