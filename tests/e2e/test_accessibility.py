@@ -22,7 +22,7 @@ MANAGER = ["/", "/admin", "/admin/clients/1", "/admin/clients/new", "/admin/poli
            "/clients/acme", "/history?status=resolved", "/reports", "/reports/load", "/reports/monthly/acme/2026-11",
            "/clients/1/mail", "/clients/acme/status"]
 ADMIN = ["/admin/users", "/admin/security", "/admin/audit", "/"]
-VIEWER = ["/status/acme", "/me", "/settings/security"]  # "/", "/incidents", "/clients": their status page
+VIEWER = ["/status/acme", "/me", "/settings/security", "/history", "/reports", "/reports/monthly/acme/2026-11"]  # "/", "/incidents", "/clients": their status page
 SERIOUS = ("serious", "critical")
 # Screens that answer with an error page on purpose (still checked, like any other).
 EXPECTED_STATUS = {"/no-such-page": 404, "/reports/allowances": None}
