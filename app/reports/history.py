@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, joinedload
 from ..errors import ActionError
 from ..models import OPEN_STATUSES, TIERS, Client, Incident, Status
 from . import sql
+from .period import day_arg
 
 PAGE = 50
 MAX_PAGE = 500
@@ -58,16 +59,7 @@ class Filters:
             return v or None
 
         def day(name: str) -> date | None:
-            v = (args.get(name) or "").strip()
-            if not v:
-                return None
-            try:
-                d = date.fromisoformat(v)
-            except ValueError:
-                raise ActionError(f"{name} must be a date (YYYY-MM-DD)", 400) from None
-            if not 1971 <= d.year <= 9998:
-                raise ActionError(f"{name} must be between 1971 and 9998", 400)
-            return d
+            return day_arg(args, name)
 
         q = (args.get("q") or "").strip()
         if len(q) > 200:

@@ -32,20 +32,26 @@ class Period:
         return {"from": self.first.isoformat(), "to": self.last.isoformat()}
 
 
+def day_arg(args: Any, name: str) -> date | None:
+    """A date argument (YYYY-MM-DD, a sane year), or None when absent; a clear 400 otherwise."""
+    v = (args.get(name) or "").strip()
+    if not v:
+        return None
+    try:
+        d = date.fromisoformat(v)
+    except ValueError:
+        raise ActionError(f"{name} must be a date (YYYY-MM-DD)", 400) from None
+    if not 1971 <= d.year <= 9998:
+        raise ActionError(f"{name} must be between 1971 and 9998", 400)
+    return d
+
+
 def parse(args: Any, tz: ZoneInfo, now: datetime) -> Period:
     today = now.astimezone(tz).date()
 
     def day(name: str, default: date) -> date:
-        v = (args.get(name) or "").strip()
-        if not v:
-            return default
-        try:
-            d = date.fromisoformat(v)
-        except ValueError:
-            raise ActionError(f"{name} must be a date (YYYY-MM-DD)", 400) from None
-        if not 1971 <= d.year <= 9998:
-            raise ActionError(f"{name} must be between 1971 and 9998", 400)
-        return d
+        found = day_arg(args, name)
+        return default if found is None else found
 
     last = day("to", today)
     first = day("from", last - timedelta(days=DEFAULT_DAYS - 1))
