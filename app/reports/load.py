@@ -59,9 +59,10 @@ def compute(session: Session, *, start: datetime | None, end: datetime | None, n
             out[uid] = Load(uid, u.name, u.timezone)
         return out[uid]
 
+    scan = sql.reads_most(session, start, end)
     # Incidents handled: acknowledged it, or held a responder slot.
     who = union_all(*[sql.restrict(select(Incident.id.label("i"), col.label("u")).where(col.is_not(None)),
-                                   start, end, visible)
+                                   start, end, visible, scan=scan)
                       for col in (Incident.acknowledged_by_id, Incident.slot1_user_id, Incident.slot2_user_id)]
                     ).subquery()
     for uid, n in session.execute(select(who.c.u, func.count(func.distinct(who.c.i))).group_by(who.c.u)):
@@ -72,7 +73,7 @@ def compute(session: Session, *, start: datetime | None, end: datetime | None, n
     q = sql.restrict(select(Incident.acknowledged_by_id, func.sum(spent))
                      .where(Incident.acknowledged_by_id.is_not(None), Incident.resolved_at.is_not(None),
                             Incident.resolved_at > Incident.acknowledged_at)
-                     .group_by(Incident.acknowledged_by_id), start, end, visible)
+                     .group_by(Incident.acknowledged_by_id), start, end, visible, scan=scan)
     for uid, secs in session.execute(q):
         if (r := row(uid)) is not None:
             r.seconds_on_incidents = round(float(secs or 0), 3)

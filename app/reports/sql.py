@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, cast, func, literal, or_, select
+from sqlalchemy import Integer, and_, case, cast, func, literal, literal_column, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement, Select
 
@@ -102,17 +102,32 @@ def count_if(cond: ColumnElement[bool]) -> ColumnElement[Any]:
 
 
 def restrict(q: Select[Any], start: datetime | None, end: datetime | None,
-             visible: set[int] | None, client_id: int | None = None) -> Select[Any]:
-    """Incidents created in [start, end) that the reader may see (None: all clients)."""
+             visible: set[int] | None, client_id: int | None = None, *, scan: bool = False) -> Select[Any]:
+    """Incidents created in [start, end) that the reader may see (None: all clients). `scan`
+    (see reads_most): compare the creation time without its index, so SQLite reads the table
+    through instead of looking up every row the index finds."""
+    created = literal_column("+incidents.created_at", Incident.created_at.type) if scan else Incident.created_at
     if start is not None:
-        q = q.where(Incident.created_at >= start)
+        q = q.where(created >= start)
     if end is not None:
-        q = q.where(Incident.created_at < end)
+        q = q.where(created < end)
     if visible is not None:
         q = q.where(Incident.client_id.in_(sorted(visible)) if visible else literal(False))
     if client_id is not None:
         q = q.where(Incident.client_id == client_id)
     return q
+
+
+def reads_most(session: Session, start: datetime | None, end: datetime | None) -> bool:
+    """On SQLite, whether the period holds most incidents (over a quarter): then one pass over the
+    table beats the created_at index, each of whose hits costs a lookup of its row (a year of
+    100,000 incidents: 174 ms through the index, 21 ms through the table, for one figure). Two
+    index-only counts decide it; PostgreSQL's planner chooses for itself."""
+    if dialect(session) != "sqlite" or (start is None and end is None):
+        return dialect(session) == "sqlite"
+    total = session.scalar(select(func.count()).select_from(Incident)) or 0
+    inside = session.scalar(restrict(select(func.count()).select_from(Incident), start, end, None)) or 0
+    return inside * 4 > total
 
 
 def percentile_columns(session: Session, base: Any, value: str, ps: Sequence[float]) -> tuple[Any, list[Any]]:
