@@ -33,7 +33,7 @@ from flask_sock import ConnectionClosed, Sock
 
 from .. import access
 from ..engine.heartbeat import engine_status
-from ..live.bus import LiveEvent, dumps
+from ..live.bus import dumps
 from ..web import error_response, vigil
 from ..web.httpsec import check_origin
 
@@ -203,7 +203,7 @@ def _serve(ws: Any) -> None:
             if ev is None:
                 ws.send(_health().ping_frame())
             elif ev["id"] > last and may_see(ev["client_id"]):
-                ws.send(ev.frame() if isinstance(ev, LiveEvent) else json.dumps({"type": "event", "event": ev}))
+                ws.send(ev.frame())  # the bus hands out LiveEvents: serialised once per process
                 last = ev["id"]
     except ConnectionClosed:
         pass
