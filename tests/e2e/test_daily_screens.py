@@ -207,7 +207,9 @@ def test_an_engineer_adds_an_address_tests_it_sets_night_rules_and_removes_it_on
     page.click(f"button[aria-label='Send a test to {address}']")
     assert page.locator(".flash").first.inner_text().startswith(("Test queued", "E-mail"))
     deadline = time.monotonic() + 20
-    while "Last test" not in method.inner_text() or "waiting to be sent" in method.inner_text():
+    # Wait for the test's final state: "waiting to be sent" and "sending" come first.
+    final = ("FAILED", "not sent", "delivered")
+    while "Last test" not in method.inner_text() or not any(s in method.inner_text() for s in final):
         assert time.monotonic() < deadline, method.inner_text()
         page.wait_for_timeout(300)
         page.reload()
