@@ -176,8 +176,8 @@ def mail() -> None:
     settings = _mail_settings(app)
     if settings is None:
         raise click.ClickException("the mail listener is off: set VIGIL_MAIL_DOMAIN (and VIGIL_MAIL_PORT)")
-    handler = Handler(v.db, v.clock, settings, incidents.mail_processor(
-        v.db, v.clock.now, int(app.config["MAIL_ATTACHMENT_MAX_BYTES"])))
+    v.db.lock_poll_max = 0.002  # one writer thread here (the listener's storer): see db.py
+    handler = Handler(v.db, v.clock, settings, incidents.mail_processor(int(app.config["MAIL_ATTACHMENT_MAX_BYTES"])))
     server = controller(handler)
     server.start()
     click.echo(f"Vigil mail listening on {settings.host}:{settings.port} for *@{settings.domain}")

@@ -68,7 +68,7 @@ class Database:
             kwargs.update(pool_size=10, max_overflow=0, pool_timeout=30)
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.is_sqlite:
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine, self)
         else:
             _ping_idle_connections(self.engine)
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
@@ -78,6 +78,11 @@ class Database:
         # Called after a commit that wrote events (see live/events.py), e.g. to wake event followers.
         self.after_commit_hooks: list[Callable[[], None]] = []
         self._write_turn = threading.Lock()
+        # How long, at most, a writer sleeps between two tries for SQLite's write lock (see
+        # _configure_sqlite). A web worker's many waiting requests poll coarsely; a process whose
+        # writes go through one thread (the engine, the mail listener) may poll finely, and so
+        # loses less time after another process lets go (one waiter, a cheap try every 2 ms).
+        self.lock_poll_max = 0.02
 
         @event.listens_for(self.Session, "after_commit")
         def _after_commit(session: Session) -> None:
@@ -183,7 +188,7 @@ LOCK_WAIT_SECONDS = 30.0
 BUSY_TIMEOUT_MS = 5000
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, db: Database) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, record: Any) -> None:
         # Let SQLAlchemy's "begin" event below decide how transactions start.
@@ -223,7 +228,7 @@ def _configure_sqlite(engine: Engine) -> None:
                     if "locked" not in str(e.orig) or time.monotonic() > deadline:
                         raise
                 time.sleep(delay)
-                delay = min(delay * 2, 0.02)
+                delay = min(delay * 2, db.lock_poll_max)
         finally:
             raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 

@@ -44,7 +44,7 @@ def listening(database: Database, clock: ManualClock, *, process: bool = True, *
     """The listener on a free loopback port; `handler.settings.port` is where to send."""
     port = settings.pop("port", None) or free_port()
     s = Settings(domain=DOMAIN, host="127.0.0.1", port=port, **settings)
-    handler = Handler(database, clock, s, incidents.mail_processor(database, clock.now) if process else None)
+    handler = Handler(database, clock, s, incidents.mail_processor() if process else None)
     server = controller(handler)
     try:
         server.start()
@@ -57,11 +57,6 @@ def listening(database: Database, clock: ManualClock, *, process: bool = True, *
     finally:
         server.stop()
         handler.close()
-
-
-def settle(handler: Handler) -> None:
-    """Wait until the messages the listener has accepted are processed."""
-    handler.drain(timeout=30)
 
 
 def send(handler: Handler, raw: bytes, *, mail_from: str = "ops@acme.test", to: str = f"acme@{DOMAIN}") -> tuple[int, bytes]:

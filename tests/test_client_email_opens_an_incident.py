@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from app.models import MailAttachment, MailThread, Notification, TimelineEntry
-from tests.mailbox import allow, corpus, incident_list, listening, mails, send, settle
+from tests.mailbox import allow, corpus, incident_list, listening, mails, send
 
 EXPECTED = {
     "plain.eml": ("Checkout page returns 500 errors", "Orders are not going through."),
@@ -28,7 +28,6 @@ def test_each_kind_of_client_mail_opens_an_incident_with_its_subject_and_text(
     allow(database, world.acme, "@acme.test")
     with listening(database, clock) as h:
         code, text = send(h, corpus(name))
-        settle(h)
     assert code == 250, text
     summary, excerpt = EXPECTED[name]
     [inc] = incident_list(database)
@@ -45,7 +44,6 @@ def test_the_client_is_answered_in_their_thread_with_the_number_and_the_deadline
     allow(database, world.acme, "ops@acme.test")
     with listening(database, clock) as h:
         send(h, corpus("plain.eml"))
-        settle(h)
     [inc] = incident_list(database)
     with database.session() as s:
         [ack] = s.execute(select(Notification).where(Notification.purpose == "client_mail")).scalars()
@@ -65,7 +63,6 @@ def test_the_engine_pages_the_on_call_engineer_for_a_client_mail(app: Any, world
     allow(database, world.acme, "@acme.test")
     with listening(database, clock) as h:
         send(h, corpus("plain.eml"))
-        settle(h)
     engine.run_until_idle()
     [inc] = incident_list(database)
     with database.session() as s:
@@ -81,7 +78,6 @@ def test_attachments_are_listed_with_name_and_size_and_kept_up_to_the_limit(app:
     with listening(database, clock) as h:
         send(h, corpus("with_attachment.eml"))
         send(h, corpus("calendar_invite.eml").replace(b"<invite-42@acme.test>", b"<invite-43@acme.test>"))
-        settle(h)
     with database.session() as s:
         atts = list(s.execute(select(MailAttachment).order_by(MailAttachment.id)).scalars())
         notes = list(s.execute(select(TimelineEntry).where(TimelineEntry.kind == "attachments")).scalars())
@@ -118,7 +114,6 @@ def test_the_answer_gives_the_clients_status_page_with_this_servers_address(app:
     allow(database, world.acme, "ops@acme.test")
     with listening(database, clock) as h:
         send(h, corpus("plain.eml"))
-        settle(h)
     with database.session() as s:
         [ack] = s.execute(select(Notification).where(Notification.purpose == "client_mail")).scalars()
     assert "Status page: [[vigil]]/status/acme" in (ack.message or "")  # completed when it goes out

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app import incidents
 from app.incidents import Actor
 from app.models import Incident, MailThread, Notification, StepFiring, TimelineEntry, User
-from tests.mailbox import DOMAIN, allow, corpus, incident_list, listening, mails, send, settle
+from tests.mailbox import DOMAIN, allow, corpus, incident_list, listening, mails, send
 
 
 def _our_message_id(database: Any, incident_id: int) -> str:
@@ -38,14 +38,12 @@ def test_an_apple_mail_reply_joins_the_incident_timeline_and_pages_nobody_again(
     allow(database, world.acme, "@acme.test")
     with listening(database, clock) as h:
         send(h, corpus("plain.eml"))
-        settle(h)
         engine.run_until_idle()
         [inc] = incident_list(database)
         with database.session() as s:
             firings = s.execute(select(StepFiring)).all()
         clock.advance(minutes=5)
         code, _ = send(h, corpus("apple_mail_reply.eml", ref=_our_message_id(database, inc.id)))
-        settle(h)
         engine.run_until_idle()
     assert code == 250
     assert len(incident_list(database)) == 1
@@ -65,18 +63,15 @@ def test_a_number_in_the_subject_threads_but_never_into_another_clients_incident
     allow(database, world.globex, "@globex.test")
     with listening(database, clock) as h:
         send(h, corpus("plain.eml"))
-        settle(h)
         [acme_inc] = incident_list(database)
         globex = corpus("multipart_alternative.eml").replace(b"ops@acme.test", b"ops@globex.test")
         send(h, globex, mail_from="ops@globex.test", to=f"globex@{DOMAIN}")
-        settle(h)
         tagged = corpus("plain.eml").replace(b"Subject: Checkout", f"Subject: More on [#{acme_inc.id}] checkout".encode()) \
             .replace(b"<20260302035812.1234@acme.test>", b"<second@acme.test>")
         send(h, tagged)
         foreign = globex.replace(b"Subject: Search", f"Subject: [#{acme_inc.id}] Search".encode()) \
             .replace(b"CAB1234567890", b"CAB999")
         send(h, foreign, mail_from="ops@globex.test", to=f"globex@{DOMAIN}")
-        settle(h)
     outcomes = [(m.client_id, m.outcome, m.incident_id) for m in mails(database)]
     assert outcomes[2] == (world.acme, "replied", acme_inc.id)
     assert outcomes[3][1] == "opened" and outcomes[3][2] != acme_inc.id
@@ -88,7 +83,6 @@ def test_the_client_hears_when_an_engineer_acknowledges_and_resolves_with_the_su
     allow(database, world.acme, "@acme.test")
     with listening(database, clock) as h:
         send(h, corpus("plain.eml"))
-        settle(h)
     [inc] = incident_list(database)
     with database.transaction() as s:
         alice = s.get(User, world.alice)
@@ -110,13 +104,11 @@ def test_a_reply_within_the_reopen_window_reopens_the_resolved_incident(app: Any
     allow(database, world.acme, "@acme.test", reopen_days=3)
     with listening(database, clock) as h:
         send(h, corpus("qp_latin1_french.eml").replace(b"elodie@acme.test", b"ops@acme.test"))
-        settle(h)
         [inc] = incident_list(database)
         with database.transaction() as s:
             incidents.resolve(s, inc.id, Actor.of(s.get(User, world.alice)), "Restarted the web servers.", clock.now())
         clock.advance(days=2)
         send(h, corpus("gmail_reply_quoted.eml", ref=_our_message_id(database, inc.id)))
-        settle(h)
     [again] = incident_list(database)
     assert again.id == inc.id and again.status == "triggered" and again.resolved_at is None
     assert again.next_escalation_at == clock.now() and again.response_deadline > clock.now()
@@ -133,13 +125,11 @@ def test_a_reply_after_the_reopen_window_opens_a_new_incident_that_says_what_it_
     allow(database, world.acme, "@acme.test", reopen_days=3)
     with listening(database, clock) as h:
         send(h, corpus("plain.eml"))
-        settle(h)
         [inc] = incident_list(database)
         with database.transaction() as s:
             incidents.resolve(s, inc.id, Actor.of(s.get(User, world.alice)), "Fixed.", clock.now())
         clock.advance(days=3, minutes=1)
         send(h, corpus("apple_mail_reply.eml", ref=_our_message_id(database, inc.id)))
-        settle(h)
     first, second = incident_list(database)
     assert first.status == "resolved" and second.status == "triggered"
     assert second.details.startswith(f"(Follows #{inc.id}, resolved earlier.)")
@@ -152,7 +142,6 @@ def test_an_engineer_writes_to_the_client_and_their_answer_comes_back_to_the_tim
     app.config["MAIL_DOMAIN"] = DOMAIN
     with listening(database, clock) as h:
         send(h, corpus("plain.eml"))
-        settle(h)
         [inc] = incident_list(database)
         r = browser("alice").post(f"/api/v1/incidents/{inc.id}/client-mail", json={"text": "Could you send the order number?"})
         assert r.status_code == 200, r.get_json()
@@ -161,7 +150,6 @@ def test_an_engineer_writes_to_the_client_and_their_answer_comes_back_to_the_tim
         assert "Could you send the order number?" in (out.message or "") and "Alice" in (out.message or "")
         answer = corpus("apple_mail_reply.eml", ref=out.headers["Message-ID"].strip("<>"))
         send(h, answer.replace(b"Subject: Re: Checkout page returns 500 errors", b"Subject: Re: order"))
-        settle(h)
     kinds = [(e.kind, e.actor_label) for e in _timeline(database, inc.id)]
     [(_, author)] = [k for k in kinds if k[0] == "client_mail_out"]
     assert author.startswith("Alice")

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from .. import audit
 from ..errors import ActionError
+from ..intake.keys import forget_cached_keys
 from ..intake.mail.recipients import local_part_of
 from ..intake.mail.senders import DEFAULTS, normalise_rule
 from ..models import Client, ClientMail, InboundMail, MailAttachment, Service, User
@@ -86,6 +87,7 @@ def save(session: Session, actor: User, client: Client, body: dict[str, Any], no
             row.default_service_id = svc.id
     session.add(row)
     session.flush()
+    forget_cached_keys()  # intake keeps each client's address and mail rules a few seconds
     audit.record(session, "client.mail_settings_changed", actor=actor, client_id=client.id, at=now,
                  target=f"client:{client.id}")
     return row

@@ -10,12 +10,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from .. import incidents
@@ -178,8 +178,13 @@ class Sender:
 
         def record_all(s: Session) -> None:
             loaded = _preload(s, [o[0] for o in batch])  # held: the session only keeps weak references
+            delivered = _Delivered()
             for outcome in sorted(batch, key=lambda o: o[0]):  # one lock order for every batch
-                self._record(s, *outcome)
+                if isinstance(outcome[2], Delivered):
+                    self._record_delivered(s, delivered, *outcome)
+                else:
+                    self._record(s, *outcome)
+            delivered.write(s)
             del loaded
 
         try:
@@ -194,6 +199,26 @@ class Sender:
                 except Exception:
                     log.exception("recording delivery %s failed", outcome[0])
         self.wake.set()
+
+    @staticmethod
+    def _record_delivered(s: Session, out: _Delivered, nid: int, msg: Any, result: Delivered, started: datetime,
+                          now: datetime, latency: int) -> None:
+        """The common outcome, written with the batch's others in three statements (_Delivered):
+        the unit of work would flush each attempt and page one by one at commit."""
+        n = s.get(Notification, nid, options=[joinedload(Notification.user), joinedload(Notification.contact_method)])
+        if n is None:
+            return
+        out.attempts.append({
+            "notification_id": n.id, "channel": n.kind, "target": _target(n, msg), "started_at": started,
+            "finished_at": now, "latency_ms": latency, "status_code": result.status_code,
+            "provider_answer": answer_text(result.answer) if result.answer else None, "outcome": "sent", "error": None,
+        })
+        out.pages.append({"b_id": n.id, "b_at": now, "b_provider": result.provider_id})
+        if n.contact_method_id is not None:
+            out.methods.append({"b_id": n.contact_method_id, "b_at": now})
+        if n.incident_id:
+            incidents.note_delivery(s, n.incident_id, "delivered", f"{_where(n)}: delivered in {latency} ms.", now,
+                                    notification=n.id, channel=n.kind, latency_ms=latency)
 
     def _record(self, s: Session, nid: int, msg: Any, result: Delivered | TransportError, started: datetime,
                 now: datetime, latency: int) -> None:
@@ -303,6 +328,31 @@ def _pointless(n: Notification, inc: Incident | None) -> str | None:
     if n.purpose == "page" and inc.status == Status.acknowledged.value:
         return "incident acknowledged before sending"
     return None
+
+
+_N, _M = Notification.__table__, ContactMethod.__table__
+_SENT = (update(_N).where(_N.c.id == bindparam("b_id"))
+         .values(status="sent", sent_at=bindparam("b_at"), provider_id=bindparam("b_provider"), lease_until=None,
+                 last_error=None))
+_REACHED = update(_M).where(_M.c.id == bindparam("b_id")).values(last_success_at=bindparam("b_at"))
+
+
+@dataclass
+class _Delivered:
+    """A recording batch's delivered pages, written together (Sender._record_delivered)."""
+
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    pages: list[dict[str, Any]] = field(default_factory=list)
+    methods: list[dict[str, Any]] = field(default_factory=list)
+
+    def write(self, s: Session) -> None:
+        conn = s.connection()
+        if self.attempts:
+            conn.execute(insert(DeliveryAttempt.__table__), self.attempts)
+        if self.pages:
+            conn.execute(_SENT, self.pages)
+        if self.methods:
+            conn.execute(_REACHED, self.methods)
 
 
 _WITH_NAMES = [joinedload(Incident.client), joinedload(Incident.service)]  # what snapshot() reads

@@ -32,6 +32,7 @@ def run_process(app: Flask) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     engine = build(app)
+    engine.db.lock_poll_max = 0.002  # one writer thread at a time here (Engine._write): see db.py
     settle_heap()
     engine.run(stop)
 

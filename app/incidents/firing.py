@@ -115,7 +115,7 @@ def fire_step(
     if users:
         purpose = "help" if inc.status == Status.acknowledged.value else "page"
         planned = plan_pages(session, inc, firing_id, users, now, purpose)
-        unreachable = [u.name for u in users if not any(n.user_id == u.id for n in planned)]
+        unreachable = [u.name for u in users if u.id not in planned]
         msg = f"{label}: notifying {', '.join(u.name for u in users)}" + (f" ({'; '.join(why)})." if why else ".")
         if manual:
             msg = f"Escalated by hand by {who.label}. " + msg

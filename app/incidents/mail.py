@@ -4,27 +4,24 @@ joins its incident's timeline (never resolving or paging by itself), or reopens 
 resolved one.
 
 `process` claims the stored message with a compare-and-set (received -> processed) in the very
-transaction that writes its incident: of two processors (the listener right after its 250, an
-engine sweeping what a crash left behind) exactly one writes it, and a crash halfway leaves it
-received, to be processed again.
+transaction that writes its incident: of two processors (the listener, in the transaction that
+stores the message; an engine sweeping what a failure left behind) exactly one writes it, and a
+failure halfway leaves it received, to be processed again.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from ..batching import GroupWriter
-from ..db import Database, retry_transient
 from ..intake.base import MAX_DETAILS, IntakeEvent, clip
 from ..intake.keys import target_cached
-from ..intake.mail import parse, rules_of, threads
-from ..intake.mail.parse import Parsed
+from ..intake.mail import rules_of, threads
+from ..intake.mail.parse import Parsed, parse_or_error
 from ..models import InboundMail, Incident, MailAttachment, Service, Status
 from ..notify import client_mail
 from .actions import reopen
@@ -51,24 +48,35 @@ def pending_mail(session: Session, older_than: datetime, limit: int = 100) -> li
     ).scalars())
 
 
-def process_mail(session: Session, mail_id: int, now: datetime, *, attachment_limit: int = DEFAULT_ATTACHMENT_LIMIT) -> Processed | None:
+_CLAIM = (update(_MAILS).where(_MAILS.c.id == bindparam("b_id"), _MAILS.c.status == "received")
+          .values(status="processed", processed_at=bindparam("b_now")))
+_COLUMNS = (_MAILS.c.id, _MAILS.c.client_id, _MAILS.c.service_id, _MAILS.c.mail_from, _MAILS.c.subject,
+            _MAILS.c.sender, _MAILS.c.message_id, _MAILS.c.recipient)
+_CLAIM_AND_READ = _CLAIM.returning(*_COLUMNS, _MAILS.c.raw)
+_CLAIM_PARSED = _CLAIM.returning(*_COLUMNS)
+_WRITE_BACK = update(_MAILS).where(_MAILS.c.id == bindparam("b_id"))
+_DEADLINE = select(Incident.summary, Incident.response_deadline).where(Incident.id == bindparam("b_id"))
+
+
+def process_mail(session: Session, mail_id: int, now: datetime, *, attachment_limit: int = DEFAULT_ATTACHMENT_LIMIT,
+                 parsed: Parsed | Exception | None = None) -> Processed | None:
     """Turn one stored message into incident state. None: not ours to process (already done,
-    held, a loop)."""
+    held, a loop). `parsed`: its parse_or_error, done by the caller before the transaction
+    (None: read and parse it here)."""
     # The claim and the read in one statement; what processing learns is written back in one
     # more (a hot path: a burst of client mail is hundreds of these a second).
-    row = session.execute(
-        update(_MAILS).where(_MAILS.c.id == mail_id, _MAILS.c.status == "received")
-        .values(status="processed", processed_at=now)
-        .returning(_MAILS.c.id, _MAILS.c.client_id, _MAILS.c.service_id, _MAILS.c.raw, _MAILS.c.mail_from,
-                   _MAILS.c.subject, _MAILS.c.sender, _MAILS.c.message_id, _MAILS.c.recipient)
-    ).first()
+    conn = session.connection()
+    row = conn.execute(_CLAIM_AND_READ if parsed is None else _CLAIM_PARSED, {"b_id": mail_id, "b_now": now}).first()
     if row is None:
         return None
-    mail = _Mail(*row)
-    try:
-        parsed = parse(mail.raw, mail.mail_from)
+    mail = _Mail(*row[:8])
+    if parsed is None:
+        parsed = parse_or_error(row.raw, mail.mail_from)
+    problem = None
+    if isinstance(parsed, Parsed):
         problem = "; ".join(parsed.problems[:5]) or None
-    except Exception as e:  # the listener has said 250: whatever the bytes are, an incident opens
+    else:  # the listener has said 250: whatever the bytes are, an incident opens
+        e = parsed
         parsed = Parsed(subject=clip(mail.subject) or "(unreadable e-mail)", sender=mail.sender, reply_to=mail.sender,
                         message_id=mail.message_id, refs=[], text="", details="")
         problem = f"{type(e).__name__}: {e}"
@@ -77,7 +85,7 @@ def process_mail(session: Session, mail_id: int, now: datetime, *, attachment_li
     rules = rules_of(session, mail.client_id)
     thread = threads.find(session, mail.client_id, parsed.refs, parsed.subject)
     who = Actor.system(f"e-mail from {parsed.sender or 'an unknown sender'}")
-    outcome, incident_id = "", 0
+    outcome, incident_id, target = "", 0, None
     if thread is not None:
         inc = lock(session, thread)
         if inc.status != Status.resolved.value:
@@ -103,11 +111,20 @@ def process_mail(session: Session, mail_id: int, now: datetime, *, attachment_li
         assert result.incident_id is not None
         incident_id = result.incident_id
         outcome = "duplicate" if result.outcome == "attached" else "followed_up" if thread is not None else "opened"
-    session.execute(update(_MAILS).where(_MAILS.c.id == mail.id).values(
-        subject=parsed.subject[:1024], text=parsed.text, reply_to=parsed.reply_to or None,
-        parse_error=mail.parse_error, incident_id=incident_id, outcome=outcome))
+    conn.execute(_WRITE_BACK, {"b_id": mail.id, "subject": parsed.subject[:1024], "text": parsed.text,
+                               "reply_to": parsed.reply_to or None, "parse_error": mail.parse_error,
+                               "incident_id": incident_id, "outcome": outcome})
     threads.remember(session, parsed.message_id, incident_id, now)
     kept = _attachments(session, mail, parsed, incident_id, attachment_limit)
+    if outcome == "opened" and target is not None and not (kept or problem):  # the common case, without loading the incident
+        if parsed.reply_to:
+            summary, deadline = conn.execute(_DEADLINE, {"b_id": incident_id}).one()
+            client_mail.opened(session, client_mail.NewIncident(
+                incident_id, summary, deadline, target.client_id,
+                client_mail.ClientFacts(target.client_id, target.client_slug, target.tier, target.timezone)),
+                to=parsed.reply_to, our_address=mail.recipient, subject=parsed.subject,
+                message_id=parsed.message_id, now=now)
+        return Processed(mail.id, outcome, incident_id)
     inc = session.execute(select(Incident).where(Incident.id == incident_id)
                           .options(joinedload(Incident.client))).scalar_one()
     if kept:
@@ -131,7 +148,6 @@ class _Mail:
     id: int
     client_id: int
     service_id: int | None
-    raw: bytes
     mail_from: str
     subject: str
     sender: str
@@ -172,44 +188,31 @@ def release_mail(session: Session, mail_id: int, now: datetime, *, attachment_li
 
 
 class Processor:
-    """What the listener runs after its 250 (from several threads at once): the messages waiting
-    are processed several per transaction by one writer thread (batching.GroupWriter), so a
-    burst pays BEGIN/COMMIT (and, on SQLite, the write lock) once per batch. A batch that fails
-    is retried one message at a time, so one bad message holds no other back."""
+    """What the SMTP listener runs for each message it stores, in the storing transaction, after
+    the insert (intake/mail/listener.py): one transaction, and on SQLite one turn of the write
+    lock, for a burst's storing and processing. In a savepoint: a message that fails to process
+    stays stored ("received") for the engine's sweep, and the others in the batch go on."""
 
-    def __init__(self, db: Database, now: Callable[[], datetime], attachment_limit: int = DEFAULT_ATTACHMENT_LIMIT) -> None:
-        self.db, self.now, self.limit = db, now, attachment_limit
-        self.writer: GroupWriter[int] = GroupWriter(self._write, name="vigil-mail-writer", max_batch=50)
+    def __init__(self, attachment_limit: int = DEFAULT_ATTACHMENT_LIMIT) -> None:
+        self.limit = attachment_limit
 
-    def __call__(self, mail_id: int) -> None:
-        self.writer.put(mail_id).wait(timeout=120)
-
-    def _batch(self, ids: list[int]) -> None:
-        def once() -> None:
-            with self.db.write_turn(), self.db.transaction() as s:
-                t = self.now()
-                for mail_id in ids:
-                    process_mail(s, mail_id, t, attachment_limit=self.limit)
-        retry_transient(once)
-
-    def _write(self, ids: list[int]) -> None:
+    def __call__(self, session: Session, jobs: list[tuple[int, Parsed | Exception | None]], now: datetime) -> None:
+        """The batch's messages, in one savepoint; if it fails, each in its own."""
         try:
-            self._batch(ids)
+            with session.begin_nested():
+                for mail_id, parsed in jobs:
+                    process_mail(session, mail_id, now, attachment_limit=self.limit, parsed=parsed)
+            return
         except Exception:
-            if len(ids) == 1:
-                raise
-            for mail_id in ids:
-                try:
-                    self._batch([mail_id])
-                except Exception:  # stored: the engine's sweep tries again later
-                    log.exception("processing message %s failed", mail_id)
-
-    def close(self) -> None:
-        self.writer.close()
+            if len(jobs) == 1:
+                log.exception("processing message %s failed; the engine will retry", jobs[0][0])
+                return
+        for job in jobs:
+            self(session, [job], now)
 
 
-def processor(db: Database, now: Callable[[], datetime], attachment_limit: int = DEFAULT_ATTACHMENT_LIMIT) -> Processor:
-    return Processor(db, now, attachment_limit)
+def processor(attachment_limit: int = DEFAULT_ATTACHMENT_LIMIT) -> Processor:
+    return Processor(attachment_limit)
 
 
 def sweep(session: Session, now: datetime, attachment_limit: int = DEFAULT_ATTACHMENT_LIMIT,

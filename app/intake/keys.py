@@ -12,6 +12,7 @@ import hashlib
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -96,8 +97,29 @@ def revoke(session: Session, key: IntegrationKey, now: datetime) -> None:
     forget_cached_keys()
 
 
-_cache: dict[tuple[str, str], tuple[float, IntakeTarget | None]] = {}
+_cache: dict[tuple[str, str], tuple[float, Any]] = {}
 _cache_lock = threading.Lock()
+
+
+def cached(session: Session, name: str, load: Callable[[], Any]) -> Any:
+    """`load()`, kept CACHE_SECONDS per database and `name` with the keys' targets (and forgotten
+    with them): for the other facts intake reads on every message, e.g. where a client's mail
+    lands and its mail rules."""
+    cache_key = (str(session.get_bind().url), name)
+    now = time.monotonic()
+    with _cache_lock:
+        hit = _cache.get(cache_key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    value = load()
+    with _cache_lock:
+        _cache[cache_key] = (now + CACHE_SECONDS, value)
+    return value
+
+
+def forget(session: Session, name: str) -> None:
+    with _cache_lock:
+        _cache.pop((str(session.get_bind().url), name), None)
 
 
 def forget_cached_keys() -> None:
@@ -187,5 +209,5 @@ def touch(session: Session, target: IntakeTarget, now: datetime, every_seconds: 
     session.connection().execute(update(IntegrationKey.__table__).where(k.id == target.key_id).values(last_used_at=now))
     with _cache_lock:
         for ck, (exp, t) in list(_cache.items()):
-            if t is not None and t.key_id == target.key_id:
+            if isinstance(t, IntakeTarget) and t.key_id == target.key_id:
                 _cache[ck] = (exp, IntakeTarget(**{**t.__dict__, "last_used_at": now}))

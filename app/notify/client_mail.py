@@ -16,19 +16,23 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..intake.keys import cached
 from ..intake.mail import threads
 from ..models import TIERS, Client, InboundMail, Incident, MailThread, StatusPage
 from . import outbound
 
 
-def status_link(session: Session, client: Client) -> tuple[str, bool] | None:
+def status_link(session: Session, client: Client | ClientFacts) -> tuple[str, bool] | None:
     """The client's status page, for the mails that answer them: (its address, written with
     outbound.BASE for the engine to complete, and whether anyone may open it), or None when the
-    client has no page set up."""
-    page = session.get(StatusPage, client.id)
-    if page is None:
-        return None
-    return f"{outbound.BASE}/status/{client.slug}", page.visibility == "public"
+    client has no page set up. Kept a few seconds (intake.keys.cached): every message a client
+    sends is answered with it."""
+    def load() -> tuple[str, bool] | None:
+        page = session.get(StatusPage, client_id)
+        return None if page is None else (f"{outbound.BASE}/status/{slug}", page.visibility == "public")
+
+    client_id, slug = client.id, client.slug
+    return cached(session, f"status-link:{client_id}", load)  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,7 @@ def thread_of(session: Session, inc: Incident, *, fallback_reply_to: str = "") -
     return None
 
 
-def _local(t: datetime, client: Client) -> str:
+def _local(t: datetime, client: Client | ClientFacts) -> str:
     try:
         zone = ZoneInfo(client.timezone)
     except (KeyError, ValueError):
@@ -63,7 +67,7 @@ def _local(t: datetime, client: Client) -> str:
     return t.astimezone(zone).strftime(f"%Y-%m-%d %H:%M ({client.timezone})")
 
 
-def _queue(session: Session, inc: Incident, th: Thread, kind: str, body: str, now: datetime,
+def _queue(session: Session, inc: Incident | NewIncident, th: Thread, kind: str, body: str, now: datetime,
            once_key: str | None = None) -> str:
     domain = th.reply_to.rpartition("@")[2] or "vigil.invalid"
     mid = f"vigil.{inc.id}.{kind}.{secrets.token_hex(6)}@{domain}"
@@ -77,14 +81,15 @@ def _queue(session: Session, inc: Incident, th: Thread, kind: str, body: str, no
     if th.refs:
         headers["In-Reply-To"] = f"<{th.refs[-1]}>"
         headers["References"] = " ".join(f"<{r}>" for r in th.refs[-20:])
-    queued = outbound.queue(session, kind="email", address=th.to, subject=subject, body=body, purpose="client_mail",
-                            now=now, headers=headers, incident_id=inc.id, client_id=inc.client_id, once_key=once_key)
+    fields = {"kind": "email", "address": th.to, "subject": subject, "body": body, "purpose": "client_mail", "now": now,
+              "headers": headers, "incident_id": inc.id, "client_id": inc.client_id}
+    queued = outbound.queue(session, **fields, once_key=once_key) if once_key else outbound.queue_row(session, **fields)
     if queued is not None:
         threads.remember(session, mid, inc.id, now, outbound=True)
     return th.to
 
 
-def _signature(session: Session, client: Client, n: int) -> str:
+def _signature(session: Session, client: Client | ClientFacts, n: int) -> str:
     link = status_link(session, client)
     lines = ["", "", f"Reply to this e-mail to add to incident #{n}; keep [#{n}] in the subject."]
     if link:
@@ -93,7 +98,28 @@ def _signature(session: Session, client: Client, n: int) -> str:
     return "\n".join(lines)
 
 
-def opened(session: Session, inc: Incident, *, to: str, our_address: str, subject: str, message_id: str | None,
+@dataclass(frozen=True)
+class ClientFacts:
+    """What an answer needs of a client (intake has it at hand: intake.keys.IntakeTarget)."""
+
+    id: int
+    slug: str
+    tier: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class NewIncident:
+    """What the acknowledgement needs of the incident a message just opened, without loading it."""
+
+    id: int
+    summary: str
+    response_deadline: datetime
+    client_id: int
+    client: ClientFacts
+
+
+def opened(session: Session, inc: Incident | NewIncident, *, to: str, our_address: str, subject: str, message_id: str | None,
            now: datetime) -> str | None:
     """The acknowledgement of a message that opened an incident. Queued in the transaction that
     processed the message, which happens once (incidents/mail.py): no once_key needed."""

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,6 +40,30 @@ class Attachment:
     data: bytes
 
 
+_INSERT = insert(Notification.__table__).returning(Notification.__table__.c.id)
+
+
+def queue_row(session: Session, *, kind: str, address: str, body: str, purpose: str, now: datetime, subject: str = "",
+              headers: dict[str, str] | None = None, incident_id: int | None = None,
+              client_id: int | None = None) -> int:
+    """queue for a message without attachments or once_key, in one statement (no ORM object):
+    for the hot path of answering a client's mail. Returns the row's id."""
+    _check(kind, headers)
+    return int(session.connection().execute(_INSERT, {
+        "kind": kind, "purpose": purpose[:16], "address": address[:320], "subject": " ".join(subject.split())[:300] or None,
+        "message": body, "headers": headers or None, "incident_id": incident_id, "client_id": client_id,
+        "status": "pending", "not_before": now, "created_at": now, "attempts": 0,
+    }).scalar_one())
+
+
+def _check(kind: str, headers: dict[str, str] | None) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"an outbound message goes by {', '.join(KINDS)}, not {kind!r}")
+    unknown = set(headers or {}) - HEADERS
+    if unknown:
+        raise ValueError(f"headers not allowed on an outbound message: {', '.join(sorted(unknown))}")
+
+
 def queue(
     session: Session,
     *,
@@ -57,11 +82,7 @@ def queue(
 ) -> Notification | None:
     """Queue one message to `address` by `kind` (email, sms, voice). Returns the pending row, or
     None when a message with this once_key exists already."""
-    if kind not in KINDS:
-        raise ValueError(f"an outbound message goes by {', '.join(KINDS)}, not {kind!r}")
-    unknown = set(headers or {}) - HEADERS
-    if unknown:
-        raise ValueError(f"headers not allowed on an outbound message: {', '.join(sorted(unknown))}")
+    _check(kind, headers)
     n = Notification(
         kind=kind, purpose=purpose[:16], address=address[:320], subject=" ".join(subject.split())[:300] or None,
         message=body, headers=headers or None, incident_id=incident_id, client_id=client_id, once_key=once_key,

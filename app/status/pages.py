@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from .. import access
 from ..errors import ActionError, Denied
+from ..intake.keys import forget_cached_keys
 from ..live import events
 from ..models import Client, Role, StatusPage, User
 from ..models.status import VISIBILITIES
@@ -91,6 +92,7 @@ def configure(session: Session, actor: User, client_id: int, fields: dict[str, A
     page.updated_at = now
     session.add(page)
     session.flush()
+    forget_cached_keys()  # the answers to a client's mail keep its page's link a few seconds
     events.publish(session, "status.page_changed", now=now, client_id=client.id, data={})
     return page
 

@@ -48,7 +48,8 @@ def _accept(target: IntakeTarget, raw: bytes, mail_from: str | None, channel: st
     if not raw.strip():
         fail(400, "the message is empty")
     domain = _domain() or "http.invalid"
-    rcpt = Recipient("client", f"{target.client_slug}@{domain}", target.client_id, target.service_id)
+    rcpt = Recipient("client", f"{target.client_slug}@{domain}", target.client_id, target.service_id,
+                     client_name=target.client_name)
     s = db_session()
     a = admit(s, rcpt, mail_from, raw, channel, now())
     s.commit()

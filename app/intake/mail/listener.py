@@ -2,10 +2,13 @@
 
 - RCPT: the address must resolve (recipients.resolve) or it is refused with 550; one client
   address per message (a second gets 452: the sending server retries it as its own message).
-- DATA: SIZE is announced in EHLO and a message above it gets 552. The message is decided
-  (senders.decide) and stored raw (store.admit) in a transaction committed before the answer:
-  250 means it is in the database. Then `after_store(mail_id)` runs on a worker thread (opens or
-  threads the incident); a listener that dies before that leaves the row for the engine's sweep.
+- DATA: SIZE is announced in EHLO and a message above it gets 552. The message is parsed (on a
+  worker thread, before any transaction), decided (senders.decide) and stored raw (store.admit)
+  in a transaction committed before the answer: 250 means it is in the database. In that same
+  transaction, after the insert and in a savepoint, `process` opens or threads its incident
+  (incidents/mail.py): a message that fails there stays stored for the engine's sweep. Messages
+  whose DATA ended together share the transaction (one BEGIN/COMMIT, on SQLite one turn of the
+  write lock, for a burst).
 - STARTTLS when a certificate is given. A failure of ours answers 451 (the sender retries,
   nothing is lost) and the listener keeps serving.
 """
@@ -15,21 +18,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from sqlalchemy.orm import Session as OrmSession
 
 from ...batching import GroupWriter
 from ...clock import Clock
 from ...db import Database, retry_transient
+from .parse import Parsed, parse_or_error
 from .pings import ping_by_mail
-from .recipients import Recipient, resolve
-from .store import admit
+from .recipients import Recipient, resolve_cached
+from .store import admit, envelope_sender
 
 log = logging.getLogger("vigil.mail")
 
@@ -55,34 +60,36 @@ class Settings:
                    shared_port=bool(config.get("MAIL_SHARED_PORT")))
 
 
+# Processing a stored message (incidents/mail.py's Processor): (session, mail id, its parse, now),
+# in the storing transaction.
+Process = Callable[[OrmSession, list[tuple[int, Parsed | Exception | None]], datetime], None]
+
+
 @dataclass
 class _Incoming:
     rcpt: Recipient
     mail_from: str | None
     raw: bytes
-    answer: tuple[int, str, int | None] | None = None
+    parsed: Parsed | Exception | None = None
+    answer: tuple[int, str] | None = None
 
 
 class Handler:
     """aiosmtpd's handler: the database work runs on threads, never on the event loop."""
 
-    def __init__(self, db: Database, clock: Clock, settings: Settings,
-                 after_store: Callable[[int], None] | None = None, threads: int = 32) -> None:
+    def __init__(self, db: Database, clock: Clock, settings: Settings, process: Process | None = None,
+                 threads: int = 32) -> None:
         self.db, self.clock, self.settings = db, clock, settings
-        self.after_store = after_store
+        self.process = process
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="vigil-mail")
         self.storer: GroupWriter[_Incoming] = GroupWriter(self._store_batch, name="vigil-mail-store", max_batch=50)
-        # Many waiting at once: the processor writes what they wait for several per transaction.
-        self.workers = ThreadPoolExecutor(32, thread_name_prefix="vigil-mail-process")
-        self._inflight: set[Future[None]] = set()
-        self._lock = threading.Lock()
 
     async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
 
     def _resolve(self, address: str) -> Recipient | None:
         with self.db.Session(bind=self.db.read_engine) as s:
-            return resolve(s, address, self.settings.domain)
+            return resolve_cached(s, address, self.settings.domain)
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           rcpt_options: list[str]) -> str:
@@ -101,8 +108,10 @@ class Handler:
         envelope.vigil_rcpt = rcpt  # type: ignore[attr-defined]
         return "250 2.1.5 OK"
 
-    def _store(self, rcpt: Recipient, mail_from: str | None, raw: bytes) -> tuple[int, str, int | None]:
+    def _store(self, rcpt: Recipient, mail_from: str | None, raw: bytes) -> tuple[int, str]:
         item = _Incoming(rcpt, mail_from, raw)
+        if self.process is not None and rcpt.kind == "client" and rcpt.refusal is None:
+            item.parsed = parse_or_error(raw, envelope_sender(mail_from))  # outside the transaction
         self.storer.put(item).wait(timeout=120)
         if item.answer is None:
             raise RuntimeError("the message could not be stored")
@@ -113,7 +122,7 @@ class Handler:
         SQLite one turn of the write lock, for a burst). Their answers are set only once it has
         committed: only then may a sender hear 250. A failed batch is stored one by one."""
         def once(batch: list[_Incoming]) -> None:
-            answers = []
+            answers, stored = [], []
             with self.db.write_turn(), self.db.transaction() as s:
                 now = self.clock.now()
                 for it in batch:
@@ -121,7 +130,11 @@ class Handler:
                         answers.append(ping_by_mail(s, it.rcpt, it.mail_from, it.raw, now))
                         continue
                     a = admit(s, it.rcpt, it.mail_from, it.raw, "smtp", now)
-                    answers.append((a.decision.code, a.decision.text, a.mail_id if a.decision.status == "received" else None))
+                    answers.append((a.decision.code, a.decision.text))
+                    if a.mail_id is not None and a.decision.status == "received":
+                        stored.append((a.mail_id, it.parsed))
+                if stored and self.process is not None:
+                    self.process(s, stored, now)
             for it, answer in zip(batch, answers, strict=True):
                 it.answer = answer
 
@@ -144,40 +157,15 @@ class Handler:
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
         try:
-            code, text, to_process = await self._run(self._store, rcpt, envelope.mail_from, raw)
+            code, text = await self._run(self._store, rcpt, envelope.mail_from, raw)
         except Exception:
             log.exception("storing a message failed")
             return "451 4.3.0 Temporary failure; the message was not accepted, please try again"
-        if to_process is not None and self.after_store is not None:
-            fut = self.workers.submit(self._after, to_process)
-            with self._lock:
-                self._inflight.add(fut)
-            fut.add_done_callback(self._done)
         return f"{code} {text}"
-
-    def _after(self, mail_id: int) -> None:
-        try:
-            assert self.after_store is not None
-            self.after_store(mail_id)
-        except Exception:  # stored already: the engine's sweep processes it later
-            log.exception("processing message %s failed; the engine will retry", mail_id)
-
-    def _done(self, fut: Future[None]) -> None:
-        with self._lock:
-            self._inflight.discard(fut)
-
-    def drain(self, timeout: float = 30.0) -> None:
-        """Wait until the messages stored so far are processed (tests, shutdown)."""
-        with self._lock:
-            pending = list(self._inflight)
-        wait(pending, timeout=timeout)
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
-        self.workers.shutdown(wait=True)
         self.storer.close()
-        if hasattr(self.after_store, "close"):
-            self.after_store.close()  # type: ignore[union-attr]
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext | None:

@@ -117,6 +117,14 @@ def parse(raw: bytes, mail_from: str | None = None) -> Parsed:
     )
 
 
+def parse_or_error(raw: bytes, mail_from: str | None = None) -> Parsed | Exception:
+    """parse, or the exception it raised: a message already accepted is processed either way."""
+    try:
+        return parse(raw, mail_from)
+    except Exception as e:
+        return e
+
+
 def _safe_header(msg: Message, name: str, problems: list[str]) -> str:
     try:
         v = msg.get(name)

@@ -25,8 +25,8 @@ def kind_of(subject: str) -> str:
 
 
 def ping_by_mail(session: Session, rcpt: Recipient, mail_from: str | None, raw: bytes,
-                 now: datetime) -> tuple[int, str, None]:
-    """(SMTP code, text, nothing to process afterwards)."""
+                 now: datetime) -> tuple[int, str]:
+    """(SMTP code, text): a ping is recorded in the storing transaction, nothing stored."""
     subject, excerpt = "", ""
     try:
         msg = email.message_from_bytes(raw, policy=policy.default)
@@ -40,5 +40,5 @@ def ping_by_mail(session: Session, rcpt: Recipient, mail_from: str | None, raw: 
                              body_excerpt=(f"Subject: {subject}\n\n{excerpt}" if subject else excerpt) or None,
                              remote=(mail_from or "")[:200])
     if pinged is None:  # deleted since RCPT
-        return 550, "5.1.1 No such heartbeat monitor", None
-    return 250, f"2.0.0 Heartbeat ping ({kind}) received", None
+        return 550, "5.1.1 No such heartbeat monitor"
+    return 250, f"2.0.0 Heartbeat ping ({kind}) received"

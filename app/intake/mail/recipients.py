@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from ...models import Client, ClientMail, Service, Setting
 from .. import heartbeats
+from ..keys import cached, forget
 
 # `vigil demo` turns the listener on by storing a domain here (VIGIL_MAIL_DOMAIN wins over it).
 DOMAIN_SETTING = "mail_domain"
@@ -29,6 +30,7 @@ class Recipient:
     service_id: int | None = None
     refusal: str | None = None  # why mail to this address is refused (None: it is accepted)
     token: str | None = None  # a heartbeat monitor's
+    client_name: str = ""  # for the answers that name the client
 
 
 def configured_domain(session: Session, config: dict[str, object]) -> str | None:
@@ -60,6 +62,18 @@ def resolve(session: Session, address: str, domain: str) -> Recipient | None:
     return _client(session, addr, base, tag)
 
 
+def resolve_cached(session: Session, address: str, domain: str) -> Recipient | None:
+    """resolve, kept a few seconds (intake.keys.cached): every RCPT asks, a burst of client mail
+    asks hundreds of times a second. Only an address that resolves is kept: one created a moment
+    ago (a new heartbeat monitor, a client's new address) is never refused for a stale answer."""
+    addr = address.strip().strip("<>").lower()
+    name = f"rcpt:{domain.lower()}:{addr}"
+    found = cached(session, name, lambda: resolve(session, addr, domain))
+    if found is None:
+        forget(session, name)
+    return found  # type: ignore[no-any-return]
+
+
 def _client(session: Session, addr: str, base: str, tag: str) -> Recipient | None:
     row = session.execute(
         select(Client, ClientMail).outerjoin(ClientMail, ClientMail.client_id == Client.id)
@@ -69,7 +83,7 @@ def _client(session: Session, addr: str, base: str, tag: str) -> Recipient | Non
         return None
     client, settings = row
     if settings is not None and not settings.enabled:
-        return Recipient("client", addr, client.id, refusal=f"e-mail to {client.name} is turned off")
+        return Recipient("client", addr, client.id, refusal=f"e-mail to {client.name} is turned off", client_name=client.name)
     services = list(session.execute(select(Service).where(Service.client_id == client.id).order_by(Service.id)).scalars())
     if tag:
         chosen = next((s for s in services if service_slug(s.name) == tag or str(s.id) == tag), None)
@@ -79,5 +93,6 @@ def _client(session: Session, addr: str, base: str, tag: str) -> Recipient | Non
         default = settings.default_service_id if settings else None
         chosen = next((s for s in services if s.id == default), services[0] if services else None)
         if chosen is None:
-            return Recipient("client", addr, client.id, refusal=f"{client.name} has no service to open incidents on")
-    return Recipient("client", addr, client.id, chosen.id)
+            return Recipient("client", addr, client.id, refusal=f"{client.name} has no service to open incidents on",
+                             client_name=client.name)
+    return Recipient("client", addr, client.id, chosen.id, client_name=client.name)

@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ...models import ClientMail, InboundMail
+from ..keys import cached
 from .parse import address, automatic
 
 DEFAULTS: dict[str, Any] = {"enabled": True, "local_part": None, "allowed_senders": [], "unknown_senders": "hold",
@@ -37,6 +38,12 @@ class Rules:
 
 
 def rules_of(session: Session, client_id: int) -> Rules:
+    """A client's mail rules, kept a few seconds (intake.keys.cached; forgotten at once in the
+    process that saves them): read for every message, twice."""
+    return cached(session, f"mail-rules:{client_id}", lambda: _rules_of(session, client_id))  # type: ignore[no-any-return]
+
+
+def _rules_of(session: Session, client_id: int) -> Rules:
     row = session.get(ClientMail, client_id)
     v = {k: getattr(row, k) for k in DEFAULTS} if row is not None else DEFAULTS
     return Rules(tuple(v["allowed_senders"] or ()), v["unknown_senders"], int(v["reopen_days"]), int(v["rate_per_hour"]))

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from ...models import Client, InboundMail
+from ...models import InboundMail
 from .parse import address, header, headers_of, norm_id
 from .recipients import Recipient
 from .senders import Decision, decide
@@ -28,18 +28,23 @@ def _clean(text: str, limit: int) -> str:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")[:limit]
 
 
+def envelope_sender(mail_from: str | None) -> str:
+    """The envelope sender as stored (inbound_mails.mail_from)."""
+    return _clean((mail_from or "").strip("<>"), 320)
+
+
 def admit(session: Session, rcpt: Recipient, mail_from: str | None, raw: bytes, channel: str, now: datetime) -> Admitted:
     """Decide and store. The caller commits, then answers `decision.code`."""
     headers = headers_of(raw)
-    client = session.get(Client, rcpt.client_id) if rcpt.client_id else None
-    if rcpt.refusal is not None or client is None:
+    client_id = rcpt.client_id
+    if rcpt.refusal is not None or client_id is None:
         return Admitted(Decision("refused", 550, f"5.1.1 {rcpt.refusal or 'no such recipient'}"), None)
-    d = decide(session, client.id, client.name, mail_from, headers, now)
+    d = decide(session, client_id, rcpt.client_name or f"client {client_id}", mail_from, headers, now)
     if not d.accepted:
         return Admitted(d, None)
     mail_id = session.execute(_INSERT, {
-        "received_at": now, "channel": channel, "client_id": client.id, "service_id": rcpt.service_id,
-        "recipient": _clean(rcpt.address, 320), "mail_from": _clean((mail_from or "").strip("<>"), 320),
+        "received_at": now, "channel": channel, "client_id": client_id, "service_id": rcpt.service_id,
+        "recipient": _clean(rcpt.address, 320), "mail_from": envelope_sender(mail_from),
         "sender": _clean(address(header(headers, "From")) or address(mail_from or ""), 320),
         "subject": _clean(header(headers, "Subject"), 1024),
         "message_id": _clean(mid, 255) if (mid := norm_id(header(headers, "Message-ID"))) else None,

@@ -16,6 +16,8 @@ from ...models import Incident, MailThread
 
 _THREADS = MailThread.__table__
 
+_REMEMBER = {pg: (pg_insert if pg else sqlite_insert)(_THREADS).on_conflict_do_nothing(index_elements=["message_id"])
+             for pg in (False, True)}
 _NUMBER = re.compile(r"\[#(\d{1,12})\]")
 
 
@@ -43,9 +45,9 @@ def remember(session: Session, message_id: str | None, incident_id: int, now: da
         return
     # One statement, no savepoint: a Message-ID seen before (the same message delivered twice,
     # even at the same moment) keeps its first incident.
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(insert(_THREADS).values(message_id=message_id[:255], incident_id=incident_id, created_at=now,
-                                            outbound=outbound).on_conflict_do_nothing(index_elements=["message_id"]))
+    conn = session.connection()
+    conn.execute(_REMEMBER[conn.dialect.name == "postgresql"],
+                 {"message_id": message_id[:255], "incident_id": incident_id, "created_at": now, "outbound": outbound})
 
 
 def subject_tag(incident_id: int) -> str:
