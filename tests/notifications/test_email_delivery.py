@@ -58,3 +58,34 @@ def test_wrong_smtp_credentials_fail_with_the_servers_reason(client, world, app,
     [attempt] = attempts(database, "email")
     assert attempt.outcome == "failed" and attempt.status_code == 535
     assert smtp.messages == []
+
+
+def test_a_sending_thread_keeps_its_smtp_connection_and_replaces_one_that_is_gone(app, smtp) -> None:
+    import socket
+
+    from app.notify.base import OutboundMessage
+    from app.notify.email import EmailTransport
+
+    def mail(i: int) -> OutboundMessage:
+        return OutboundMessage(notification_id=1000 + i, kind="email", purpose="client_mail", user_id=0, user_name="",
+                               address=f"ops{i}@acme.example", subject=f"Réponse {i}", body=f"Bonjour {i}, é\n")
+
+    transport = EmailTransport(app.config)
+    try:
+        for i in range(3):
+            transport.send(mail(i))
+        first = smtp.wait_for(3)
+        # One connection, one STARTTLS and one login for the three.
+        assert len({m.peer for m in first}) == 1 and len(smtp.auth_attempts) == 1 and all(m.tls for m in first)
+        assert [m.subject for m in first] == ["Réponse 0", "Réponse 1", "Réponse 2"]
+        assert first[2].body_text().splitlines() == ["Bonjour 2, é"]
+
+        # The connection breaks while it waits for the next message: that message goes on a new one.
+        kept, _ = transport._local.smtp
+        kept.sock.shutdown(socket.SHUT_RDWR)
+        transport.send(mail(3))
+        after = smtp.wait_for(4)
+        assert after[3].rcpt_tos == ["ops3@acme.example"] and after[3].peer != first[0].peer
+        assert len(smtp.auth_attempts) == 2
+    finally:
+        transport.close()
