@@ -67,7 +67,10 @@ class Database:
             # PostgreSQL backend per connection just when the machine is busiest.
             kwargs.update(pool_size=10, max_overflow=0, pool_timeout=30)
         self.engine: Engine = create_engine(self.url, **kwargs)
+        self.waiters: WaitBoard | None = None
         if self.is_sqlite:
+            if self.url.database and self.url.database != ":memory:":
+                self.waiters = WaitBoard(os.path.abspath(self.url.database) + "-waiters")
             _configure_sqlite(self.engine, self)
         else:
             _ping_idle_connections(self.engine)
@@ -184,6 +187,46 @@ def _ping_idle_connections(engine: Engine) -> None:
             raise DisconnectionError(f"the pooled database connection is dead: {e}") from e
 
 
+class WaitBoard:
+    """Who last waited for SQLite's write lock, and when: 16 bytes in a file beside the
+    database, mapped into every process (a hint, not a lock: a torn read only costs one turn).
+
+    SQLite queues nobody: a writer that finds the lock taken sleeps and tries again, and a
+    process that writes back to back (the engine in an alert storm) takes the lock again the
+    moment it lets go, so another process's writer (the mail listener's storer) can wait through
+    many of its transactions. A writer refused the lock writes its pid and the time here; the
+    engine, between two transactions, gives the lock a moment's rest when someone else was
+    refused just now (Engine._write), and never otherwise."""
+
+    RECENT_NS = 5_000_000  # a refusal this recent means someone is still waiting
+
+    def __init__(self, path: str) -> None:
+        import mmap
+        import struct
+
+        self._struct = struct.Struct("<qq")
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                if os.fstat(fd).st_size < self._struct.size:
+                    os.ftruncate(fd, self._struct.size)
+                self._map: Any = mmap.mmap(fd, self._struct.size)
+            finally:
+                os.close(fd)
+        except OSError:  # a read-only directory: no hints, writers simply take turns as SQLite lets them
+            self._map = None
+
+    def mark(self) -> None:
+        if self._map is not None:
+            self._struct.pack_into(self._map, 0, os.getpid(), time.monotonic_ns())
+
+    def someone_else_waiting(self) -> bool:
+        if self._map is None:
+            return False
+        pid, at = self._struct.unpack_from(self._map, 0)
+        return pid != os.getpid() and 0 <= time.monotonic_ns() - at < self.RECENT_NS
+
+
 LOCK_WAIT_SECONDS = 30.0
 BUSY_TIMEOUT_MS = 5000
 
@@ -227,6 +270,8 @@ def _configure_sqlite(engine: Engine, db: Database) -> None:
                 except OperationalError as e:
                     if "locked" not in str(e.orig) or time.monotonic() > deadline:
                         raise
+                if db.waiters is not None:
+                    db.waiters.mark()
                 time.sleep(delay)
                 delay = min(delay * 2, db.lock_poll_max)
         finally:

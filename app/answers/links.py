@@ -23,8 +23,10 @@ from sqlalchemy.orm import Session, joinedload
 from .. import incidents
 from ..errors import ActionError
 from ..incidents import Actor, Outcome
+from ..live import events
 from ..models import AckToken, Incident, Notification
 
+_TOKENS = AckToken.__table__
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 
 
@@ -49,8 +51,12 @@ def digest(token: str) -> str:
 def mint(session: Session, *, user_id: int, incident_id: int, notification_id: int | None, now: datetime,
          hours: float, base_url: str) -> AckLink:
     token = secrets.token_urlsafe(24)
-    session.add(AckToken(token_hash=digest(token), user_id=user_id, incident_id=incident_id,
-                         notification_id=notification_id, created_at=now, expires_at=now + timedelta(hours=hours)))
+    # Written at commit, with the claim's other rows (one statement for a batch of pages): the
+    # engine sends the page only once that has committed, so the link works when it arrives.
+    events.append_at_commit(session, _TOKENS, {
+        "token_hash": digest(token), "user_id": user_id, "incident_id": incident_id, "notification_id": notification_id,
+        "created_at": now, "expires_at": now + timedelta(hours=hours), "used_at": None, "used_op_id": None,
+    })
     return AckLink(f"{base_url.rstrip('/')}/a/{token}", token)
 
 

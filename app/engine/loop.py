@@ -50,6 +50,7 @@ LEASE = timedelta(minutes=5)  # longer than any transport timeout times the queu
 CHUNK = 10  # due incidents handled per transaction; the pages of a chunk go out before the next
 CHUNK_THREADS = 3  # chunks handled at once (PostgreSQL)
 NUDGE_GAP = 0.05  # seconds between two looks for due steps prompted by commits
+YIELD_SECONDS = 0.002  # on SQLite, the rest the engine gives the write lock when another process waits for it
 
 
 
@@ -207,8 +208,13 @@ class Engine:
         (up to 100 ms) before retrying, which under a burst of sends turned into seconds of
         tail latency. Other processes still wait on SQLite itself."""
         if self.db.is_sqlite:
-            with self._writer, self.db.transaction() as s:
-                yield s
+            with self._writer:
+                with self.db.transaction() as s:
+                    yield s
+                # Another process was refused the lock just now (db.WaitBoard): let it have a
+                # turn before our next transaction, or a storm's back-to-back writes starve it.
+                if self.db.waiters is not None and self.db.waiters.someone_else_waiting():
+                    time.sleep(YIELD_SECONDS)
         else:
             with self.db.transaction() as s:
                 yield s
