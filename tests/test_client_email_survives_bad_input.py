@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from app.models import AuditEntry, TimelineEntry
 from tests.fakes.smtp import make_test_certificate
+from tests.helpers import race
 from tests.mailbox import DOMAIN, allow, corpus, incident_list, listening, mails, send
 
 
@@ -82,6 +83,37 @@ def test_a_message_stored_but_not_processed_is_processed_by_the_engine_sweep_onc
     [inc] = incident_list(database)
     assert inc.summary == "Checkout page returns 500 errors"
     assert [m.status for m in mails(database)] == ["processed"]
+
+
+def test_a_message_whose_processing_fails_is_still_accepted_kept_and_swept_later_while_the_others_open(
+        app: Any, world: Any, database: Any, clock: Any, engine: Any, monkeypatch: Any) -> None:
+    # A fault injected into processing (e.g. the database refusing one write): the listener has
+    # stored the batch with it, so the message is kept and answered 250; its batch-mates open.
+    import app.incidents.mail as processing
+
+    real, broken = processing.process_mail, {"until": True}
+
+    def failing_for_one(session: Any, mail_id: int, now: Any, **kw: Any) -> Any:
+        row = session.get(processing.InboundMail, mail_id)
+        if broken["until"] and b"[BOOM]" in (row.raw or b""):
+            raise RuntimeError("injected: this one cannot be processed now")
+        return real(session, mail_id, now, **kw)
+
+    monkeypatch.setattr(processing, "process_mail", failing_for_one)
+    allow(database, world.acme, "@acme.test")
+    with listening(database, clock) as h:
+        codes = race(3, lambda i: send(h, corpus("plain.eml").replace(b"1234@", f"{i}@".encode()).replace(
+            b"Subject: ", b"Subject: [BOOM] " if i == 1 else b"Subject: "))[0])
+    assert codes == [250, 250, 250]
+    by_status = sorted((m.status, b"[BOOM]" in m.raw) for m in mails(database))
+    assert by_status == [("processed", False), ("processed", False), ("received", True)]
+    assert len(incident_list(database)) == 2
+
+    broken["until"] = False  # the fault clears: the engine's sweep opens the third, once
+    clock.advance(seconds=31)
+    engine.tick()
+    assert sorted(m.status for m in mails(database)) == ["processed"] * 3
+    assert sorted(i.summary.startswith("[BOOM]") for i in incident_list(database)) == [False, False, True]
 
 
 def test_starttls_is_offered_with_the_given_certificate(app: Any, world: Any, database: Any, clock: Any, tmp_path: Path) -> None:

@@ -196,8 +196,15 @@ class Processor:
     def __init__(self, attachment_limit: int = DEFAULT_ATTACHMENT_LIMIT) -> None:
         self.limit = attachment_limit
 
-    def __call__(self, session: Session, jobs: list[tuple[int, Parsed | Exception | None]], now: datetime) -> None:
-        """The batch's messages, in one savepoint; if it fails, each in its own."""
+    def __call__(self, session: Session, jobs: list[tuple[int, Parsed | Exception | None]], now: datetime,
+                 careful: bool = True) -> None:
+        """The batch's messages. Not careful: as they come, a failure failing the transaction (the
+        listener then stores the batch again, carefully). Careful: in one savepoint; if it fails,
+        each in its own, and one that fails again is left stored."""
+        if not careful:
+            for mail_id, parsed in jobs:
+                process_mail(session, mail_id, now, attachment_limit=self.limit, parsed=parsed)
+            return
         try:
             with session.begin_nested():
                 for mail_id, parsed in jobs:
@@ -208,7 +215,7 @@ class Processor:
                 log.exception("processing message %s failed; the engine will retry", jobs[0][0])
                 return
         for job in jobs:
-            self(session, [job], now)
+            self(session, [job], now, careful=True)
 
 
 def processor(attachment_limit: int = DEFAULT_ATTACHMENT_LIMIT) -> Processor:

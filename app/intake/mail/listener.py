@@ -60,9 +60,9 @@ class Settings:
                    shared_port=bool(config.get("MAIL_SHARED_PORT")))
 
 
-# Processing a stored message (incidents/mail.py's Processor): (session, mail id, its parse, now),
-# in the storing transaction.
-Process = Callable[[OrmSession, list[tuple[int, Parsed | Exception | None]], datetime], None]
+# Processing stored messages (incidents/mail.py's Processor): (session, [(mail id, its parse)], now,
+# careful: each in a savepoint), in the storing transaction.
+Process = Callable[[OrmSession, list[tuple[int, Parsed | Exception | None]], datetime, bool], None]
 
 
 @dataclass
@@ -120,8 +120,12 @@ class Handler:
     def _store_batch(self, items: list[_Incoming]) -> None:
         """Messages whose DATA ended meanwhile, stored in one transaction (one BEGIN/COMMIT, and on
         SQLite one turn of the write lock, for a burst). Their answers are set only once it has
-        committed: only then may a sender hear 250. A failed batch is stored one by one."""
-        def once(batch: list[_Incoming]) -> None:
+        committed: only then may a sender hear 250.
+
+        First as one piece, processing included; should anything fail, the batch is stored again
+        with each message's processing in a savepoint (a message that cannot be processed stays
+        stored for the engine's sweep), and should that fail, one message at a time."""
+        def once(batch: list[_Incoming], careful: bool) -> None:
             answers, stored = [], []
             with self.db.write_turn(), self.db.transaction() as s:
                 now = self.clock.now()
@@ -134,18 +138,24 @@ class Handler:
                     if a.mail_id is not None and a.decision.status == "received":
                         stored.append((a.mail_id, it.parsed))
                 if stored and self.process is not None:
-                    self.process(s, stored, now)
+                    self.process(s, stored, now, careful)
             for it, answer in zip(batch, answers, strict=True):
                 it.answer = answer
 
         try:
-            retry_transient(lambda: once(items))
+            retry_transient(lambda: once(items, careful=False))
+            return
+        except Exception:
+            log.warning("storing and processing %d message(s) together failed; again, carefully", len(items),
+                        exc_info=True)
+        try:
+            retry_transient(lambda: once(items, careful=True))
         except Exception:
             if len(items) == 1:
                 raise
             for it in items:
                 try:
-                    retry_transient(lambda it=it: once([it]))
+                    retry_transient(lambda it=it: once([it], careful=True))
                 except Exception:
                     log.exception("storing a message failed")
 
