@@ -23,7 +23,9 @@ from ..answers import links
 from ..batching import GroupWriter
 from ..clock import Clock
 from ..db import Database
-from ..models import ContactMethod, DeliveryAttempt, Incident, Notification, Status
+from ..incidents.record import note_id
+from ..live import events
+from ..models import ContactMethod, DeliveryAttempt, Incident, Notification, Status, User
 from ..notify import onetime
 from ..notify.base import Delivered, OutboundMessage, Transport, TransportError, answer_text
 from ..notify.message import compose, compose_outbound
@@ -177,11 +179,13 @@ class Sender:
         self.firing_done.wait(timeout=MAX_RECORD_DELAY)
 
         def record_all(s: Session) -> None:
-            loaded = _preload(s, [o[0] for o in batch])  # held: the session only keeps weak references
-            delivered = _Delivered()
+            failed = [o for o in batch if not isinstance(o[2], Delivered)]
+            # held: the session only keeps weak references
+            loaded = _preload(s, [o[0] for o in failed]) if failed else []
+            delivered = _Delivered.read(s, [o[0] for o in batch if isinstance(o[2], Delivered)])
             for outcome in sorted(batch, key=lambda o: o[0]):  # one lock order for every batch
                 if isinstance(outcome[2], Delivered):
-                    self._record_delivered(s, delivered, *outcome)
+                    delivered.record(s, *outcome)
                 else:
                     self._record(s, *outcome)
             delivered.write(s)
@@ -199,26 +203,6 @@ class Sender:
                 except Exception:
                     log.exception("recording delivery %s failed", outcome[0])
         self.wake.set()
-
-    @staticmethod
-    def _record_delivered(s: Session, out: _Delivered, nid: int, msg: Any, result: Delivered, started: datetime,
-                          now: datetime, latency: int) -> None:
-        """The common outcome, written with the batch's others in three statements (_Delivered):
-        the unit of work would flush each attempt and page one by one at commit."""
-        n = s.get(Notification, nid, options=[joinedload(Notification.user), joinedload(Notification.contact_method)])
-        if n is None:
-            return
-        out.attempts.append({
-            "notification_id": n.id, "channel": n.kind, "target": _target(n, msg), "started_at": started,
-            "finished_at": now, "latency_ms": latency, "status_code": result.status_code,
-            "provider_answer": answer_text(result.answer) if result.answer else None, "outcome": "sent", "error": None,
-        })
-        out.pages.append({"b_id": n.id, "b_at": now, "b_provider": result.provider_id})
-        if n.contact_method_id is not None:
-            out.methods.append({"b_id": n.contact_method_id, "b_at": now})
-        if n.incident_id:
-            incidents.note_delivery(s, n.incident_id, "delivered", f"{_where(n)}: delivered in {latency} ms.", now,
-                                    notification=n.id, channel=n.kind, latency_ms=latency)
 
     def _record(self, s: Session, nid: int, msg: Any, result: Delivered | TransportError, started: datetime,
                 now: datetime, latency: int) -> None:
@@ -339,11 +323,53 @@ _REACHED = update(_M).where(_M.c.id == bindparam("b_id")).values(last_success_at
 
 @dataclass
 class _Delivered:
-    """A recording batch's delivered pages, written together (Sender._record_delivered)."""
+    """A recording batch's delivered pages, the common outcome: read in two statements (the
+    pages with their person and method, their incidents' snapshots) and written in three (the
+    attempts, the pages, the methods) plus the timeline lines and events at commit, where the
+    unit of work would load, then flush, each one by one."""
 
+    pages_read: dict[int, Any] = field(default_factory=dict)
+    snapshots: dict[int, dict[str, Any]] = field(default_factory=dict)
     attempts: list[dict[str, Any]] = field(default_factory=list)
     pages: list[dict[str, Any]] = field(default_factory=list)
     methods: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def read(cls, s: Session, ids: list[int]) -> _Delivered:
+        out = cls()
+        if not ids:
+            return out
+        u = User.__table__
+        rows = s.connection().execute(
+            select(_N.c.id, _N.c.kind, _N.c.incident_id, _N.c.contact_method_id, _N.c.address, _N.c.client_id,
+                   u.c.name.label("user_name"), _M.c.label, _M.c.address.label("method_address"))
+            .select_from(_N.outerjoin(u, u.c.id == _N.c.user_id).outerjoin(_M, _M.c.id == _N.c.contact_method_id))
+            .where(_N.c.id.in_(ids))).all()
+        out.pages_read = {r.id: r for r in rows}
+        out.snapshots = incidents.snapshots(s, {r.incident_id for r in rows if r.incident_id})
+        return out
+
+    def record(self, s: Session, nid: int, msg: Any, result: Delivered, started: datetime, now: datetime,
+               latency: int) -> None:
+        n = self.pages_read.get(nid)
+        if n is None:
+            return
+        address = getattr(msg, "address", "") or (n.method_address or "")
+        self.attempts.append({
+            "notification_id": n.id, "channel": n.kind, "target": _target_text(n.kind, address, msg),
+            "started_at": started, "finished_at": now, "latency_ms": latency, "status_code": result.status_code,
+            "provider_answer": answer_text(result.answer) if result.answer else None, "outcome": "sent", "error": None,
+        })
+        self.pages.append({"b_id": n.id, "b_at": now, "b_provider": result.provider_id})
+        if n.contact_method_id is not None:
+            self.methods.append({"b_id": n.contact_method_id, "b_at": now})
+        snap = self.snapshots.get(n.incident_id) if n.incident_id else None
+        if snap is not None:
+            message = f"{_where_text(n.kind, n.user_name, n.label, n.address)}: delivered in {latency} ms."
+            note_id(s, n.incident_id, "delivered", incidents.Actor.system("notifications"), message, now,
+                    at_commit=True, notification=n.id, channel=n.kind, latency_ms=latency)
+            events.publish(s, "incident.notified", now=now, incident_id=n.incident_id,
+                           client_id=snap["client"]["id"], data={"incident": snap, "message": message})
 
     def write(self, s: Session) -> None:
         conn = s.connection()
@@ -382,17 +408,25 @@ def _lock_incident(s: Session, incident_id: int | None) -> Incident | None:
 
 
 def _target(n: Notification, msg: Any) -> str:
+    address = getattr(msg, "address", "") or (n.contact_method.address if n.contact_method else "")
+    return _target_text(n.kind, address, msg)
+
+
+def _target_text(kind: str, address: str, msg: Any) -> str:
     """Where an attempt went, for the record: the push service's host (an endpoint URL is a
     capability, not something to show around), the phone number or the e-mail address."""
-    address = getattr(msg, "address", "") or (n.contact_method.address if n.contact_method else "")
-    if n.kind == "push":
+    if kind == "push":
         address = urlsplit(address).hostname or "push service"
     label = getattr(msg, "extra", {}).get("label") or ""
     return (address + (f" ({label})" if label else ""))[:300]
 
 
 def _where(n: Notification) -> str:
+    return _where_text(n.kind, n.user.name if n.user is not None else None,
+                       n.contact_method.label if n.contact_method else None, n.address)
+
+
+def _where_text(kind: str, user_name: str | None, label: str | None, address: str | None) -> str:
     names = {"push": "Push", "sms": "SMS", "voice": "Voice call", "email": "E-mail", "recording": "Recording"}
-    label = n.contact_method.label if n.contact_method and n.contact_method.label else ""
-    who = n.user.name if n.user is not None else (n.address or "someone")
-    return f"{names.get(n.kind, n.kind)} to {who}" + (f" ({label})" if label else "")
+    who = user_name if user_name is not None else (address or "someone")
+    return f"{names.get(kind, kind)} to {who}" + (f" ({label})" if label else "")

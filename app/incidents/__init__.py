@@ -34,7 +34,7 @@ from .firing import (
 from .mail import Processed, pending_mail, process_mail, release_mail
 from .mail import processor as mail_processor
 from .mail import sweep as sweep_mail
-from .record import MAX_TEXT, Actor, Outcome, snapshot, snapshot_of, timeline_of
+from .record import MAX_TEXT, Actor, Outcome, snapshot, snapshot_of, snapshots, timeline_of
 from .trigger import IngestResult, find_open, ingest, ingest_steps, trigger, write_alerts
 
 __all__ = [
@@ -42,5 +42,5 @@ __all__ = [
     "mail_processor", "process_mail", "release_mail", "sweep_mail", "acknowledge", "breach_due",
     "claim_slot", "escalate_now", "find_open", "fire_due", "fire_step", "hand_over", "ingest", "ingest_steps",
     "log_action", "mark_sla_breach", "note_delivery", "reopen", "resolve", "retrigger", "retrigger_due", "run_once",
-    "snapshot", "snapshot_of", "timeline_of", "trigger", "write_alerts", "write_to_client",
+    "snapshot", "snapshot_of", "snapshots", "timeline_of", "trigger", "write_alerts", "write_to_client",
 ]

@@ -76,6 +76,38 @@ def snapshot(inc: Incident) -> dict[str, Any]:
     )
 
 
+def snapshots(session: Session, incident_ids: set[int] | list[int]) -> dict[int, dict[str, Any]]:
+    """snapshot() of several incidents, read in one statement without loading them (for hot
+    paths: the engine recording a batch of deliveries)."""
+    if not incident_ids:
+        return {}
+    from sqlalchemy.orm import aliased
+
+    from ..models import Client, Service
+
+    i, c, sv = Incident.__table__, Client.__table__, Service.__table__
+    ack, s1, s2 = (aliased(User.__table__) for _ in range(3))
+    rows = session.connection().execute(
+        select(i.c.id, i.c.status, i.c.summary, i.c.urgency, i.c.source, i.c.client_id, c.c.name.label("client_name"),
+               c.c.slug, c.c.tier, i.c.service_id, sv.c.name.label("service_name"), i.c.alert_count, i.c.created_at,
+               i.c.response_deadline, ack.c.name.label("ack_name"), i.c.acknowledged_at, i.c.resolved_at,
+               i.c.slot1_user_id, s1.c.name.label("slot1_name"), i.c.slot2_user_id, s2.c.name.label("slot2_name"),
+               i.c.next_escalation_at)
+        .select_from(i.join(c, c.c.id == i.c.client_id).join(sv, sv.c.id == i.c.service_id)
+                     .outerjoin(ack, ack.c.id == i.c.acknowledged_by_id).outerjoin(s1, s1.c.id == i.c.slot1_user_id)
+                     .outerjoin(s2, s2.c.id == i.c.slot2_user_id))
+        .where(i.c.id.in_(list(incident_ids)))
+    ).all()
+    return {r.id: snapshot_of(
+        id=r.id, status=r.status, summary=r.summary, urgency=r.urgency, source=r.source,
+        client={"id": r.client_id, "name": r.client_name, "slug": r.slug},
+        service={"id": r.service_id, "name": r.service_name}, tier=r.tier, alert_count=r.alert_count,
+        created_at=r.created_at, response_deadline=r.response_deadline, acknowledged_by=r.ack_name,
+        acknowledged_at=r.acknowledged_at, resolved_at=r.resolved_at, slot1=(r.slot1_user_id, r.slot1_name),
+        slot2=(r.slot2_user_id, r.slot2_name), next_escalation_at=r.next_escalation_at,
+    ) for r in rows}
+
+
 def snapshot_of(
     *, id: int, status: str, summary: str, urgency: str, source: str, client: dict[str, Any],
     service: dict[str, Any], tier: str, alert_count: int, created_at: datetime, response_deadline: datetime,
