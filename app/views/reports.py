@@ -5,7 +5,7 @@ load per engineer is for managers and admins."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -100,18 +100,6 @@ def _charts(c: Ctx, with_load: bool) -> list[charts.Chart]:
     return out
 
 
-def _breach_dict(b: figures.Breach) -> dict[str, Any]:
-    def iso(t: datetime | None) -> str | None:
-        return t.isoformat() if t else None
-
-    i = b.incident
-    return {"incident": {"id": i.id, "number": i.number, "summary": i.summary, "client": i.client.name,
-                         "created_at": iso(i.created_at), "response_deadline": iso(i.response_deadline),
-                         "responded_at": iso(i.responded_at)},
-            "late_by_seconds": b.late_by, "reason": b.reason(),
-            "pages": [{**p, "queued_at": iso(p["queued_at"]), "sent_at": iso(p["sent_at"])} for p in b.pages]}
-
-
 def _clients_and_people() -> tuple[list[Client], list[Service], list[User]]:
     s, c = db_session(), access.visible_client_ids(db_session(), user())
     cq = select(Client).order_by(Client.name)
@@ -185,21 +173,6 @@ def chart_svg(name: str) -> Any:
 # --- CSV -------------------------------------------------------------------------------------
 
 
-def _figures_table(rows: list[figures.Row]) -> tuple[list[str], list[list[Any]]]:
-    header = ["group", "incidents", "acknowledged", "ack_mean_s", "ack_median_s", "ack_p90_s", "resolved",
-              "resolve_mean_s", "resolve_median_s", "resolve_p90_s",
-              *[f"within_{m}_min" for m in THRESHOLDS], *[f"share_within_{m}_min" for m in THRESHOLDS],
-              "sla_kept", "sla_missed", "sla_running", "sla_share", "reached_last_step", "outside_coverage", "held",
-              "reopened", "handovers", "handover_wait_s"]
-    out = []
-    for r in rows:
-        out.append([r.label, r.count, r.acknowledged, r.ack_mean, r.ack_median, r.ack_p90, r.resolved, r.resolve_mean,
-                    r.resolve_median, r.resolve_p90, *[r.within.get(m, 0) for m in THRESHOLDS],
-                    *[r.share_within(m) for m in THRESHOLDS], r.sla_kept, r.sla_missed, r.sla_running, r.sla_share,
-                    r.reached_last_step, r.outside_coverage, r.held, r.reopened, r.handovers, r.handover_wait])
-    return header, out
-
-
 @bp.get("/reports/<name>.csv")
 @login_required
 def report_csv(name: str) -> Any:
@@ -209,14 +182,9 @@ def report_csv(name: str) -> Any:
         page = history.search(s, f, now=now(), visible=access.visible_client_ids(s, u))
         body = tables.to_csv(history.CSV_COLUMNS, [history.csv_row(history.as_dict(i, now())) for i in page.incidents])
     elif name == "figures":
-        body = tables.to_csv(*_figures_table(_figures(_ctx())))
+        body = tables.to_csv(figures.TABLE_COLUMNS, [figures.table_row(r) for r in _figures(_ctx())])
     elif name == "breaches":
-        rows = [_breach_dict(b) for b in _breaches(_ctx())]
-        body = tables.to_csv(["number", "client", "summary", "created_at", "response_deadline", "responded_at",
-                              "late_by_s", "reason"],
-                             [[r["incident"]["number"], r["incident"]["client"], r["incident"]["summary"],
-                               r["incident"]["created_at"], r["incident"]["response_deadline"],
-                               r["incident"]["responded_at"], r["late_by_seconds"], r["reason"]] for r in rows])
+        body = tables.to_csv(figures.BREACH_COLUMNS, [figures.breach_row(b.as_dict()) for b in _breaches(_ctx())])
     elif name == "load":
         _staff_only()
         rows_l = _load(_ctx())
@@ -255,7 +223,7 @@ def figures_api() -> Any:
 def breaches_api() -> Any:
     c = _ctx()
     return jsonify({"from": c.period.first.isoformat(), "to": c.period.last.isoformat(),
-                    "breaches": [_breach_dict(b) for b in _breaches(c)]})
+                    "breaches": [b.as_dict() for b in _breaches(c)]})
 
 
 @bp.get("/api/v1/reports/load")
