@@ -607,6 +607,10 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("/reports/monthly/<slug>/<month>", "GET"): Case(lambda c, r, w: f"/reports/monthly/{CLIENT[w]}/2026-02", PAGE_SEE),
     ("/reports/monthly/<slug>/<month>.pdf", "GET"): Case(
         lambda c, r, w: f"/reports/monthly/{CLIENT[w]}/2026-02.pdf", PAGE_SEE),
+    ("/reports/monthly/<slug>/<month>/<name>.csv", "GET"): Case(
+        lambda c, r, w: f"/reports/monthly/{CLIENT[w]}/2026-02/incidents.csv", PAGE_SEE),
+    ("/api/v1/reports/monthly/<slug>/<month>", "GET"): Case(
+        lambda c, r, w: f"/api/v1/reports/monthly/{CLIENT[w]}/2026-02", SEE_INCIDENT),
     ("/clients/<slug>/report-contacts", "POST"): Case(
         lambda c, r, w: f"/clients/{CLIENT[w]}/report-contacts", by_client(302, 302, staff_only=True),
         form=lambda c, r, w: {"name": "CTO", "email": f"cto-{r}-{w}@client.example"}),

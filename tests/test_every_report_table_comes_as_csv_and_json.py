@@ -1,0 +1,121 @@
+"""The tables of the monthly client report (figures overall and per service, deadlines missed,
+incidents, maintenance done) and the tables of numbers beside the charts each come as CSV and
+JSON, with the same figures as the page (the same functions compute them), to exactly who may
+see the page: a client viewer its own client only."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from app.models import Client, MaintenanceWindow, User
+from app.reports import monthly, tables
+from tests.helpers import post_alert
+
+
+def _march(app: Any, world: Any, clock: Any, browser: Any, database: Any) -> None:
+    """Monday 2 March 2026, 03:00 UTC: two Acme incidents (one answered in 12 minutes, one never)
+    and one Globex incident (never answered); a maintenance of Acme's on the 10th. Then April."""
+    c = app.test_client()
+    first = post_alert(c, world.keys["acme_generic"], summary="Disk full", dedup="d1").get_json()
+    post_alert(c, world.keys["acme_generic"], summary="Checkout 500s", dedup="d2")
+    post_alert(c, world.keys["globex_generic"], summary="Pallets lost", dedup="g1")
+    clock.advance(minutes=12)
+    browser("alice").post(f"/api/v1/incidents/{first['results'][0]['incident']}/ack", json={})
+    with database.transaction() as s:
+        s.get(User, world.maya).timezone = "Europe/Paris"
+        t = datetime(2026, 3, 10, 21, 0, tzinfo=UTC)
+        s.add(MaintenanceWindow(public_id="mw-db-upgrade", client_id=world.acme, title="Database upgrade",
+                                body="PostgreSQL 16", starts_at=t, ends_at=t + timedelta(hours=2), state="completed",
+                                started_at=t, completed_at=t + timedelta(hours=1), created_at=t, updated_at=t))
+    clock.advance(days=31)
+
+
+def _csv(r: Any) -> list[list[str]]:
+    assert r.status_code == 200 and r.mimetype == "text/csv", r.status_code
+    return list(csv.reader(io.StringIO(r.get_data(as_text=True))))
+
+
+def _report(database: Any, world: Any, clock: Any) -> tuple[list[Any], dict[str, list[list[str]]], dict[str, Any]]:
+    """What the report's own functions make of Acme's March: its incidents, each table's CSV, the JSON."""
+    with database.session() as s:
+        r = monthly.build(s, s.get(Client, world.acme), date(2026, 3, 1), clock.now())
+        incidents = [(str(i.number), i.summary, i.status) for i in r.incidents]
+        as_csv = {name: list(csv.reader(io.StringIO(tables.to_csv(*monthly.table(r, name, clock.now())))))
+                  for name in monthly.TABLES}
+        return incidents, as_csv, monthly.as_dict(r, clock.now())
+
+
+def test_the_monthly_reports_tables_come_as_csv_and_json_with_the_pages_figures(
+        app: Any, world: Any, clock: Any, browser: Any, database: Any) -> None:
+    _march(app, world, clock, browser, database)
+    incidents, expected_csv, expected_json = _report(database, world, clock)
+    maya = browser("maya")
+    page = maya.get("/reports/monthly/acme/2026-03").get_data(as_text=True)
+    assert "50 % (1 kept, 1 missed)" in page and "Checkout 500s" in page and "Database upgrade" in page
+    for name in monthly.TABLES:
+        assert f'href="/reports/monthly/acme/2026-03/{name}.csv"' in page, name
+    assert 'href="/api/v1/reports/monthly/acme/2026-03"' in page
+
+    body = maya.get("/api/v1/reports/monthly/acme/2026-03").get_json()
+    assert body == expected_json
+    assert body["client"]["slug"] == "acme" and body["month"] == "2026-03" and body["timezone"] == "Europe/Paris"
+    o = body["overall"]
+    assert (o["count"], o["sla_kept"], o["sla_missed"], o["ack_median"]) == (2, 1, 1, 720.0)
+    assert o["share_within"] == {"15": 0.5, "30": 0.5, "45": 0.5, "60": 0.5}
+    assert [(s["label"], s["count"]) for s in body["services"]] == [("Acme Retail / Web shop", 2)]
+    assert {"label": "Response deadline kept", "value": "50 % (1 kept, 1 missed)"} in body["summary"]
+    assert all(f"<th>{x['label']}</th><td class=\"why\">{x['value']}</td>" in page for x in body["summary"])
+    assert [i["summary"] for i in body["incidents"]] == ["Disk full", "Checkout 500s"]
+    assert [b["incident"]["summary"] for b in body["breaches"]] == ["Checkout 500s"]
+    assert body["maintenance"] == [{"title": "Database upgrade", "summary": "PostgreSQL 16",
+                                    "start": "2026-03-10T21:00:00+00:00", "end": "2026-03-10T22:00:00+00:00"}]
+
+    got = {name: _csv(maya.get(f"/reports/monthly/acme/2026-03/{name}.csv")) for name in monthly.TABLES}
+    for name in monthly.TABLES:
+        assert got[name] == expected_csv[name], name
+    fig = got["figures"]
+    assert fig[0][:4] == ["group", "incidents", "acknowledged", "ack_mean_s"]
+    at = fig[0].index
+    assert [(row[0], row[1], row[at("sla_kept")], row[at("sla_missed")], row[at("ack_median_s")]) for row in fig[1:]] \
+        == [("All incidents", "2", "1", "1", "720.0"), ("Acme Retail / Web shop", "2", "1", "1", "720.0")]
+    assert [(row[0], row[7], row[6]) for row in got["incidents"][1:]] == incidents
+    assert [summary for _, summary, _ in incidents] == ["Disk full", "Checkout 500s"]
+    assert [row[2] for row in got["breaches"][1:]] == ["Checkout 500s"]
+    assert got["maintenance"] == [["title", "start", "end", "summary"],
+                                  ["Database upgrade", "2026-03-10T21:00:00+00:00", "2026-03-10T22:00:00+00:00",
+                                   "PostgreSQL 16"]]
+    assert 'attachment; filename="vigil-acme-2026-03-incidents.csv"' == \
+        maya.get("/reports/monthly/acme/2026-03/incidents.csv").headers["Content-Disposition"]
+
+
+def test_a_client_viewer_gets_its_own_clients_monthly_exports_and_no_other(
+        app: Any, world: Any, clock: Any, browser: Any, database: Any) -> None:
+    _march(app, world, clock, browser, database)
+    victor = browser("victor@acme.test")
+    assert victor.get("/api/v1/reports/monthly/acme/2026-03").get_json()["overall"]["count"] == 2
+    assert _csv(victor.get("/reports/monthly/acme/2026-03/incidents.csv"))[1][7] == "Disk full"
+    for who in ("victor@acme.test", "dave"):  # a viewer of Acme; an engineer outside Globex's pool
+        b = browser(who)
+        r = b.get("/api/v1/reports/monthly/globex/2026-03")
+        assert r.status_code == 404 and r.get_json()["message"] == "client not found", who
+        for name in monthly.TABLES:
+            assert b.get(f"/reports/monthly/globex/2026-03/{name}.csv").status_code == 404, (who, name)
+    assert app.test_client().get("/api/v1/reports/monthly/acme/2026-03").status_code == 401
+    assert app.test_client().get("/reports/monthly/acme/2026-03/figures.csv").status_code == 302
+
+
+def test_bad_input_to_the_monthly_exports_gets_a_clear_4xx(app: Any, world: Any, browser: Any) -> None:
+    maya = browser("maya")
+    for url, status, message in [
+            ("/api/v1/reports/monthly/acme/2026-13", 400, "the month is written YYYY-MM"),
+            ("/api/v1/reports/monthly/acme/march", 400, "the month is written YYYY-MM"),
+            ("/api/v1/reports/monthly/acme/0001-01", 400, "the month must be between 1971 and 9998"),
+            ("/api/v1/reports/monthly/nobody/2026-03", 404, "client not found")]:
+        r = maya.get(url)
+        assert (r.status_code, r.get_json()["message"]) == (status, message), url
+    assert maya.get("/reports/monthly/acme/2026-13/figures.csv").status_code == 400
+    assert maya.get("/reports/monthly/nobody/2026-03/figures.csv").status_code == 404
+    assert maya.get("/reports/monthly/acme/2026-03/passwords.csv").status_code == 404
