@@ -591,6 +591,10 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("/reports/charts/<name>.svg", "GET"): Case(
         lambda c, r, w: f"/reports/charts/sla.svg?client={c.client_id(w)}", PAGE_SEE),
     ("/reports/<name>.csv", "GET"): Case(lambda c, r, w: f"/reports/breaches.csv?client={c.client_id(w)}", PAGE_SEE),
+    ("/reports/charts/<name>.csv", "GET"): Case(
+        lambda c, r, w: f"/reports/charts/hours.csv?client={c.client_id(w)}", PAGE_SEE),
+    ("/api/v1/reports/charts/<name>", "GET"): Case(
+        lambda c, r, w: f"/api/v1/reports/charts/days?client={c.client_id(w)}", SEE_INCIDENT),
     ("/api/v1/reports/history", "GET"): Case(lambda c, r, w: f"/api/v1/reports/history?client={c.client_id(w)}",
                                              SEE_INCIDENT),
     ("/api/v1/reports/figures", "GET"): Case(lambda c, r, w: f"/api/v1/reports/figures?client={c.client_id(w)}",

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from app.models import Client, MaintenanceWindow, User
-from app.reports import monthly, tables
+from app.reports import charts, monthly, tables
 from tests.helpers import post_alert
 
 
@@ -119,3 +119,61 @@ def test_bad_input_to_the_monthly_exports_gets_a_clear_4xx(app: Any, world: Any,
     assert maya.get("/reports/monthly/acme/2026-13/figures.csv").status_code == 400
     assert maya.get("/reports/monthly/nobody/2026-03/figures.csv").status_code == 404
     assert maya.get("/reports/monthly/acme/2026-03/passwords.csv").status_code == 404
+
+
+def test_the_numbers_beside_each_chart_come_as_csv_and_json(
+        app: Any, world: Any, clock: Any, browser: Any, database: Any) -> None:
+    _march(app, world, clock, browser, database)
+    maya = browser("maya")
+    q = "from=2026-03-01&to=2026-03-31"
+    page = maya.get(f"/reports?{q}").get_data(as_text=True)
+    # By hand: 12 minutes is in 10–15; two never answered; kept 1 (Acme), missed 2 (Acme 4 h, Globex 1 h);
+    # all three began on Monday 2 March at 04:00 in Paris.
+    expected = {
+        "ack": ("time_to_acknowledge", [("0–5 min", 0), ("5–10", 0), ("10–15", 1), ("15–30", 0), ("30–45", 0),
+                                        ("45–60", 0), ("1–2 h", 0), ("2–4 h", 0), ("over 4 h", 0), ("never", 2)]),
+        "sla": ("month", [("2026-03", 1, 2)]),
+        "hours": ("hour", [(f"{h:02d}", 3 if h == 4 else 0) for h in range(24)]),
+        "days": ("day", [(d, 3 if d == "Mon" else 0) for d in charts.DAYS]),
+    }
+    for name, (axis, rows) in expected.items():
+        table = _csv(maya.get(f"/reports/charts/{name}.csv?{q}"))
+        assert [tuple(row[:1]) + tuple(float(v) for v in row[1:]) for row in table[1:]] == rows, name
+        assert table[0][0] == axis
+        body = maya.get(f"/api/v1/reports/charts/{name}?{q}").get_json()
+        assert body["axis"] == axis and body["from"] == "2026-03-01" and body["timezone"] == "Europe/Paris"
+        assert [[label, *[s["values"][i] for s in body["series"]]] for i, label in enumerate(body["labels"])] \
+            == [list(r) for r in rows], name
+        assert [s["name"] for s in body["series"]] == table[0][1:]
+        assert f'href="/reports/charts/{name}.csv?from=2026-03-01&amp;to=2026-03-31"' in page, name
+        for label, *values in rows:  # the page's table of numbers shows the same
+            assert f"<tr><td>{label}</td>" + "".join(f"<td>{v:g}</td>" for v in values) + "</tr>" in page, (name, label)
+    load = _csv(maya.get(f"/reports/charts/load.csv?{q}"))
+    assert load[0] == ["engineer", "day", "night", "weekend"]
+    assert maya.get(f"/api/v1/reports/charts/load?{q}").get_json()["unit"] == "pages"
+
+
+def test_chart_numbers_follow_the_readers_clients_and_refuse_bad_input(
+        app: Any, world: Any, clock: Any, browser: Any, database: Any) -> None:
+    _march(app, world, clock, browser, database)
+    q = "from=2026-03-01&to=2026-03-31"
+    victor = browser("victor@acme.test")
+    sla = victor.get(f"/api/v1/reports/charts/sla?{q}").get_json()
+    assert sla["series"] == [{"name": "kept", "values": [1.0]}, {"name": "missed", "values": [1.0]}]  # Acme only
+    assert _csv(victor.get(f"/reports/charts/sla.csv?{q}"))[1] == ["2026-03", "1.0", "1.0"]
+    for who in ("victor@acme.test", "dave"):
+        b = browser(who)
+        r = b.get(f"/api/v1/reports/charts/sla?{q}&client={world.globex}")
+        assert r.status_code == 404 and r.get_json()["message"] == "client not found", who
+        assert b.get(f"/reports/charts/sla.csv?{q}&client={world.globex}").status_code == 404, who
+    r = browser("alice").get("/api/v1/reports/charts/load")
+    assert r.status_code == 403 and "managers and admins" in r.get_json()["message"]
+    assert browser("alice").get("/reports/charts/load.csv").status_code == 403
+    maya = browser("maya")
+    assert maya.get("/api/v1/reports/charts/pie").status_code == 404
+    assert maya.get("/api/v1/reports/charts/pie").get_json()["message"]
+    assert maya.get("/reports/charts/pie.csv").status_code == 404
+    for bad in ("from=2026-13-01", "from=2026-03-05&to=2026-03-01", "client=abc"):
+        r = maya.get(f"/api/v1/reports/charts/ack?{bad}")
+        assert r.status_code in (400, 404) and r.get_json()["message"], bad
+    assert app.test_client().get("/api/v1/reports/charts/ack").status_code == 401

@@ -1,6 +1,7 @@
 """Reports: incident history, response figures (with breaches and charts), load per engineer;
-each as a page, CSV and JSON. Readers see the clients they may see (a client viewer, their own);
-load per engineer is for managers and admins."""
+each as a page, CSV and JSON (a chart as SVG, and the table of its numbers as CSV and JSON).
+Readers see the clients they may see (a client viewer, their own); load per engineer is for
+managers and admins."""
 
 from __future__ import annotations
 
@@ -100,6 +101,20 @@ def _charts(c: Ctx, with_load: bool) -> list[charts.Chart]:
     return out
 
 
+CHARTS = ("ack", "sla", "hours", "days", "load")
+
+
+def _chart(c: Ctx, name: str) -> charts.Chart:
+    """One chart (CHARTS) as the figures page draws it: 404 for another name, 403 for load per
+    engineer unless a manager or admin."""
+    if name not in CHARTS:
+        abort(404)
+    if name == "load":
+        _staff_only()
+        return charts.load_chart(_load(c))
+    return next(ch for ch in _charts(c, with_load=False) if ch.name == name)
+
+
 def _clients_and_people() -> tuple[list[Client], list[Service], list[User]]:
     s, c = db_session(), access.visible_client_ids(db_session(), user())
     cq = select(Client).order_by(Client.name)
@@ -156,15 +171,7 @@ def load_page() -> Any:
 @bp.get("/reports/charts/<name>.svg")
 @login_required
 def chart_svg(name: str) -> Any:
-    c = _ctx()
-    if name == "load":
-        _staff_only()
-        found = [charts.load_chart(_load(c))]
-    else:
-        found = [ch for ch in _charts(c, with_load=False) if ch.name == name]
-    if not found:
-        abort(404)
-    body = '<?xml version="1.0" encoding="UTF-8"?>\n' + charts.svg(found[0], standalone=True)
+    body = '<?xml version="1.0" encoding="UTF-8"?>\n' + charts.svg(_chart(_ctx(), name), standalone=True)
     # Alone, the SVG styles itself (its own <style>, no script): allow that, and only that.
     return Response(body, mimetype="image/svg+xml",
                     headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
@@ -198,6 +205,14 @@ def report_csv(name: str) -> Any:
                     headers={"Content-Disposition": f'attachment; filename="vigil-{name}.csv"'})
 
 
+@bp.get("/reports/charts/<name>.csv")
+@login_required
+def chart_csv(name: str) -> Any:
+    ch = _chart(_ctx(), name)
+    return Response(tables.to_csv(ch.header(), ch.table()), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="vigil-chart-{name}.csv"'})
+
+
 # --- JSON ------------------------------------------------------------------------------------
 
 
@@ -224,6 +239,14 @@ def breaches_api() -> Any:
     c = _ctx()
     return jsonify({"from": c.period.first.isoformat(), "to": c.period.last.isoformat(),
                     "breaches": [b.as_dict() for b in _breaches(c)]})
+
+
+@bp.get("/api/v1/reports/charts/<name>")
+@login_required
+def chart_api(name: str) -> Any:
+    c = _ctx()
+    return jsonify({"from": c.period.first.isoformat(), "to": c.period.last.isoformat(), "timezone": c.tz.key,
+                    **_chart(c, name).as_dict()})
 
 
 @bp.get("/api/v1/reports/load")
