@@ -177,3 +177,12 @@ def test_chart_numbers_follow_the_readers_clients_and_refuse_bad_input(
         r = maya.get(f"/api/v1/reports/charts/ack?{bad}")
         assert r.status_code in (400, 404) and r.get_json()["message"], bad
     assert app.test_client().get("/api/v1/reports/charts/ack").status_code == 401
+
+
+def test_a_query_argument_named_like_a_links_own_argument_is_ignored_not_a_500(app: Any, world: Any,
+                                                                                browser: Any) -> None:
+    maya = browser("maya")
+    for url in ("/reports?name=x", "/reports/load?name=x", "/history?name=x"):
+        r = maya.get(url)
+        assert r.status_code == 200, url
+        assert "name=x" not in r.get_data(as_text=True), url

@@ -72,6 +72,12 @@ def _history_filters() -> history.Filters:
     return f
 
 
+def _link_args() -> dict[str, str]:
+    """The reader's query, carried into the page's links (CSV, the other reports), without `name`:
+    the links' own route argument, which given twice to url_for was a 500."""
+    return {k: v for k, v in request.args.items() if k != "name"}
+
+
 def _staff_only() -> None:
     if not user().has_role(Role.admin, Role.manager):
         raise Denied("Load per engineer is for managers and admins.")
@@ -140,7 +146,7 @@ def history_page() -> Any:
     rows = [history.as_dict(i, now()) for i in page.incidents]
     next_args = {**f.args(), **{k: v for k, v in request.args.items() if k in ("from", "to", "limit")},
                  "before": page.next_before}
-    return render_template("reports/history.html", f=f, page=page, rows=rows, args=request.args, clients=clients,
+    return render_template("reports/history.html", f=f, page=page, rows=rows, args=_link_args(), clients=clients,
                            services=services, people=people, next_args=next_args)
 
 
@@ -154,7 +160,7 @@ def figures_page() -> Any:
     this_month = now().astimezone(c.tz).date().replace(day=1)
     last_month = (this_month - timedelta(days=1)).strftime("%Y-%m")
     return render_template("reports/figures.html", c=c, rows=rows, breaches=_breaches(c), charts=drawn,
-                           thresholds=THRESHOLDS, clients=clients, groups=figures.GROUPS, args=request.args,
+                           thresholds=THRESHOLDS, clients=clients, groups=figures.GROUPS, args=_link_args(),
                            last_month=last_month)
 
 
@@ -165,7 +171,7 @@ def load_page() -> Any:
     c = _ctx()
     rows = _load(c)
     chart = charts.load_chart(rows)
-    return render_template("reports/load.html", c=c, rows=rows, chart=chart, drawn=charts.svg(chart), args=request.args)
+    return render_template("reports/load.html", c=c, rows=rows, chart=chart, drawn=charts.svg(chart), args=_link_args())
 
 
 @bp.get("/reports/charts/<name>.svg")
