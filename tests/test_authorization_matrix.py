@@ -591,6 +591,10 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("/reports/charts/<name>.svg", "GET"): Case(
         lambda c, r, w: f"/reports/charts/sla.svg?client={c.client_id(w)}", PAGE_SEE),
     ("/reports/<name>.csv", "GET"): Case(lambda c, r, w: f"/reports/breaches.csv?client={c.client_id(w)}", PAGE_SEE),
+    ("/reports/charts/<name>.csv", "GET"): Case(
+        lambda c, r, w: f"/reports/charts/hours.csv?client={c.client_id(w)}", PAGE_SEE),
+    ("/api/v1/reports/charts/<name>", "GET"): Case(
+        lambda c, r, w: f"/api/v1/reports/charts/days?client={c.client_id(w)}", SEE_INCIDENT),
     ("/api/v1/reports/history", "GET"): Case(lambda c, r, w: f"/api/v1/reports/history?client={c.client_id(w)}",
                                              SEE_INCIDENT),
     ("/api/v1/reports/figures", "GET"): Case(lambda c, r, w: f"/api/v1/reports/figures?client={c.client_id(w)}",
@@ -607,6 +611,10 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("/reports/monthly/<slug>/<month>", "GET"): Case(lambda c, r, w: f"/reports/monthly/{CLIENT[w]}/2026-02", PAGE_SEE),
     ("/reports/monthly/<slug>/<month>.pdf", "GET"): Case(
         lambda c, r, w: f"/reports/monthly/{CLIENT[w]}/2026-02.pdf", PAGE_SEE),
+    ("/reports/monthly/<slug>/<month>/<name>.csv", "GET"): Case(
+        lambda c, r, w: f"/reports/monthly/{CLIENT[w]}/2026-02/incidents.csv", PAGE_SEE),
+    ("/api/v1/reports/monthly/<slug>/<month>", "GET"): Case(
+        lambda c, r, w: f"/api/v1/reports/monthly/{CLIENT[w]}/2026-02", SEE_INCIDENT),
     ("/clients/<slug>/report-contacts", "POST"): Case(
         lambda c, r, w: f"/clients/{CLIENT[w]}/report-contacts", by_client(302, 302, staff_only=True),
         form=lambda c, r, w: {"name": "CTO", "email": f"cto-{r}-{w}@client.example"}),

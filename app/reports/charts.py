@@ -38,9 +38,18 @@ class Chart:
     labels: list[str]
     series: list[tuple[str, list[float]]]  # (name, one value per label); stacked when several
     unit: str = "incidents"
+    axis: str = ""  # what the labels are (the first column of its table)
 
     def table(self) -> list[list[Any]]:
         return [[label, *[values[i] for _, values in self.series]] for i, label in enumerate(self.labels)]
+
+    def header(self) -> list[str]:
+        """The columns of table() (its CSV's first line)."""
+        return [self.axis, *[name for name, _ in self.series]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "title": self.title, "desc": self.desc, "unit": self.unit, "axis": self.axis,
+                "labels": self.labels, "series": [{"name": n, "values": v} for n, v in self.series]}
 
 
 def hour_key(d: str) -> Any:
@@ -74,7 +83,7 @@ def ack_distribution(session: Session, start: datetime | None, end: datetime | N
     return Chart("ack", "Time to acknowledge",
                  "How many incidents were acknowledged within each span of time after their response clock "
                  "started (time held outside coverage hours not counted); the last bar is never acknowledged.",
-                 labels, [("incidents", values)])
+                 labels, [("incidents", values)], axis="time_to_acknowledge")
 
 
 def sla_per_month(hours: list[tuple[datetime, int, int, int]], tz: ZoneInfo) -> Chart:
@@ -87,7 +96,8 @@ def sla_per_month(hours: list[tuple[datetime, int, int, int]], tz: ZoneInfo) -> 
     return Chart("sla", "Response deadline kept, per month",
                  f"Incidents answered within the contract's response deadline (kept) and not (missed), per "
                  f"month ({tz.key}).", labels,
-                 [("kept", [float(months[m][0]) for m in labels]), ("missed", [float(months[m][1]) for m in labels])])
+                 [("kept", [float(months[m][0]) for m in labels]), ("missed", [float(months[m][1]) for m in labels])],
+                 axis="month")
 
 
 def per_hour_of_day(hours: list[tuple[datetime, int, int, int]], tz: ZoneInfo) -> Chart:
@@ -96,7 +106,7 @@ def per_hour_of_day(hours: list[tuple[datetime, int, int, int]], tz: ZoneInfo) -
         counts[h.astimezone(tz).hour] += n
     return Chart("hours", "Incidents by hour of day",
                  f"How many incidents began in each hour of the day ({tz.key}).",
-                 [f"{i:02d}" for i in range(24)], [("incidents", counts)])
+                 [f"{i:02d}" for i in range(24)], [("incidents", counts)], axis="hour")
 
 
 def per_day_of_week(hours: list[tuple[datetime, int, int, int]], tz: ZoneInfo) -> Chart:
@@ -104,7 +114,7 @@ def per_day_of_week(hours: list[tuple[datetime, int, int, int]], tz: ZoneInfo) -
     for h, n, _k, _m in hours:
         counts[h.astimezone(tz).weekday()] += n
     return Chart("days", "Incidents by day of week", f"How many incidents began on each day of the week ({tz.key}).",
-                 list(DAYS), [("incidents", counts)])
+                 list(DAYS), [("incidents", counts)], axis="day")
 
 
 def load_chart(rows: Sequence[Any]) -> Chart:
@@ -114,7 +124,7 @@ def load_chart(rows: Sequence[Any]) -> Chart:
                  [r.name for r in rows],
                  [("day", [float(r.pages - r.night - r.weekend_day) for r in rows]),
                   ("night", [float(r.night) for r in rows]), ("weekend", [float(r.weekend_day) for r in rows])],
-                 unit="pages")
+                 unit="pages", axis="engineer")
 
 
 # --- drawing ---------------------------------------------------------------------------------

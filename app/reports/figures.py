@@ -74,6 +74,21 @@ class Row:
         return d
 
 
+TABLE_COLUMNS = ("group", "incidents", "acknowledged", "ack_mean_s", "ack_median_s", "ack_p90_s", "resolved",
+                 "resolve_mean_s", "resolve_median_s", "resolve_p90_s",
+                 *[f"within_{m}_min" for m in sql.THRESHOLDS], *[f"share_within_{m}_min" for m in sql.THRESHOLDS],
+                 "sla_kept", "sla_missed", "sla_running", "sla_share", "reached_last_step", "outside_coverage", "held",
+                 "reopened", "handovers", "handover_wait_s")
+
+
+def table_row(r: Row) -> list[Any]:
+    """A row of figures as a line of TABLE_COLUMNS (the CSV of every figures table)."""
+    return [r.label, r.count, r.acknowledged, r.ack_mean, r.ack_median, r.ack_p90, r.resolved, r.resolve_mean,
+            r.resolve_median, r.resolve_p90, *[r.within.get(m, 0) for m in sql.THRESHOLDS],
+            *[r.share_within(m) for m in sql.THRESHOLDS], r.sla_kept, r.sla_missed, r.sla_running, r.sla_share,
+            r.reached_last_step, r.outside_coverage, r.held, r.reopened, r.handovers, r.handover_wait]
+
+
 def _group_expr(by: str) -> Any:
     if by == "overall":
         return literal("all")
@@ -213,6 +228,28 @@ class Breach:
         if not sent and not failed:
             parts.append("pages still pending")
         return "; ".join(parts) + ("; nobody answered" if self.late_by is None else "")
+
+    def as_dict(self) -> dict[str, Any]:
+        def iso(t: datetime | None) -> str | None:
+            return t.isoformat() if t else None
+
+        i = self.incident
+        return {"incident": {"id": i.id, "number": i.number, "summary": i.summary, "client": i.client.name,
+                             "created_at": iso(i.created_at), "response_deadline": iso(i.response_deadline),
+                             "responded_at": iso(i.responded_at)},
+                "late_by_seconds": self.late_by, "reason": self.reason(),
+                "pages": [{**p, "queued_at": iso(p["queued_at"]), "sent_at": iso(p["sent_at"])} for p in self.pages]}
+
+
+BREACH_COLUMNS = ("number", "client", "summary", "created_at", "response_deadline", "responded_at", "late_by_s",
+                  "reason")
+
+
+def breach_row(d: dict[str, Any]) -> list[Any]:
+    """A breach (as_dict) as a line of BREACH_COLUMNS."""
+    i = d["incident"]
+    return [i["number"], i["client"], i["summary"], i["created_at"], i["response_deadline"], i["responded_at"],
+            d["late_by_seconds"], d["reason"]]
 
 
 def breaches(session: Session, *, start: datetime | None, end: datetime | None, now: datetime,

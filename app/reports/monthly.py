@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from ..errors import ActionError
 from ..models import TIERS, Client, Incident, MaintenanceWindow, Notification, ReportContact
 from ..notify import outbound
-from . import figures, sql
+from . import figures, history, sql
 from .pdf import Document
 
 log = logging.getLogger("vigil.reports")
@@ -126,6 +126,45 @@ def summary_lines(r: Report) -> list[tuple[str, str]]:
         ("Waiting on your team (hand-overs)", f"{o.handovers} hand-over(s), {_minutes(o.handover_wait)}"
          if o.handovers else "none"),
     ]
+
+
+# --- the page's tables as data: CSV (one per table) and JSON --------------------------------
+
+TABLES = ("figures", "breaches", "incidents", "maintenance")
+MAINTENANCE_COLUMNS = ("title", "start", "end", "summary")
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.isoformat() if t else None
+
+
+def table(r: Report, name: str, now: datetime) -> tuple[tuple[str, ...], list[list[Any]]]:
+    """One of the page's tables (TABLES) as a header and rows, with the same columns as the
+    other reports' CSV: "figures" is the month overall, then each service."""
+    if name == "figures":
+        return figures.TABLE_COLUMNS, [figures.table_row(x) for x in (r.overall, *r.services)]
+    if name == "breaches":
+        return figures.BREACH_COLUMNS, [figures.breach_row(b.as_dict()) for b in r.breaches]
+    if name == "incidents":
+        return history.CSV_COLUMNS, [history.csv_row(history.as_dict(i, now)) for i in r.incidents]
+    if name == "maintenance":
+        return MAINTENANCE_COLUMNS, [[m["title"], _iso(m["start"]), _iso(m["end"]), m["summary"]]
+                                     for m in r.maintenance]
+    raise KeyError(name)
+
+
+def as_dict(r: Report, now: datetime) -> dict[str, Any]:
+    """The whole report as JSON: what the page, the PDF and the e-mail show."""
+    return {
+        "client": {"id": r.client.id, "slug": r.client.slug, "name": r.client.name, "tier": r.client.tier},
+        "month": f"{r.month:%Y-%m}", "timezone": r.tz.key, "start": _iso(r.start), "end": _iso(r.end),
+        "response_deadline_minutes": r.deadline_minutes,
+        "summary": [{"label": k, "value": v} for k, v in summary_lines(r)],
+        "overall": r.overall.as_dict(), "services": [x.as_dict() for x in r.services],
+        "breaches": [b.as_dict() for b in r.breaches],
+        "incidents": [history.as_dict(i, now) for i in r.incidents],
+        "maintenance": [{**m, "start": _iso(m["start"]), "end": _iso(m["end"])} for m in r.maintenance],
+    }
 
 
 def pdf(r: Report) -> bytes:

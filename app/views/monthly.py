@@ -1,18 +1,28 @@
-"""The monthly client report (page and PDF: whoever sees the client, a client viewer included)
-and its recipients, the client's report contacts (managers and admins)."""
+"""The monthly client report (page, PDF, a CSV per table and JSON: whoever sees the client, a
+client viewer included) and its recipients, the client's report contacts (managers and admins)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import login_required
 from sqlalchemy import select
 
 from .. import access
 from ..errors import ActionError, Denied
 from ..models import ReportContact
-from ..reports import monthly
+from ..reports import monthly, tables
 from ..web import db_session, now, user
 
 bp = Blueprint("monthly", __name__)
@@ -40,6 +50,23 @@ def pdf(slug: str, month: str) -> Any:
     r = _report(slug, month)
     return Response(monthly.pdf(r), mimetype="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="vigil-{r.client.slug}-{r.month:%Y-%m}.pdf"'})
+
+
+@bp.get("/reports/monthly/<slug>/<month>/<name>.csv")
+@login_required
+def table_csv(slug: str, month: str, name: str) -> Any:
+    if name not in monthly.TABLES:
+        abort(404)
+    r = _report(slug, month)
+    body = tables.to_csv(*monthly.table(r, name, now()))
+    return Response(body, mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="vigil-{r.client.slug}-{r.month:%Y-%m}-{name}.csv"'})
+
+
+@bp.get("/api/v1/reports/monthly/<slug>/<month>")
+@login_required
+def report_api(slug: str, month: str) -> Any:
+    return jsonify(monthly.as_dict(_report(slug, month), now()))
 
 
 def _back(slug: str) -> Any:

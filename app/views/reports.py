@@ -1,11 +1,12 @@
 """Reports: incident history, response figures (with breaches and charts), load per engineer;
-each as a page, CSV and JSON. Readers see the clients they may see (a client viewer, their own);
-load per engineer is for managers and admins."""
+each as a page, CSV and JSON (a chart as SVG, and the table of its numbers as CSV and JSON).
+Readers see the clients they may see (a client viewer, their own); load per engineer is for
+managers and admins."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -71,6 +72,12 @@ def _history_filters() -> history.Filters:
     return f
 
 
+def _link_args() -> dict[str, str]:
+    """The reader's query, carried into the page's links (CSV, the other reports), without `name`:
+    the links' own route argument, which given twice to url_for was a 500."""
+    return {k: v for k, v in request.args.items() if k != "name"}
+
+
 def _staff_only() -> None:
     if not user().has_role(Role.admin, Role.manager):
         raise Denied("Load per engineer is for managers and admins.")
@@ -100,16 +107,18 @@ def _charts(c: Ctx, with_load: bool) -> list[charts.Chart]:
     return out
 
 
-def _breach_dict(b: figures.Breach) -> dict[str, Any]:
-    def iso(t: datetime | None) -> str | None:
-        return t.isoformat() if t else None
+CHARTS = ("ack", "sla", "hours", "days", "load")
 
-    i = b.incident
-    return {"incident": {"id": i.id, "number": i.number, "summary": i.summary, "client": i.client.name,
-                         "created_at": iso(i.created_at), "response_deadline": iso(i.response_deadline),
-                         "responded_at": iso(i.responded_at)},
-            "late_by_seconds": b.late_by, "reason": b.reason(),
-            "pages": [{**p, "queued_at": iso(p["queued_at"]), "sent_at": iso(p["sent_at"])} for p in b.pages]}
+
+def _chart(c: Ctx, name: str) -> charts.Chart:
+    """One chart (CHARTS) as the figures page draws it: 404 for another name, 403 for load per
+    engineer unless a manager or admin."""
+    if name not in CHARTS:
+        abort(404)
+    if name == "load":
+        _staff_only()
+        return charts.load_chart(_load(c))
+    return next(ch for ch in _charts(c, with_load=False) if ch.name == name)
 
 
 def _clients_and_people() -> tuple[list[Client], list[Service], list[User]]:
@@ -137,7 +146,7 @@ def history_page() -> Any:
     rows = [history.as_dict(i, now()) for i in page.incidents]
     next_args = {**f.args(), **{k: v for k, v in request.args.items() if k in ("from", "to", "limit")},
                  "before": page.next_before}
-    return render_template("reports/history.html", f=f, page=page, rows=rows, args=request.args, clients=clients,
+    return render_template("reports/history.html", f=f, page=page, rows=rows, args=_link_args(), clients=clients,
                            services=services, people=people, next_args=next_args)
 
 
@@ -151,7 +160,7 @@ def figures_page() -> Any:
     this_month = now().astimezone(c.tz).date().replace(day=1)
     last_month = (this_month - timedelta(days=1)).strftime("%Y-%m")
     return render_template("reports/figures.html", c=c, rows=rows, breaches=_breaches(c), charts=drawn,
-                           thresholds=THRESHOLDS, clients=clients, groups=figures.GROUPS, args=request.args,
+                           thresholds=THRESHOLDS, clients=clients, groups=figures.GROUPS, args=_link_args(),
                            last_month=last_month)
 
 
@@ -162,42 +171,19 @@ def load_page() -> Any:
     c = _ctx()
     rows = _load(c)
     chart = charts.load_chart(rows)
-    return render_template("reports/load.html", c=c, rows=rows, chart=chart, drawn=charts.svg(chart), args=request.args)
+    return render_template("reports/load.html", c=c, rows=rows, chart=chart, drawn=charts.svg(chart), args=_link_args())
 
 
 @bp.get("/reports/charts/<name>.svg")
 @login_required
 def chart_svg(name: str) -> Any:
-    c = _ctx()
-    if name == "load":
-        _staff_only()
-        found = [charts.load_chart(_load(c))]
-    else:
-        found = [ch for ch in _charts(c, with_load=False) if ch.name == name]
-    if not found:
-        abort(404)
-    body = '<?xml version="1.0" encoding="UTF-8"?>\n' + charts.svg(found[0], standalone=True)
+    body = '<?xml version="1.0" encoding="UTF-8"?>\n' + charts.svg(_chart(_ctx(), name), standalone=True)
     # Alone, the SVG styles itself (its own <style>, no script): allow that, and only that.
     return Response(body, mimetype="image/svg+xml",
                     headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
 
 
 # --- CSV -------------------------------------------------------------------------------------
-
-
-def _figures_table(rows: list[figures.Row]) -> tuple[list[str], list[list[Any]]]:
-    header = ["group", "incidents", "acknowledged", "ack_mean_s", "ack_median_s", "ack_p90_s", "resolved",
-              "resolve_mean_s", "resolve_median_s", "resolve_p90_s",
-              *[f"within_{m}_min" for m in THRESHOLDS], *[f"share_within_{m}_min" for m in THRESHOLDS],
-              "sla_kept", "sla_missed", "sla_running", "sla_share", "reached_last_step", "outside_coverage", "held",
-              "reopened", "handovers", "handover_wait_s"]
-    out = []
-    for r in rows:
-        out.append([r.label, r.count, r.acknowledged, r.ack_mean, r.ack_median, r.ack_p90, r.resolved, r.resolve_mean,
-                    r.resolve_median, r.resolve_p90, *[r.within.get(m, 0) for m in THRESHOLDS],
-                    *[r.share_within(m) for m in THRESHOLDS], r.sla_kept, r.sla_missed, r.sla_running, r.sla_share,
-                    r.reached_last_step, r.outside_coverage, r.held, r.reopened, r.handovers, r.handover_wait])
-    return header, out
 
 
 @bp.get("/reports/<name>.csv")
@@ -209,14 +195,9 @@ def report_csv(name: str) -> Any:
         page = history.search(s, f, now=now(), visible=access.visible_client_ids(s, u))
         body = tables.to_csv(history.CSV_COLUMNS, [history.csv_row(history.as_dict(i, now())) for i in page.incidents])
     elif name == "figures":
-        body = tables.to_csv(*_figures_table(_figures(_ctx())))
+        body = tables.to_csv(figures.TABLE_COLUMNS, [figures.table_row(r) for r in _figures(_ctx())])
     elif name == "breaches":
-        rows = [_breach_dict(b) for b in _breaches(_ctx())]
-        body = tables.to_csv(["number", "client", "summary", "created_at", "response_deadline", "responded_at",
-                              "late_by_s", "reason"],
-                             [[r["incident"]["number"], r["incident"]["client"], r["incident"]["summary"],
-                               r["incident"]["created_at"], r["incident"]["response_deadline"],
-                               r["incident"]["responded_at"], r["late_by_seconds"], r["reason"]] for r in rows])
+        body = tables.to_csv(figures.BREACH_COLUMNS, [figures.breach_row(b.as_dict()) for b in _breaches(_ctx())])
     elif name == "load":
         _staff_only()
         rows_l = _load(_ctx())
@@ -228,6 +209,14 @@ def report_csv(name: str) -> Any:
         abort(404)
     return Response(body, mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="vigil-{name}.csv"'})
+
+
+@bp.get("/reports/charts/<name>.csv")
+@login_required
+def chart_csv(name: str) -> Any:
+    ch = _chart(_ctx(), name)
+    return Response(tables.to_csv(ch.header(), ch.table()), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="vigil-chart-{name}.csv"'})
 
 
 # --- JSON ------------------------------------------------------------------------------------
@@ -255,7 +244,15 @@ def figures_api() -> Any:
 def breaches_api() -> Any:
     c = _ctx()
     return jsonify({"from": c.period.first.isoformat(), "to": c.period.last.isoformat(),
-                    "breaches": [_breach_dict(b) for b in _breaches(c)]})
+                    "breaches": [b.as_dict() for b in _breaches(c)]})
+
+
+@bp.get("/api/v1/reports/charts/<name>")
+@login_required
+def chart_api(name: str) -> Any:
+    c = _ctx()
+    return jsonify({"from": c.period.first.isoformat(), "to": c.period.last.isoformat(), "timezone": c.tz.key,
+                    **_chart(c, name).as_dict()})
 
 
 @bp.get("/api/v1/reports/load")

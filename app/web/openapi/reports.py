@@ -1,5 +1,6 @@
-"""The reports part of the OpenAPI document: incident history, response figures, breaches and
-load per engineer (the same figures as the pages and their CSV)."""
+"""The reports part of the OpenAPI document: incident history, response figures, breaches, the
+numbers of the charts, load per engineer and the monthly client report (the same figures as the
+pages and their CSV)."""
 
 from __future__ import annotations
 
@@ -54,6 +55,37 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
+SCHEMAS["Chart"] = {
+    "type": "object", "required": ["name", "title", "unit", "axis", "labels", "series"],
+    "description": "The table of a chart's numbers: one value per label in each series (stacked when several).",
+    "properties": {
+        "from": DAY, "to": DAY, "timezone": {"type": "string"}, "name": {"type": "string"},
+        "title": {"type": "string"}, "desc": {"type": "string"}, "unit": {"type": "string"},
+        "axis": {"type": "string"}, "labels": {"type": "array", "items": {"type": "string"}},
+        "series": {"type": "array", "items": {"type": "object", "required": ["name", "values"], "properties": {
+            "name": {"type": "string"}, "values": {"type": "array", "items": {"type": "number"}}}}},
+    },
+}
+SCHEMAS["MonthlyReport"] = {
+    "type": "object",
+    "required": ["client", "month", "timezone", "summary", "overall", "services", "breaches", "incidents",
+                 "maintenance"],
+    "description": "The client's calendar month in its zone: the page's summary lines, the figures overall and "
+                   "per service, the deadlines missed and why, the incidents (up to 500) and the maintenance done.",
+    "properties": {
+        "client": {"type": "object"}, "month": {"type": "string"}, "timezone": {"type": "string"},
+        "start": TIME, "end": TIME, "response_deadline_minutes": {"type": ["integer", "null"]},
+        "summary": {"type": "array", "items": {"type": "object", "required": ["label", "value"], "properties": {
+            "label": {"type": "string"}, "value": {"type": "string"}}}},
+        "overall": {"$ref": "#/components/schemas/FigureGroup"},
+        "services": {"type": "array", "items": {"$ref": "#/components/schemas/FigureGroup"}},
+        "breaches": {"type": "array", "items": {"type": "object"}},
+        "incidents": {"type": "array", "items": {"$ref": "#/components/schemas/HistoryIncident"}},
+        "maintenance": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
+
 def _get(summary: str, params: list[dict[str, Any]], schema: dict[str, Any], codes: tuple[int, ...]) -> dict[str, Any]:
     return {"get": {"summary": summary, "security": SESSION, "parameters": params,
                     "responses": {"200": json_answer(schema), **errors(*codes)}}}
@@ -64,6 +96,10 @@ POSTMORTEM = {"type": "object", "required": ["incident_id", "impact", "root_caus
                              "root_cause": {"type": "string"}, "went_well": {"type": "string"},
                              "follow_ups": {"type": "string"}, "updated_at": TIME,
                              "updated_by": {"type": ["string", "null"]}}}
+CHART = {"name": "name", "in": "path", "required": True, "schema": {"enum": ["ack", "sla", "hours", "days", "load"]}}
+SLUG = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}, "description": "the client's short name"}
+MONTH = {"name": "month", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
+         "description": "YYYY-MM"}
 INCIDENT_ID = {"name": "incident_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
 
 PATHS: dict[str, Any] = {
@@ -106,6 +142,13 @@ PATHS: dict[str, Any] = {
                 "incident": {"type": "object"}, "late_by_seconds": NUM, "reason": {"type": "string"},
                 "pages": {"type": "array", "items": {"type": "object"}}}}}}},
         (400, 401, 404)),
+    "/api/v1/reports/charts/{name}": _get(
+        "A chart's numbers (the table beside it on /reports): time to acknowledge, deadline kept per month, "
+        "incidents by hour of day and day of week (the reader's zone); load per engineer for managers and admins",
+        [CHART, *PERIOD], {"$ref": "#/components/schemas/Chart"}, (400, 401, 403, 404)),
+    "/api/v1/reports/monthly/{slug}/{month}": _get(
+        "The monthly client report (page: /reports/monthly/{slug}/{month}; PDF; a CSV per table)",
+        [SLUG, MONTH], {"$ref": "#/components/schemas/MonthlyReport"}, (400, 401, 404)),
     "/api/v1/reports/load": _get(
         "Load per engineer: incidents handled, pages, night and weekend pages (their own zone), time on incidents",
         PERIOD[:2],
