@@ -3,12 +3,13 @@ client libraries (pywebpush/py_vapid, requests, smtplib) over loopback."""
 
 from __future__ import annotations
 
+import gc
 import smtplib
 import socket
 import threading
 import time
 from email.message import EmailMessage
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -17,6 +18,7 @@ from py_vapid.jwt import sign as jwt_sign
 from pywebpush import WebPusher, WebPushException, webpush
 from werkzeug.wrappers import Request, Response
 
+from tests.fakes.gate import Gate
 from tests.fakes.servers import WSGIServerThread
 from tests.fakes.smtp import FakeSMTPServer
 from tests.fakes.twilio import FakeTwilio, twilio_signature
@@ -618,3 +620,41 @@ def test_a_plain_smtp_fake_accepts_mail_and_can_script_temporary_failures():
         assert (
             got.rcpt_tos == ["carol@example.com"] and not got.tls and got.authenticated_as is None
         )
+
+
+def test_a_client_vanishing_mid_tls_session_leaves_the_smtp_fake_nothing_unclosed():
+    """A killed sender drops its TLS session without QUIT or close_notify: aiosmtpd keeps that
+    socket, and the fake closes it when it stops (filterwarnings=error would report it)."""
+    with FakeSMTPServer(starttls=True, auth=("vigil", "s3cret")) as server:
+        client = smtplib.SMTP(server.host, server.port, timeout=5)
+        client.starttls(context=server.client_ssl_context())
+        client.login("vigil", "s3cret")
+        client.sock.close()
+    gc.collect()
+
+
+def test_the_gate_holds_what_clients_say_and_drops_it_when_they_vanish(twilio):
+    form = {"To": "+33612345678", "From": "+15005550006", "Body": "held"}
+    auth = (twilio.account_sid, twilio.auth_token)
+    with Gate(int(twilio.url.rsplit(":", 1)[1])) as gate:
+        url = twilio.messages_url.replace(twilio.url, f"http://127.0.0.1:{gate.port}")
+        assert requests.post(url, data=form, auth=auth, timeout=5).status_code == 201  # open: through
+        gate.shut()
+        answer: list[int] = []
+        live = threading.Thread(target=lambda: answer.append(requests.post(url, data=form, auth=auth,
+                                                                          timeout=5).status_code))
+        live.start()
+        vanishing = socket.create_connection(("127.0.0.1", gate.port))
+        body = "To=%2B33600000000&From=%2B15005550006&Body=lost"
+        vanishing.sendall(f"POST {urlsplit(url).path} HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                          f"application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n\r\n{body}".encode())
+        deadline = time.monotonic() + 5
+        while gate.holding < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert gate.holding == 2 and len(twilio.messages) == 1  # nothing reached the provider
+        vanishing.close()  # a client killed while its request is held
+        gate.open()
+        live.join(5)
+        assert answer == [201] and gate.dropped == 1
+        time.sleep(0.2)
+        assert [m.body for m in twilio.messages] == ["held", "held"]  # the vanished request never arrived

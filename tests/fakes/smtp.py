@@ -19,6 +19,7 @@ deletes the temporary certificate directory.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import ipaddress
 import logging
@@ -191,12 +192,35 @@ def make_test_certificate(
 
 
 class _Controller(Controller):
-    """aiosmtpd's Controller with port 0 support: learn the real port once bound."""
+    """aiosmtpd's Controller with port 0 support: learn the real port once bound. It keeps its
+    sessions, to close what is left of them when it stops: a client that vanished in the middle
+    of a TLS session (a killed process: no close_notify, no QUIT) leaves aiosmtpd a socket it
+    never closes, which the garbage collector would then report."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sessions: weakref.WeakSet[Any] = weakref.WeakSet()
 
     def _trigger_server(self) -> None:
         assert self.server is not None
         self.port = self.server.sockets[0].getsockname()[1]
         super()._trigger_server()
+
+    def factory(self) -> Any:
+        smtp = super().factory()
+        self.sessions.add(smtp)
+        return smtp
+
+    def close_sessions(self) -> None:
+        async def close() -> None:
+            for smtp in list(self.sessions):
+                for transport in (smtp.transport, smtp._original_transport):
+                    if transport is not None:
+                        transport.close()
+            await asyncio.sleep(0.05)  # each transport's connection_lost runs, and its socket closes
+
+        if self._thread is not None and not self.loop.is_closed():
+            asyncio.run_coroutine_threadsafe(close(), self.loop).result(5)
 
 
 class _Handler:
@@ -323,6 +347,7 @@ class FakeSMTPServer:
     def stop(self) -> None:
         controller, self._controller = self._controller, None
         if controller is not None:
+            controller.close_sessions()
             controller.stop()
             if not controller.loop.is_closed():  # closed by aiosmtpd's _run; be sure
                 controller.loop.close()
