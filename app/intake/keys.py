@@ -163,16 +163,8 @@ def maintenance_spans(session: Session, client_id: int) -> tuple[MaintenanceSpan
 def target_cached(session: Session, service_id: int, source: str) -> IntakeTarget:
     """target_for_service, cached like a key's target (CACHE_SECONDS): for sources without a key
     (client e-mail), which may bring hundreds of messages a second too."""
-    cache_key = (str(session.get_bind().url), f"service:{service_id}:{source}")
-    now = time.monotonic()
-    with _cache_lock:
-        hit = _cache.get(cache_key)
-    if hit is not None and hit[0] > now and hit[1] is not None:
-        return hit[1]
-    target = target_for_service(session, service_id, source)
-    with _cache_lock:
-        _cache[cache_key] = (now + CACHE_SECONDS, target)
-    return target
+    return cached(session, f"service:{service_id}:{source}",  # type: ignore[no-any-return]
+                  lambda: target_for_service(session, service_id, source))
 
 
 def lookup(session: Session, plain: str) -> IntakeTarget | None:
@@ -180,23 +172,18 @@ def lookup(session: Session, plain: str) -> IntakeTarget | None:
     if not plain or len(plain) > 200:
         return None
     h = digest(plain)
-    cache_key = (str(session.get_bind().url), h)
-    now = time.monotonic()
-    with _cache_lock:
-        hit = _cache.get(cache_key)
-    if hit is not None and hit[0] > now:
-        return hit[1]
-    k = IntegrationKey.__table__.c
-    row = session.connection().execute(
-        select(k.id, k.service_id, k.source, k.revoked_at, k.last_used_at).where(k.key_hash == h)
-    ).first()
-    target = None
-    if row is not None:
+
+    def load() -> IntakeTarget | None:
+        k = IntegrationKey.__table__.c
+        row = session.connection().execute(
+            select(k.id, k.service_id, k.source, k.revoked_at, k.last_used_at).where(k.key_hash == h)
+        ).first()
+        if row is None:
+            return None
         base = target_for_service(session, row.service_id, row.source, row.id)
-        target = IntakeTarget(**{**base.__dict__, "revoked": row.revoked_at is not None, "last_used_at": row.last_used_at})
-    with _cache_lock:
-        _cache[cache_key] = (now + CACHE_SECONDS, target)
-    return target
+        return IntakeTarget(**{**base.__dict__, "revoked": row.revoked_at is not None, "last_used_at": row.last_used_at})
+
+    return cached(session, h, load)  # type: ignore[no-any-return]
 
 
 def touch(session: Session, target: IntakeTarget, now: datetime, every_seconds: float = 60.0) -> None:
