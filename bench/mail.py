@@ -155,7 +155,7 @@ def main() -> None:
             row = s.get(ClientMail, acme.id)
             row.allowed_senders, row.rate_per_hour = ["@acme.example"], 0
         procs = [subprocess.Popen([sys.executable, "-m", "app.cli", name], env=env, cwd=ROOT,
-                                  stdout=subprocess.DEVNULL, stderr=open(f"/tmp/{name}.err", "w") if os.environ.get("KEEPERR") else subprocess.DEVNULL)
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                  for name in ["mail"] * args.listeners + ([] if args.no_engine else ["engine"])]
         try:
             wait_port(port, procs[0])
