@@ -163,3 +163,25 @@ def engine(app: Any, database: Database, clock: ManualClock) -> Iterator[Engine]
     e.close()
 
 
+
+
+# --- the PostgreSQL pass runs what the database can change --------------------------------------
+
+_DATABASE_FIXTURES = frozenset({"db_url", "pg_url", "database"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On the PostgreSQL pass, a test that never touches a database (pure functions, parsers,
+    templates read as files) would only run again what the SQLite pass ran: it is deselected. A
+    module that names PostgreSQL itself (its own URL, a race for PostgreSQL) keeps every test."""
+    if BACKEND != "postgres":
+        return
+    keep, drop = [], []
+    for item in items:
+        module = getattr(item, "module", None)
+        source = Path(module.__file__).read_text() if module is not None and module.__file__ else ""
+        uses_db = _DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
+        (keep if uses_db or "postgres" in source.lower() else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
