@@ -178,40 +178,42 @@ class Sender:
     def record_batch(self, batch: list[Outcome]) -> None:
         self.firing_done.wait(timeout=MAX_RECORD_DELAY)
 
-        def record_all(s: Session) -> None:
-            failed = [o for o in batch if not isinstance(o[2], Delivered)]
-            # held: the session only keeps weak references
-            loaded = _preload(s, [o[0] for o in failed]) if failed else []
-            delivered = _Delivered.read(s, [o[0] for o in batch if isinstance(o[2], Delivered)])
-            for outcome in sorted(batch, key=lambda o: o[0]):  # one lock order for every batch
-                if isinstance(outcome[2], Delivered):
-                    delivered.record(s, *outcome)
-                else:
-                    self._record(s, *outcome)
-            delivered.write(s)
-            del loaded
-
         try:
-            self.transact(record_all)
+            self.transact(lambda s: self._record_all(s, batch))
         except Exception:
             if len(batch) == 1:
                 raise
             log.warning("recording %d deliveries together failed; recording them one by one", len(batch))
             for outcome in batch:
                 try:
-                    self.transact(lambda s, o=outcome: self._record(s, *o))
+                    self.transact(lambda s, o=outcome: self._record_all(s, [o]))
                 except Exception:
                     log.exception("recording delivery %s failed", outcome[0])
         self.wake.set()
 
-    def _record(self, s: Session, nid: int, msg: Any, result: Delivered | TransportError, started: datetime,
+    def _record_all(self, s: Session, outcomes: list[Outcome]) -> None:
+        """Write these attempts' outcomes: the delivered ones together (_Delivered), the failed
+        ones one by one (_record)."""
+        failed = [o for o in outcomes if not isinstance(o[2], Delivered)]
+        # held: the session only keeps weak references
+        loaded = _preload(s, [o[0] for o in failed]) if failed else []
+        delivered = _Delivered.read(s, [o[0] for o in outcomes if isinstance(o[2], Delivered)])
+        for outcome in sorted(outcomes, key=lambda o: o[0]):  # one lock order for every batch
+            nid, msg, result, started, now, latency = outcome
+            if isinstance(result, Delivered):
+                delivered.record(s, nid, msg, result, started, now, latency)
+            else:
+                self._record(s, nid, msg, result, started, now, latency)
+        delivered.write(s)
+        del loaded
+
+    def _record(self, s: Session, nid: int, msg: Any, result: TransportError, started: datetime,
                 now: datetime, latency: int) -> None:
-        """Write one attempt's outcome, as of `now`, when the provider answered."""
+        """Write one failed attempt's outcome, as of `now`, when the provider answered."""
         n = s.get(Notification, nid, options=[joinedload(Notification.user), joinedload(Notification.contact_method)])
         if n is None:
             return
-        if isinstance(result, TransportError):
-            _lock_incident(s, n.incident_id)
+        _lock_incident(s, n.incident_id)
         method: ContactMethod | None = n.contact_method
         where = _where(n)
         attempt = DeliveryAttempt(
@@ -222,15 +224,6 @@ class Sender:
             outcome="sent", error=None,
         )
         s.add(attempt)
-        if isinstance(result, Delivered):
-            n.status, n.sent_at, n.provider_id, n.lease_until = "sent", now, result.provider_id, None
-            n.last_error = None
-            if method:
-                method.last_success_at = now
-            if n.incident_id:
-                incidents.note_delivery(s, n.incident_id, "delivered", f"{where}: delivered in {latency} ms.", now,
-                                        notification=n.id, channel=n.kind, latency_ms=latency)
-            return
         err = result
         detail = err.message + (f" ({err.status_code})" if err.status_code else "")
         attempt.error = detail
