@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from ..intake.base import MAX_DETAILS, IntakeEvent, clip
 from ..intake.keys import target_cached
@@ -25,7 +25,7 @@ from ..intake.mail.parse import Parsed, parse_or_error
 from ..models import InboundMail, Incident, MailAttachment, Service, Status
 from ..notify import client_mail
 from .actions import reopen
-from .record import Actor, lock, note, publish
+from .record import Actor, lock, note, note_id, publish
 from .trigger import find_open, ingest
 
 DEFAULT_ATTACHMENT_LIMIT = 10 * 1024 * 1024
@@ -116,28 +116,22 @@ def process_mail(session: Session, mail_id: int, now: datetime, *, attachment_li
                                "incident_id": incident_id, "outcome": outcome})
     threads.remember(session, parsed.message_id, incident_id, now)
     kept = _attachments(session, mail, parsed, incident_id, attachment_limit)
-    if outcome == "opened" and target is not None and not (kept or problem):  # the common case, without loading the incident
-        if parsed.reply_to:
-            summary, deadline = conn.execute(_DEADLINE, {"b_id": incident_id}).one()
-            client_mail.opened(session, client_mail.NewIncident(
-                incident_id, summary, deadline, target.client_id,
-                client_mail.ClientFacts(target.client_id, target.client_slug, target.tier, target.timezone)),
-                to=parsed.reply_to, our_address=mail.recipient, subject=parsed.subject,
-                message_id=parsed.message_id, now=now)
-        return Processed(mail.id, outcome, incident_id)
-    inc = session.execute(select(Incident).where(Incident.id == incident_id)
-                          .options(joinedload(Incident.client))).scalar_one()
     if kept:
-        note(session, inc, "attachments", who, "Attachments: " + ", ".join(
+        note_id(session, incident_id, "attachments", who, "Attachments: " + ", ".join(
             f"{a.filename} ({_size(a.size)}{'' if a.data is not None else ', over the limit: not kept'})" for a in kept),
             now, mail=mail.id, attachments=[a.id for a in kept])
     if problem:
-        note(session, inc, "warning", Actor.system("e-mail"),
-             f"The e-mail could not be read completely ({problem[:300]}); its raw source is kept "
-             f"(/incidents/{incident_id}/mails/{mail.id}/raw).", now, mail=mail.id)
-    if outcome in ("opened", "followed_up") and parsed.reply_to:
-        client_mail.opened(session, inc, to=parsed.reply_to, our_address=mail.recipient,
-                           subject=parsed.subject, message_id=parsed.message_id, now=now)
+        note_id(session, incident_id, "warning", Actor.system("e-mail"),
+                f"The e-mail could not be read completely ({problem[:300]}); its raw source is kept "
+                f"(/incidents/{incident_id}/mails/{mail.id}/raw).", now, mail=mail.id)
+    if outcome in ("opened", "followed_up") and target is not None and parsed.reply_to:
+        # What the answer needs, without loading the incident: the client from the intake target.
+        summary, deadline = conn.execute(_DEADLINE, {"b_id": incident_id}).one()
+        client_mail.opened(session, client_mail.NewIncident(
+            incident_id, summary, deadline, target.client_id,
+            client_mail.ClientFacts(target.client_id, target.client_slug, target.tier, target.timezone)),
+            to=parsed.reply_to, our_address=mail.recipient, subject=parsed.subject,
+            message_id=parsed.message_id, now=now)
     return Processed(mail.id, outcome, incident_id)
 
 

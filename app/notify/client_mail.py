@@ -119,7 +119,7 @@ class NewIncident:
     client: ClientFacts
 
 
-def opened(session: Session, inc: Incident | NewIncident, *, to: str, our_address: str, subject: str, message_id: str | None,
+def opened(session: Session, inc: NewIncident, *, to: str, our_address: str, subject: str, message_id: str | None,
            now: datetime) -> str | None:
     """The acknowledgement of a message that opened an incident. Queued in the transaction that
     processed the message, which happens once (incidents/mail.py): no once_key needed."""
