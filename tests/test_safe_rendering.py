@@ -11,8 +11,9 @@ from html.parser import HTMLParser
 
 import pytest
 
-from app.models import Client, ContactMethod, Incident, Notification, Service, User
-from app.notify.message import compose
+from app.incidents import snapshot
+from app.models import Client, Incident, Notification, Service
+from app.notify.message import To, compose
 from app.web.markdown import render
 
 PAYLOADS = [
@@ -96,14 +97,12 @@ def test_an_email_subject_is_one_line_whatever_the_names_hold() -> None:
     inc = Incident(id=42, client=client, service=svc, summary="Disk full\r\n\r\n<script>", details="", source="generic",
                    urgency="high", dedup_key="d", status="triggered", created_at=now, last_alert_at=now,
                    response_deadline=now)
-    user = User(id=1, name="Alice", email="alice@vigil.test")
-    method = ContactMethod(id=1, kind="email", address="alice@vigil.test", label="work")
-    out = compose(Notification(id=7, purpose="page"), user, method, inc, base_url="http://vigil.test", ack_url=None,
-                  snapshot=None)
+    to = To(user_id=1, user_name="Alice", method_id=1, kind="email", address="alice@vigil.test", label="work")
+    out = compose(Notification(id=7, purpose="page"), to, snapshot(inc), base_url="http://vigil.test", ack_url=None)
     assert "\r" not in out.subject and "\n" not in out.subject
     msg = EmailMessage()
     msg["Subject"] = out.subject
-    msg["To"] = method.address
+    msg["To"] = to.address
     msg.set_content(out.body)
     parsed = message_from_string(msg.as_string())
     assert parsed["Bcc"] is None and parsed["X-Injected"] is None

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import bindparam, func, insert, select, update
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, joinedload
 
 from .. import incidents
 from ..answers import links
@@ -25,10 +25,18 @@ from ..clock import Clock
 from ..db import Database
 from ..incidents.record import note_id
 from ..live import events
-from ..models import ContactMethod, DeliveryAttempt, Incident, Notification, Status, User
+from ..models import (
+    ContactMethod,
+    DeliveryAttempt,
+    Incident,
+    Notification,
+    NotificationAttachment,
+    Status,
+    User,
+)
 from ..notify import onetime
 from ..notify.base import Delivered, OutboundMessage, Transport, TransportError, answer_text
-from ..notify.message import compose, compose_outbound
+from ..notify.message import To, compose, compose_outbound
 from ..notify.outbound import LINK
 
 log = logging.getLogger("vigil.engine")
@@ -86,43 +94,49 @@ class Sender:
             transport.close()
 
     def prepare(self, s: Session, ids: list[int], now: datetime, make_link: LinkMaker) -> list[Job]:
-        """In the transaction that claimed these pages: load them (two queries for the whole
-        batch) and compose each message, with a fresh one-time ack link, written before the page
-        goes out. The sending threads then only send. Nothing else is locked here: pages that
-        will not go out are settled by their sending thread (_not_sent), which locks properly."""
-        found = s.execute(select(Notification).where(Notification.id.in_(ids)).options(
-            joinedload(Notification.user), joinedload(Notification.contact_method),
-            selectinload(Notification.attachments))
-            .execution_options(populate_existing=True)).scalars().all()
+        """In the transaction that claimed these pages: read them (with whom and how they
+        reach, their incidents' snapshots and details: a few statements for the whole batch,
+        no ORM objects) and compose each message, with a fresh one-time ack link, written before
+        the page goes out. The sending threads then only send. Nothing else is locked here:
+        pages that will not go out are settled by their sending thread (_not_sent), which locks
+        properly."""
+        conn = s.connection()
+        found = conn.execute(_CLAIMED, {"ids": ids}).all()
         incident_ids = {n.incident_id for n in found if n.incident_id}
-        incs = {i.id: i for i in s.execute(select(Incident).where(Incident.id.in_(incident_ids))
-                                           .options(*_WITH_NAMES)).unique().scalars()} if incident_ids else {}
+        snaps = incidents.snapshots(s, incident_ids)
+        details = dict(conn.execute(_DETAILS, {"ids": list(incident_ids)}).all()) if incident_ids else {}
+        outbound = [n.id for n in found if n.user_id is None]
+        attached: dict[int, list[tuple[str, str, bytes]]] = {}
+        if outbound:
+            for a in conn.execute(_ATTACHMENTS, {"ids": outbound}):
+                attached.setdefault(a.notification_id, []).append((a.filename, a.content_type, a.data))
         jobs = []
+        base_url = self.config.get("BASE_URL", "")
         for n in found:
-            inc = incs.get(n.incident_id) if n.incident_id else None
-            if why := _pointless(n, inc):
+            snap = snaps.get(n.incident_id) if n.incident_id else None
+            if why := _pointless(n.purpose, snap):
                 jobs.append(Job(n.id, skip=("cancelled", why, True)))
             elif n.user_id is None:  # to someone who is not a user (notify/outbound.py)
                 if n.kind not in self.transports:
                     jobs.append(Job(n.id, skip=("failed", f"this server has no {n.kind} channel", False)))
                 else:
-                    msg = compose_outbound(n, incidents.snapshot(inc) if inc else None,
-                                           base_url=self.config.get("BASE_URL", ""))
+                    msg = compose_outbound(n, snap, base_url=base_url, attachments=attached.get(n.id, []))
                     made = self.links[n.purpose](s, n, now) if n.purpose in self.links else None
                     if made is not None and LINK in msg.body:
                         msg = replace(msg, body=msg.body.replace(LINK, made.url), short=msg.short.replace(LINK, made.url))
                     jobs.append(Job(n.id, msg))
-            elif n.contact_method is None or not n.contact_method.enabled:
+            elif n.method_id is None or not n.method_enabled:
                 jobs.append(Job(n.id, skip=("cancelled", "contact method removed or disabled before sending", False)))
-            elif n.kind not in self.transports:
-                jobs.append(Job(n.id, skip=("failed", f"this server has no {n.kind} channel", False)))
+            elif n.method_kind not in self.transports:
+                jobs.append(Job(n.id, skip=("failed", f"this server has no {n.method_kind} channel", False)))
             else:
-                link = make_link(s, n, now) if (inc is not None and n.purpose in ("page", "help")) else (
+                link = make_link(s, n, now) if (snap is not None and n.purpose in ("page", "help")) else (
                     self.links[n.purpose](s, n, now) if n.purpose in self.links else None)
+                to = To(n.user_id, n.user_name, n.method_id, n.method_kind, n.method_address, n.method_label,
+                        n.method_p256dh, n.method_auth)
                 jobs.append(Job(n.id, compose(
-                    n, n.user, n.contact_method, inc, base_url=self.config.get("BASE_URL", ""),
-                    ack_url=link.url if link else None, ack_token=link.token if link else None,
-                    snapshot=incidents.snapshot(inc) if inc else None)))
+                    n, to, snap, base_url=base_url, details=details.get(n.incident_id),
+                    ack_url=link.url if link else None, ack_token=link.token if link else None)))
         return jobs
 
     def deliver(self, job: Job) -> None:
@@ -296,13 +310,13 @@ class Sender:
             )
 
 
-def _pointless(n: Notification, inc: Incident | None) -> str | None:
-    """Why a page should not go out any more, if it should not."""
-    if n.purpose not in ("page", "help") or inc is None:
+def _pointless(purpose: str, snap: dict[str, Any] | None) -> str | None:
+    """Why a page should not go out any more (its incident's snapshot says), if it should not."""
+    if purpose not in ("page", "help") or snap is None:
         return None
-    if inc.status in (Status.resolved.value, Status.handed_over.value):
-        return f"incident {inc.status.replace('_', ' ')} before sending"
-    if n.purpose == "page" and inc.status == Status.acknowledged.value:
+    if snap["status"] in (Status.resolved.value, Status.handed_over.value):
+        return f"incident {snap['status'].replace('_', ' ')} before sending"
+    if purpose == "page" and snap["status"] == Status.acknowledged.value:
         return "incident acknowledged before sending"
     return None
 
@@ -311,6 +325,19 @@ _N, _M = Notification.__table__, ContactMethod.__table__
 _SENT = (update(_N).where(_N.c.id == bindparam("b_id"))
          .values(status="sent", sent_at=bindparam("b_at"), provider_id=bindparam("b_provider"), lease_until=None,
                  last_error=None))
+_U = User.__table__
+# A claimed page, with whom and through which method it goes (Sender.prepare).
+_CLAIMED = (select(_N, _U.c.name.label("user_name"), _M.c.id.label("method_id"), _M.c.enabled.label("method_enabled"),
+                   _M.c.kind.label("method_kind"), _M.c.address.label("method_address"),
+                   _M.c.label.label("method_label"), _M.c.push_p256dh.label("method_p256dh"),
+                   _M.c.push_auth.label("method_auth"))
+            .select_from(_N.outerjoin(_U, _U.c.id == _N.c.user_id).outerjoin(_M, _M.c.id == _N.c.contact_method_id))
+            .where(_N.c.id.in_(bindparam("ids", expanding=True))))
+_DETAILS = select(Incident.__table__.c.id, Incident.__table__.c.details).where(
+    Incident.__table__.c.id.in_(bindparam("ids", expanding=True)))
+_ATTACHMENTS = select(NotificationAttachment.__table__).where(
+    NotificationAttachment.__table__.c.notification_id.in_(bindparam("ids", expanding=True))
+).order_by(NotificationAttachment.__table__.c.id)
 _REACHED = update(_M).where(_M.c.id == bindparam("b_id")).values(last_success_at=bindparam("b_at"))
 
 

@@ -4,39 +4,51 @@ acknowledgements, mark missed response deadlines, note deliveries on the timelin
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from ..live import events
 from ..models import EscalationPolicy, EscalationStep, Incident, Role, Status, StepFiring, User
-from ..notify.plan import Recipient, plan_pages, recipient
+from ..notify.plan import INSERT_PAGES, Recipient, page_rows, recipient
 from ..schedules.rosters import layer_oncall
 from . import escalation
-from .record import Actor, note, publish, try_lock_many, utc_hhmm
+from .record import Actor, note, note_id, publish, snapshots, try_lock_many, utc_hhmm
 
 # Each engine entry point locks the row (skipping rows another engine holds) and re-checks that
 # the work is still due under the lock: of two engines that both saw a step as due, the second
 # finds it already moved on and does nothing.
 
-_INSERT_FIRING = insert(StepFiring.__table__).returning(StepFiring.__table__.c.id)
+_I = Incident.__table__
+_INSERT_FIRING = insert(StepFiring.__table__).returning(StepFiring.__table__.c.id, sort_by_parameter_order=True)
+# What firing reads of an incident, and writes back (one UPDATE for a whole chunk).
+_FIRING_READS = select(_I.c.id, _I.c.status, _I.c.urgency, _I.c.policy_id, _I.c.created_at, _I.c.next_escalation_at,
+                       _I.c.esc_seq, _I.c.esc_step, _I.c.esc_loop)
+_MOVE_ON = (update(_I).where(_I.c.id == bindparam("b_id"))
+            .values(esc_seq=bindparam("b_seq"), esc_step=bindparam("b_step"), esc_loop=bindparam("b_loop"),
+                    next_escalation_at=bindparam("b_next")))
+_STOP_LOOKING = update(_I).where(_I.c.id == bindparam("b_id")).values(next_escalation_at=None)
 
 
 def fire_due(
     session: Session, incident_ids: list[int], now: datetime, engine: str, cache: FiringCache | None = None
 ) -> int:
-    """Fire the due step of each of these incidents (an engine's chunk: the rows are locked in
-    one statement). Returns how many fired."""
-    cache = cache or FiringCache()
-    fired = 0
-    for inc in try_lock_many(session, incident_ids, skip_locked=True):
-        if inc.status != Status.triggered.value or inc.next_escalation_at is None or inc.next_escalation_at > now:
-            continue
-        if not fire_step(session, inc, now, engine=engine, cache=cache):
-            inc.next_escalation_at = None  # nothing left to fire; stop looking at it
-        fired += 1
-    return fired
+    """Fire the due step of each of these incidents (an engine's chunk). The rows are locked in
+    one statement, skipping those another engine holds, and each is re-checked under the lock;
+    the chunk's steps are then written together (fire_many). Returns how many were due."""
+    query = _FIRING_READS.where(_I.c.id.in_(incident_ids)).order_by(_I.c.id)
+    if session.get_bind().dialect.name == "postgresql":  # SQLite: the transaction holds the write lock
+        query = query.with_for_update(skip_locked=True, key_share=True)  # the lock of record.try_lock_many
+    due = [r for r in session.connection().execute(query)
+           if r.status == Status.triggered.value and r.next_escalation_at is not None and r.next_escalation_at <= now]
+    fired = fire_many(session, due, now, engine=engine, cache=cache or FiringCache())
+    if stopped := [{"b_id": r.id} for r, ok in zip(due, fired, strict=True) if not ok]:
+        session.connection().execute(_STOP_LOOKING, stopped)  # nothing left to fire: stop looking at them
+    return len(due)
 
 
 def retrigger_due(session: Session, incident_ids: list[int], now: datetime) -> int:
@@ -78,77 +90,138 @@ def fire_step(
     engine: str = "",
     cache: FiringCache | None = None,
 ) -> bool:
-    """Fire the incident's next step: resolve its targets, record the firing, plan the pages,
-    move the position on. The caller holds the row lock. Returns False when no step is left."""
-    cache = cache or FiringCache()
-    spec = cache.policy(session, inc.policy_id)
-    pos = escalation.Position(inc.esc_loop, inc.esc_step)
-    if not spec.steps or pos.step >= len(spec.steps) or pos.loop > spec.repeat:
-        return False
-    due = inc.next_escalation_at if (not manual and inc.next_escalation_at) else now
-    step = spec.steps[pos.step]
+    """Fire the incident's next step (the caller holds the row lock): fire_many for one loaded
+    incident, which is then read again. Returns False when no step is left."""
+    session.flush()  # what the caller changed on it goes first
+    row = session.connection().execute(_FIRING_READS.where(_I.c.id == inc.id)).one()
+    fired = fire_many(session, [row], now, actor=actor, manual=manual, engine=engine, cache=cache or FiringCache())
+    session.expire(inc, ["esc_seq", "esc_step", "esc_loop", "next_escalation_at"])
+    return fired[0]
 
+
+def fire_many(
+    session: Session,
+    rows: Sequence[Row[Any]],
+    now: datetime,
+    *,
+    actor: Actor | None = None,
+    manual: bool = False,
+    engine: str = "",
+    cache: FiringCache,
+) -> list[bool]:
+    """Fire the next step of each of these incidents (rows of _FIRING_READS, locked by the
+    caller): resolve its targets (once per chunk, FiringCache), record the firing, plan the
+    pages, note it on the timeline, move the position on. Set-wise: one INSERT of the firings
+    (their unique (incident_id, seq) refuses a second firing of a step, and with it the whole
+    chunk, which the engine then replays one by one), one of all the pages, one UPDATE of the
+    positions, the lines and events at commit. For each row, whether a step was left to fire."""
+    plans: list[_Plan] = []
+    out: list[bool] = []
+    for row in rows:
+        plan = _plan(session, row, now, manual=manual, cache=cache)
+        out.append(plan is not None)
+        if plan is not None:
+            plans.append(plan)
+    if not plans:
+        return out
+    conn = session.connection()
+    firing_ids = conn.execute(_INSERT_FIRING, [{
+        "incident_id": p.row.id, "seq": p.row.esc_seq, "step_index": p.pos.step, "loop": p.pos.loop, "due_at": p.due,
+        "fired_at": now, "lateness_ms": p.lateness, "manual": manual, "engine": engine,
+        "targets": [u.id for u in p.users],
+    } for p in plans]).scalars().all()
+    pages: list[dict[str, Any]] = []
+    who = actor or Actor.system("escalation")
+    moves = []
+    for p, firing_id in zip(plans, firing_ids, strict=True):
+        inc_id, pos = p.row.id, p.pos
+        minute = int((p.due - p.row.created_at).total_seconds() // 60)
+        label = f"Step {pos.step + 1}" + (f", pass {pos.loop + 1}" if pos.loop else "") + f" (M+{minute})"
+        if p.users:
+            purpose = "help" if p.row.status == Status.acknowledged.value else "page"
+            planned = page_rows(inc_id, p.row.urgency, firing_id, p.users, now, purpose)
+            pages += planned
+            reached = {r["user_id"] for r in planned}
+            unreachable = [u.name for u in p.users if u.id not in reached]
+            msg = f"{label}: notifying {', '.join(u.name for u in p.users)}" + (
+                f" ({'; '.join(p.why)})." if p.why else ".")
+            if manual:
+                msg = f"Escalated by hand by {who.label}. " + msg
+            if p.lateness >= 5000:
+                msg += f" Fired {p.lateness // 1000} s late (the engine was not running when it fell due)."
+            note_id(session, inc_id, "escalated", who, msg, now, at_commit=True, step=pos.step, loop=pos.loop,
+                    users=[u.id for u in p.users], lateness_ms=p.lateness)
+            if unreachable:
+                note_id(session, inc_id, "warning", Actor.system("escalation"),
+                        f"NOBODY REACHABLE: {', '.join(unreachable)} has no enabled contact method.", now,
+                        at_commit=True)
+        else:
+            note_id(session, inc_id, "step_skipped", who,
+                    f"{label}: {'; '.join(p.nobody) or 'no targets'}. Going straight to the next step.", now,
+                    at_commit=True, step=pos.step, loop=pos.loop)
+        if p.exhausted and p.row.status == Status.triggered.value:
+            note_id(session, inc_id, "exhausted", Actor.system("escalation"),
+                    "ESCALATION EXHAUSTED: every step has fired and nobody has acknowledged.", now, at_commit=True)
+        moves.append({"b_id": inc_id, "b_seq": p.row.esc_seq + 1, "b_step": p.next_pos.step,
+                      "b_loop": p.next_pos.loop, "b_next": p.next_due})
+    if pages:
+        conn.execute(INSERT_PAGES, pages)
+    conn.execute(_MOVE_ON, moves)
+    snaps = snapshots(session, [p.row.id for p in plans])  # as moved on
+    for p in plans:
+        snap = snaps[p.row.id]
+        events.publish(session, "incident.escalated", now=now, incident_id=p.row.id, client_id=snap["client"]["id"],
+                       data={"incident": snap, "step": p.pos.step, "loop": p.pos.loop,
+                             "users": [u.name for u in p.users]})
+    return out
+
+
+@dataclass
+class _Plan:
+    """One incident's step about to fire, and where its escalation goes next."""
+
+    row: Row[Any]
+    pos: escalation.Position
+    due: datetime
+    lateness: int
+    users: list[Recipient]
+    nobody: list[str]  # "Night layer: nobody on call"
+    why: list[str]  # layers held by two
+    next_pos: escalation.Position
+    next_due: datetime | None
+    exhausted: bool
+
+
+def _plan(session: Session, row: Row[Any], now: datetime, *, manual: bool, cache: FiringCache) -> _Plan | None:
+    spec = cache.policy(session, row.policy_id)
+    pos = escalation.Position(row.esc_loop, row.esc_step)
+    if not spec.steps or pos.step >= len(spec.steps) or pos.loop > spec.repeat:
+        return None
+    due = row.next_escalation_at if (not manual and row.next_escalation_at) else now
     user_ids: list[int] = []
-    notes: list[str] = []
+    nobody: list[str] = []
     why: list[str] = []
-    for target in step.targets:
+    for target in spec.steps[pos.step].targets:
         found, label = cache.target(session, target, now)
         if not found:
-            notes.append(f"{label}: nobody on call")
+            nobody.append(f"{label}: nobody on call")
         elif len(found) > 1:
             why.append(label)  # a layer held by two (an outgoing engineer kept responsible): say so
         user_ids += [u for u in found if u not in user_ids]
     users = cache.people(session, user_ids)
-
-    lateness = max(0, int((now - due).total_seconds() * 1000))
-    # A plain INSERT, at once: the unique (incident_id, seq) refuses a second firing of this step
-    # right here. (Through the ORM it took a flush per incident, most of an engine's CPU in an
-    # alert storm; the pages and the incident's new position are flushed once, at commit.)
-    firing_id = session.connection().execute(_INSERT_FIRING, {
-        "incident_id": inc.id, "seq": inc.esc_seq, "step_index": pos.step, "loop": pos.loop, "due_at": due,
-        "fired_at": now, "lateness_ms": lateness, "manual": manual, "engine": engine, "targets": [u.id for u in users],
-    }).scalar_one()
-
-    minute = int((due - inc.created_at).total_seconds() // 60)
-    label = f"Step {pos.step + 1}" + (f", pass {pos.loop + 1}" if pos.loop else "") + f" (M+{minute})"
-    who = actor or Actor.system("escalation")
-    if users:
-        purpose = "help" if inc.status == Status.acknowledged.value else "page"
-        planned = plan_pages(session, inc, firing_id, users, now, purpose)
-        unreachable = [u.name for u in users if u.id not in planned]
-        msg = f"{label}: notifying {', '.join(u.name for u in users)}" + (f" ({'; '.join(why)})." if why else ".")
-        if manual:
-            msg = f"Escalated by hand by {who.label}. " + msg
-        if lateness >= 5000:
-            msg += f" Fired {lateness // 1000} s late (the engine was not running when it fell due)."
-        note(session, inc, "escalated", who, msg, now, at_commit=True, step=pos.step, loop=pos.loop,
-              users=[u.id for u in users], lateness_ms=lateness)
-        if unreachable:
-            note(session, inc, "warning", Actor.system("escalation"),
-                  f"NOBODY REACHABLE: {', '.join(unreachable)} has no enabled contact method.", now, at_commit=True)
-    else:
-        note(session, inc, "step_skipped", who,
-              f"{label}: {'; '.join(notes) or 'no targets'}. Going straight to the next step.", now,
-              at_commit=True, step=pos.step, loop=pos.loop)
-
-    inc.esc_seq += 1
     nxt = escalation.after(spec, pos, due)
+    next_due = row.next_escalation_at
     if nxt is None:
-        inc.esc_step, inc.esc_loop = len(spec.steps), spec.repeat + 1
-        if inc.status == Status.triggered.value:
-            inc.next_escalation_at = None
-            note(session, inc, "exhausted", Actor.system("escalation"),
-                  "ESCALATION EXHAUSTED: every step has fired and nobody has acknowledged.", now, at_commit=True)
+        next_pos = escalation.Position(spec.repeat + 1, len(spec.steps))
+        if row.status == Status.triggered.value:
+            next_due = None
     else:
-        (npos, ndue) = nxt
-        inc.esc_step, inc.esc_loop = npos.step, npos.loop
-        if inc.status == Status.triggered.value:
+        next_pos, ndue = nxt
+        if row.status == Status.triggered.value:
             # Skipped step (nobody on call): the next one fires now, not at its usual minute.
-            inc.next_escalation_at = ndue if users else now
-    # The incident's relationships are loaded (the engine locked it with them) and its new
-    # position is in memory: the commit flushes it all, no need to flush per incident here.
-    publish(session, inc, "escalated", now, flush=False, step=pos.step, loop=pos.loop, users=[u.name for u in users])
-    return True
+            next_due = ndue if users else now
+    return _Plan(row, pos, due, max(0, int((now - due).total_seconds() * 1000)), users, nobody, why, next_pos,
+                 next_due, nxt is None)
 
 
 def resolve_target(session: Session, target: escalation.TargetSpec, now: datetime) -> tuple[list[int], str]:

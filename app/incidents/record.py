@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from .. import access
@@ -81,23 +82,7 @@ def snapshots(session: Session, incident_ids: set[int] | list[int]) -> dict[int,
     paths: the engine recording a batch of deliveries)."""
     if not incident_ids:
         return {}
-    from sqlalchemy.orm import aliased
-
-    from ..models import Client, Service
-
-    i, c, sv = Incident.__table__, Client.__table__, Service.__table__
-    ack, s1, s2 = (aliased(User.__table__) for _ in range(3))
-    rows = session.connection().execute(
-        select(i.c.id, i.c.status, i.c.summary, i.c.urgency, i.c.source, i.c.client_id, c.c.name.label("client_name"),
-               c.c.slug, c.c.tier, i.c.service_id, sv.c.name.label("service_name"), i.c.alert_count, i.c.created_at,
-               i.c.response_deadline, ack.c.name.label("ack_name"), i.c.acknowledged_at, i.c.resolved_at,
-               i.c.slot1_user_id, s1.c.name.label("slot1_name"), i.c.slot2_user_id, s2.c.name.label("slot2_name"),
-               i.c.next_escalation_at)
-        .select_from(i.join(c, c.c.id == i.c.client_id).join(sv, sv.c.id == i.c.service_id)
-                     .outerjoin(ack, ack.c.id == i.c.acknowledged_by_id).outerjoin(s1, s1.c.id == i.c.slot1_user_id)
-                     .outerjoin(s2, s2.c.id == i.c.slot2_user_id))
-        .where(i.c.id.in_(list(incident_ids)))
-    ).all()
+    rows = session.connection().execute(_snapshots_query(), {"ids": list(incident_ids)}).all()
     return {r.id: snapshot_of(
         id=r.id, status=r.status, summary=r.summary, urgency=r.urgency, source=r.source,
         client={"id": r.client_id, "name": r.client_name, "slug": r.slug},
@@ -106,6 +91,28 @@ def snapshots(session: Session, incident_ids: set[int] | list[int]) -> dict[int,
         acknowledged_at=r.acknowledged_at, resolved_at=r.resolved_at, slot1=(r.slot1_user_id, r.slot1_name),
         slot2=(r.slot2_user_id, r.slot2_name), next_escalation_at=r.next_escalation_at,
     ) for r in rows}
+
+
+@lru_cache(maxsize=1)
+def _snapshots_query() -> Any:
+    """Built once: its aliases and cache key cost more to make than the query takes to run."""
+    from sqlalchemy.orm import aliased
+
+    from ..models import Client, Service
+
+    i, c, sv = Incident.__table__, Client.__table__, Service.__table__
+    ack, s1, s2 = (aliased(User.__table__) for _ in range(3))
+    return (
+        select(i.c.id, i.c.status, i.c.summary, i.c.urgency, i.c.source, i.c.client_id, c.c.name.label("client_name"),
+               c.c.slug, c.c.tier, i.c.service_id, sv.c.name.label("service_name"), i.c.alert_count, i.c.created_at,
+               i.c.response_deadline, ack.c.name.label("ack_name"), i.c.acknowledged_at, i.c.resolved_at,
+               i.c.slot1_user_id, s1.c.name.label("slot1_name"), i.c.slot2_user_id, s2.c.name.label("slot2_name"),
+               i.c.next_escalation_at)
+        .select_from(i.join(c, c.c.id == i.c.client_id).join(sv, sv.c.id == i.c.service_id)
+                     .outerjoin(ack, ack.c.id == i.c.acknowledged_by_id).outerjoin(s1, s1.c.id == i.c.slot1_user_id)
+                     .outerjoin(s2, s2.c.id == i.c.slot2_user_id))
+        .where(i.c.id.in_(bindparam("ids", expanding=True)))
+    )
 
 
 def snapshot_of(

@@ -2,77 +2,99 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from ..models import ContactMethod, Incident, Notification, User
 from .base import OutboundMessage
 from .outbound import BASE
 
 
+@dataclass(frozen=True)
+class To:
+    """Whom a page goes to and through which contact method (read with the claimed page)."""
+
+    user_id: int
+    user_name: str
+    method_id: int
+    kind: str
+    address: str
+    label: str | None = None
+    push_p256dh: str | None = None
+    push_auth: str | None = None
+
+
 def compose(
-    n: Notification,
-    user: User,
-    method: ContactMethod,
-    incident: Incident | None,
+    n: Any,
+    to: To,
+    snapshot: dict[str, Any] | None,
     *,
     base_url: str,
     ack_url: str | None,
-    snapshot: dict[str, Any] | None,
+    details: str | None = None,
     ack_token: str | None = None,
 ) -> OutboundMessage:
+    """A page or a message to a user. `n`: the notification (its id, purpose and message),
+    `snapshot`: its incident's (incidents.snapshot), `details`: the incident's details."""
     if n.purpose in ("notice", "handoff"):
-        return _as_written(n, user, method, incident, base_url=base_url, ready_url=ack_url, ready_token=ack_token)
+        return _as_written(n, to, snapshot, base_url=base_url, ready_url=ack_url, ready_token=ack_token)
     if n.purpose == "warning":
         short = n.message or "Vigil warning"
         subject = f"[Vigil] {short}"
         body = f"{short}\n\nSee {base_url.rstrip('/')}/schedules"
-    elif incident is None or n.purpose == "test":
+    elif snapshot is None or n.purpose == "test":
         short = "Vigil test notification"
         subject = "[Vigil] Test notification"
         body = (
-            f"Hello {user.name}, this is a test notification to your {method.kind} "
-            f"({method.label or method.address}). If you can read this, Vigil can reach you."
+            f"Hello {to.user_name}, this is a test notification to your {to.kind} "
+            f"({to.label or to.address}). If you can read this, Vigil can reach you."
         )
     else:
-        where = f"{incident.client.name} / {incident.service.name}"
-        short = f"#{incident.number} {incident.urgency.upper()} {where}: {incident.summary}"
-        subject = f"[Vigil #{incident.number}] {where}: {incident.summary}"
+        number, urgency, summary = snapshot["number"], snapshot["urgency"], snapshot["summary"]
+        where = f"{snapshot['client']['name']} / {snapshot['service']['name']}"
+        short = f"#{number} {urgency.upper()} {where}: {summary}"
+        subject = f"[Vigil #{number}] {where}: {summary}"
+        deadline = datetime.fromisoformat(snapshot["response_deadline"])
         lines = [
-            f"#{incident.number} {incident.urgency.upper()} {where}",
-            incident.summary,
+            f"#{number} {urgency.upper()} {where}",
+            summary,
             "",
-            f"Respond by {incident.response_deadline.strftime('%H:%M UTC')}.",
-            f"Reply ACK {incident.number} to acknowledge, RES {incident.number} to resolve.",
+            f"Respond by {deadline.strftime('%H:%M UTC')}.",
+            f"Reply ACK {number} to acknowledge, RES {number} to resolve.",
         ]
         if ack_url:
             lines.append(f"Acknowledge: {ack_url}")
-        lines.append(f"Open: {base_url.rstrip('/')}/incidents/{incident.id}")
-        if incident.details:
-            lines += ["", incident.details[:1500]]
+        lines.append(f"Open: {base_url.rstrip('/')}/incidents/{snapshot['id']}")
+        if details:
+            lines += ["", details[:1500]]
         body = "\n".join(lines)
     return OutboundMessage(
         notification_id=n.id,
-        kind=method.kind,
+        kind=to.kind,
         purpose=n.purpose,
-        user_id=user.id,
-        user_name=user.name,
-        address=method.address,
+        user_id=to.user_id,
+        user_name=to.user_name,
+        address=to.address,
         subject=" ".join(subject.split())[:300],  # one line: a CR/LF from a client or service name cannot add headers
         body=body,
         ack_url=ack_url,
         incident=snapshot,
-        push_p256dh=method.push_p256dh,
-        push_auth=method.push_auth,
-        urgency=incident.urgency if incident else ("low" if n.purpose == "warning" else "high"),
-        extra={"method_id": method.id, "label": method.label},
+        push_p256dh=to.push_p256dh,
+        push_auth=to.push_auth,
+        urgency=snapshot["urgency"] if snapshot else ("low" if n.purpose == "warning" else "high"),
+        extra={"method_id": to.method_id, "label": to.label},
         ack_token=ack_token,
         short=short,
     )
 
 
-def compose_outbound(n: Notification, snapshot: dict[str, Any] | None, base_url: str = "") -> OutboundMessage:
+def compose_outbound(n: Any, snapshot: dict[str, Any] | None, base_url: str = "",
+                     attachments: list[tuple[str, str, bytes]] | None = None) -> OutboundMessage:
     """A message to someone who is not a user (notify/outbound.py): written in full when it was
-    queued, so it goes out as written (with this server's address where it says outbound.BASE)."""
+    queued, so it goes out as written (with this server's address where it says outbound.BASE).
+    `attachments` (filename, content type, data): the notification's own when not given."""
+    if attachments is None:
+        attachments = [(a.filename, a.content_type, a.data) for a in n.attachments]
     body = (n.message or "").replace(BASE, base_url.rstrip("/"))
     return OutboundMessage(
         notification_id=n.id,
@@ -86,13 +108,13 @@ def compose_outbound(n: Notification, snapshot: dict[str, Any] | None, base_url:
         incident=snapshot,
         urgency="low",
         extra={"headers": dict(n.headers or {}),
-               "attachments": [(a.filename, a.content_type, a.data) for a in n.attachments]},
+               "attachments": attachments},
         short=body,
         outsider=True,
     )
 
 
-def _as_written(n: Notification, user: User, method: ContactMethod, incident: Incident | None, *, base_url: str,
+def _as_written(n: Any, to: To, snapshot: dict[str, Any] | None, *, base_url: str,
                 ready_url: str | None, ready_token: str | None) -> OutboundMessage:
     """A notice (a hand-over nobody took, a shift start not confirmed, a phone that cannot be
     reached) or a shift's hand-off: the text written when it was planned, with where to look, and
@@ -100,8 +122,9 @@ def _as_written(n: Notification, user: User, method: ContactMethod, incident: In
     written on every channel (a call reads it out, without the links)."""
     text = n.message or "Vigil"
     base = base_url.rstrip("/")
-    where = f"{base}/incidents/{incident.id}" if incident is not None else f"{base}/"
-    if method.kind == "voice":
+    incident_id = snapshot["id"] if snapshot is not None else None
+    where = f"{base}/incidents/{incident_id}" if incident_id is not None else f"{base}/"
+    if to.kind == "voice":
         body = text.replace("\n", ". ")
         if n.purpose == "handoff":
             body += " To confirm that you are ready, use the link sent to your phone or e-mail, or open Vigil."
@@ -109,9 +132,8 @@ def _as_written(n: Notification, user: User, method: ContactMethod, incident: In
         body = text + (f"\n\nI'm ready: {ready_url}" if ready_url else "") + f"\n\nOpen: {where}"
     first = text.split("\n")[0]
     return OutboundMessage(
-        notification_id=n.id, kind=method.kind, purpose=n.purpose, user_id=user.id, user_name=user.name,
-        address=method.address, subject=" ".join(f"[Vigil] {first}".split())[:300], body=body,
-        ack_url=ready_url, ack_token=ready_token, push_p256dh=method.push_p256dh, push_auth=method.push_auth,
-        urgency="high", extra={"method_id": method.id, "label": method.label,
-                               "incident_id": incident.id if incident is not None else None},
+        notification_id=n.id, kind=to.kind, purpose=n.purpose, user_id=to.user_id, user_name=to.user_name,
+        address=to.address, subject=" ".join(f"[Vigil] {first}".split())[:300], body=body,
+        ack_url=ready_url, ack_token=ready_token, push_p256dh=to.push_p256dh, push_auth=to.push_auth,
+        urgency="high", extra={"method_id": to.method_id, "label": to.label, "incident_id": incident_id},
         short=first, outsider=True)  # "as written": SMS and calls say the text, not a page's lines

@@ -7,12 +7,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from ..models import ContactMethod, Incident, Notification, NotificationRule, User
+from ..models import ContactMethod, Notification, NotificationRule, User
 
 # Used when a user has no rules for an urgency: high urgency reaches every channel at once,
 # as our users promise their clients; low urgency stays quiet (push and e-mail).
@@ -90,33 +91,32 @@ def default_rules(user: User) -> list[NotificationRule]:
     ]
 
 
-_INSERT_PAGES = insert(Notification.__table__)
+INSERT_PAGES = insert(Notification.__table__)
 
 
-def plan_pages(
-    session: Session, inc: Incident, firing_id: int, people: list[Recipient], now: datetime, purpose: str = "page"
-) -> set[int]:
-    """purpose "page": the escalation's own pages, cancelled by an acknowledgement; "help": an
-    engineer who already acknowledged escalated by hand, so only a resolution cancels them.
-    Written at once, in one statement (no ORM objects: an alert storm plans hundreds of pages a
-    second). Returns the ids of the people who got at least one page."""
-    rows: list[dict[str, object]] = []
+def page_rows(
+    incident_id: int, urgency: str, firing_id: int, people: list[Recipient], now: datetime, purpose: str = "page"
+) -> list[dict[str, Any]]:
+    """The pending pages of a step that fires now, as rows for INSERT_PAGES (no ORM objects: an
+    alert storm plans hundreds of pages a second, a chunk's in one statement). purpose "page":
+    the escalation's own pages, cancelled by an acknowledgement; "help": an engineer who already
+    acknowledged escalated by hand, so only a resolution cancels them. A person with no page
+    here (no enabled method) is unreachable."""
+    rows: list[dict[str, Any]] = []
     for person in people:
         # The rules in force when the step fires (the night's, at 03:00 in their zone).
-        delays = dict(rules_for(person, inc.urgency, now))
+        delays = dict(rules_for(person, urgency, now))
         for method_id, kind in person.methods:
             # The recording channel (tests, demos) ignores rules: it records every page.
             delay = 0 if kind == "recording" else delays.get(kind)
             if delay is None:
                 continue
             rows.append({
-                "incident_id": inc.id, "firing_id": firing_id, "user_id": person.id, "contact_method_id": method_id,
-                "kind": kind, "purpose": purpose, "status": "pending", "not_before": now + timedelta(minutes=delay),
-                "created_at": now, "attempts": 0,
+                "incident_id": incident_id, "firing_id": firing_id, "user_id": person.id,
+                "contact_method_id": method_id, "kind": kind, "purpose": purpose, "status": "pending",
+                "not_before": now + timedelta(minutes=delay), "created_at": now, "attempts": 0,
             })
-    if rows:
-        session.connection().execute(_INSERT_PAGES, rows)
-    return {int(r["user_id"]) for r in rows}  # type: ignore[call-overload]
+    return rows
 
 
 # A warning is not an emergency: nobody is woken by a call or an SMS for a gap two weeks away.
