@@ -49,6 +49,7 @@ from app.models import (
 )
 
 POLL = 0.005
+WINDOW = 200  # firing ids: far more than the engine's chunks in flight at once (CHUNK x CHUNK_THREADS)
 
 
 def watch(url: str, seen: dict[int, float], stop: threading.Event) -> None:
@@ -58,7 +59,9 @@ def watch(url: str, seen: dict[int, float], stop: threading.Event) -> None:
     try:
         while not stop.is_set():
             with db.Session(bind=db.read_engine) as s:
-                rows = s.execute(select(StepFiring.id, StepFiring.incident_id).where(StepFiring.id > last)
+                # A window below the highest id seen: on PostgreSQL, chunks fired in parallel take
+                # their ids before they commit, so a lower id can become visible after a higher one.
+                rows = s.execute(select(StepFiring.id, StepFiring.incident_id).where(StepFiring.id > last - WINDOW)
                                  .order_by(StepFiring.id)).all()
             t = time.time()
             for fid, iid in rows:

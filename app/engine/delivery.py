@@ -15,10 +15,10 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from .. import incidents
+from .. import bulk, incidents
 from ..answers import links
 from ..batching import GroupWriter
 from ..clock import Clock
@@ -322,9 +322,6 @@ def _pointless(purpose: str, snap: dict[str, Any] | None) -> str | None:
 
 
 _N, _M = Notification.__table__, ContactMethod.__table__
-_SENT = (update(_N).where(_N.c.id == bindparam("b_id"))
-         .values(status="sent", sent_at=bindparam("b_at"), provider_id=bindparam("b_provider"), lease_until=None,
-                 last_error=None))
 _U = User.__table__
 # A claimed page, with whom and through which method it goes (Sender.prepare).
 _CLAIMED = (select(_N, _U.c.name.label("user_name"), _M.c.id.label("method_id"), _M.c.enabled.label("method_enabled"),
@@ -380,9 +377,10 @@ class _Delivered:
             "started_at": started, "finished_at": now, "latency_ms": latency, "status_code": result.status_code,
             "provider_answer": answer_text(result.answer) if result.answer else None, "outcome": "sent", "error": None,
         })
-        self.pages.append({"b_id": n.id, "b_at": now, "b_provider": result.provider_id})
+        self.pages.append({"id": n.id, "status": "sent", "sent_at": now, "provider_id": result.provider_id,
+                           "lease_until": None, "last_error": None})
         if n.contact_method_id is not None:
-            self.methods.append({"b_id": n.contact_method_id, "b_at": now})
+            self.methods.append({"id": n.contact_method_id, "last_success_at": now})
         snap = self.snapshots.get(n.incident_id) if n.incident_id else None
         if snap is not None:
             message = f"{_where_text(n.kind, n.user_name, n.label, n.address)}: delivered in {latency} ms."
@@ -393,12 +391,9 @@ class _Delivered:
 
     def write(self, s: Session) -> None:
         conn = s.connection()
-        if self.attempts:
-            conn.execute(insert(DeliveryAttempt.__table__), self.attempts)
-        if self.pages:
-            conn.execute(_SENT, self.pages)
-        if self.methods:
-            conn.execute(_REACHED, self.methods)
+        bulk.insert_rows(conn, DeliveryAttempt.__table__, self.attempts)
+        bulk.update_rows(conn, _N, self.pages)
+        bulk.update_rows(conn, _M, self.methods)
 
 
 _WITH_NAMES = [joinedload(Incident.client), joinedload(Incident.service)]  # what snapshot() reads

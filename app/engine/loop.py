@@ -47,7 +47,7 @@ BATCH = 200
 # A claimed page's lease: the backstop for an engine that is alive but stuck. A dead engine's
 # pages go back sooner, when its heartbeat stops (heartbeat.DEAD_AFTER; see _requeue_expired).
 LEASE = timedelta(minutes=5)  # longer than any transport timeout times the queue depth
-CHUNK = 10  # due incidents handled per transaction; the pages of a chunk go out before the next
+CHUNK = 40  # due incidents handled per transaction; the pages of a chunk go out before the next
 CHUNK_THREADS = 3  # chunks handled at once (PostgreSQL)
 NUDGE_GAP = 0.05  # seconds between two looks for due steps prompted by commits
 YIELD_SECONDS = 0.002  # on SQLite, the rest the engine gives the write lock when another process waits for it

@@ -9,12 +9,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, insert, select, update
+from sqlalchemy import Row, insert, select
 from sqlalchemy.orm import Session, selectinload
 
+from .. import bulk
 from ..live import events
-from ..models import EscalationPolicy, EscalationStep, Incident, Role, Status, StepFiring, User
-from ..notify.plan import INSERT_PAGES, Recipient, page_rows, recipient
+from ..models import (
+    EscalationPolicy,
+    EscalationStep,
+    Incident,
+    Notification,
+    Role,
+    Status,
+    StepFiring,
+    User,
+)
+from ..notify.plan import Recipient, page_rows, recipient
 from ..schedules.rosters import layer_oncall
 from . import escalation
 from .record import Actor, note, note_id, publish, snapshots, try_lock_many, utc_hhmm
@@ -28,10 +38,6 @@ _INSERT_FIRING = insert(StepFiring.__table__).returning(StepFiring.__table__.c.i
 # What firing reads of an incident, and writes back (one UPDATE for a whole chunk).
 _FIRING_READS = select(_I.c.id, _I.c.status, _I.c.urgency, _I.c.policy_id, _I.c.created_at, _I.c.next_escalation_at,
                        _I.c.esc_seq, _I.c.esc_step, _I.c.esc_loop)
-_MOVE_ON = (update(_I).where(_I.c.id == bindparam("b_id"))
-            .values(esc_seq=bindparam("b_seq"), esc_step=bindparam("b_step"), esc_loop=bindparam("b_loop"),
-                    next_escalation_at=bindparam("b_next")))
-_STOP_LOOKING = update(_I).where(_I.c.id == bindparam("b_id")).values(next_escalation_at=None)
 
 
 def fire_due(
@@ -46,8 +52,8 @@ def fire_due(
     due = [r for r in session.connection().execute(query)
            if r.status == Status.triggered.value and r.next_escalation_at is not None and r.next_escalation_at <= now]
     fired = fire_many(session, due, now, engine=engine, cache=cache or FiringCache())
-    if stopped := [{"b_id": r.id} for r, ok in zip(due, fired, strict=True) if not ok]:
-        session.connection().execute(_STOP_LOOKING, stopped)  # nothing left to fire: stop looking at them
+    if stopped := [{"id": r.id, "next_escalation_at": None} for r, ok in zip(due, fired, strict=True) if not ok]:
+        bulk.update_rows(session.connection(), _I, stopped)  # nothing left to fire: stop looking at them
     return len(due)
 
 
@@ -114,7 +120,7 @@ def fire_many(
     pages, note it on the timeline, move the position on. Set-wise: one INSERT of the firings
     (their unique (incident_id, seq) refuses a second firing of a step, and with it the whole
     chunk, which the engine then replays one by one), one of all the pages, one UPDATE of the
-    positions, the lines and events at commit. For each row, whether a step was left to fire."""
+    positions (bulk.py), the lines and events at commit. For each row, whether a step was left to fire."""
     plans: list[_Plan] = []
     out: list[bool] = []
     for row in rows:
@@ -162,11 +168,10 @@ def fire_many(
         if p.exhausted and p.row.status == Status.triggered.value:
             note_id(session, inc_id, "exhausted", Actor.system("escalation"),
                     "ESCALATION EXHAUSTED: every step has fired and nobody has acknowledged.", now, at_commit=True)
-        moves.append({"b_id": inc_id, "b_seq": p.row.esc_seq + 1, "b_step": p.next_pos.step,
-                      "b_loop": p.next_pos.loop, "b_next": p.next_due})
-    if pages:
-        conn.execute(INSERT_PAGES, pages)
-    conn.execute(_MOVE_ON, moves)
+        moves.append({"id": inc_id, "esc_seq": p.row.esc_seq + 1, "esc_step": p.next_pos.step,
+                      "esc_loop": p.next_pos.loop, "next_escalation_at": p.next_due})
+    bulk.insert_rows(conn, Notification.__table__, pages)
+    bulk.update_rows(conn, _I, moves)
     snaps = snapshots(session, [p.row.id for p in plans])  # as moved on
     for p in plans:
         snap = snaps[p.row.id]

@@ -21,10 +21,11 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Table, bindparam, event, insert, text
+from sqlalchemy import Table, bindparam, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from .. import bulk
 from ..db import EVENTS_COMMITTED
 from ..models import Event
 
@@ -79,11 +80,11 @@ def _write_pending(session: Session) -> None:
 def insert_rows(conn: Connection, groups: Sequence[tuple[Table, list[dict[str, Any]]]]) -> None:
     """Insert batches of rows (each batch: one table, the same keys in every row). A few single
     rows (an alert's) go as one statement on PostgreSQL; bigger batches (an engine chunk's) as
-    one executemany per table, which psycopg pipelines: a statement with hundreds of parameters
-    costs more to build and bind than the round trips it saves."""
+    one statement per table (bulk.insert_rows: a statement with a parameter per value would cost
+    more to build and bind than the round trips it saves)."""
     if conn.dialect.name != "postgresql" or len(groups) == 1 or any(len(batch) > 1 for _, batch in groups):
         for table, batch in groups:
-            conn.execute(insert(table), batch)
+            bulk.insert_rows(conn, table, batch)
         return
     shape = tuple((table, len(batch), tuple(batch[0])) for table, batch in groups)
     params = {f"r{g}_{i}_{k}": v for g, (_, batch) in enumerate(groups) for i, row in enumerate(batch)

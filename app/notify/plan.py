@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import ContactMethod, Notification, NotificationRule, User
@@ -91,13 +91,10 @@ def default_rules(user: User) -> list[NotificationRule]:
     ]
 
 
-INSERT_PAGES = insert(Notification.__table__)
-
-
 def page_rows(
     incident_id: int, urgency: str, firing_id: int, people: list[Recipient], now: datetime, purpose: str = "page"
 ) -> list[dict[str, Any]]:
-    """The pending pages of a step that fires now, as rows for INSERT_PAGES (no ORM objects: an
+    """The pending pages of a step that fires now, as rows of the notifications table (no ORM objects: an
     alert storm plans hundreds of pages a second, a chunk's in one statement). purpose "page":
     the escalation's own pages, cancelled by an acknowledgement; "help": an engineer who already
     acknowledged escalated by hand, so only a resolution cancels them. A person with no page
