@@ -81,8 +81,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["vigil"] = Vigil(db=db, clock=clock, bus=bus, intake=GroupCommit(db.session))
 
     from . import web
+    from .views.heartbeats import PingPath
 
-    web.init_app(app)
+    app.wsgi_app = PingPath(app.wsgi_app, app.extensions["vigil"])  # type: ignore[method-assign]
+    web.init_app(app)  # after: its ProxyFix, if any, wraps the ping URLs too
     from .views import register
 
     register(app)

@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, select, update
 
 from app.intake import heartbeats
 from app.models import PING_RING, HeartbeatMonitor, HeartbeatPing, Service
+from tests.helpers import make_app
 
 
 def monitor(database: Any, world: Any, clock: Any) -> HeartbeatMonitor:
@@ -61,6 +62,24 @@ def test_head_counts_as_a_ping_and_answers_no_body(client, world, clock, databas
     assert (r.status_code, r.get_data()) == (200, b"")
     assert client.head(f"/hb/{uuid.uuid4()}").status_code == 404
     assert [p.kind for p in pings(database, m.id)] == ["success"]
+
+
+def test_another_method_is_refused_with_405_and_counts_nothing(client, world, clock, database) -> None:
+    m = monitor(database, world, clock)
+    for method in ("PUT", "DELETE", "PATCH"):
+        r = client.open(f"/hb/{m.token}", method=method)
+        assert (r.status_code, r.headers["Allow"], r.get_data(as_text=True)) == (405, "GET, HEAD, POST",
+                                                                                 "method not allowed\n")
+    assert pings(database, m.id) == []
+
+
+def test_behind_a_proxy_the_ping_keeps_the_clients_address(database, world, clock, tmp_path) -> None:
+    m = monitor(database, world, clock)
+    proxied = make_app(database, clock, tmp_path, PROXY_COUNT=1).test_client()
+    r = proxied.get(f"/hb/{m.token}", headers={"X-Forwarded-For": "203.0.113.9"},
+                    environ_base={"REMOTE_ADDR": "10.0.0.1"})
+    assert r.status_code == 200
+    assert pings(database, m.id)[0].remote == "203.0.113.9"
 
 
 def test_a_huge_body_still_counts_and_only_an_excerpt_is_kept(app, client, world, clock, database) -> None:
