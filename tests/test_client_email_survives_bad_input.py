@@ -35,7 +35,7 @@ def test_a_malformed_message_opens_its_incident_says_so_and_shows_its_raw_source
     assert code == 250
     [inc] = incident_list(database)
     [m] = mails(database)
-    assert inc.summary.startswith("Caf") and "terminal down" in inc.summary
+    assert inc.summary == "Café terminal down ÿ"  # 8-bit latin-1 bytes in the header, read as latin-1
     warnings = [msg for kind, msg in _timeline_kinds(database, inc.id) if kind == "warning" and "could not be read" in msg]
     assert warnings and f"/incidents/{inc.id}/mails/{m.id}/raw" in warnings[0]
     r = browser("alice").get(f"/incidents/{inc.id}/mails/{m.id}/raw")

@@ -2,8 +2,8 @@
 text/plain part or the HTML part made text, quoted history and signature trimmed (the full text
 kept), attachments listed, the threading headers, and whether it is an automatic message.
 
-The stdlib `email` package with policy=default decodes RFC 2047 headers, quoted-printable and
-base64 bodies, and any charset Python knows; an unknown charset or broken MIME is read as well as
+The stdlib `email` package (compat32, headers decoded as read: _text) decodes RFC 2047 headers,
+quoted-printable and base64 bodies, and any charset Python knows; an unknown charset or broken MIME is read as well as
 it can be (latin-1 never fails) and said so in `problems`, never an exception.
 """
 
@@ -13,7 +13,9 @@ import html
 import re
 from dataclasses import dataclass, field
 from email import policy
-from email.message import EmailMessage, Message
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
+from email.message import Message
 from email.parser import BytesHeaderParser, BytesParser
 from email.utils import getaddresses, parseaddr
 
@@ -101,14 +103,17 @@ def automatic(msg: Message, mail_from: str | None) -> str | None:
 
 def parse(raw: bytes, mail_from: str | None = None) -> Parsed:
     problems: list[str] = []
-    msg: EmailMessage = BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[assignment]
+    # compat32: headers stay strings until asked for, and only the few we use are decoded
+    # (_text). policy.default builds a parsed header object on every read: most of a message's
+    # parsing time, on the listener's CPU, for headers we then read as plain text.
+    msg = BytesParser(policy=policy.compat32).parsebytes(raw)
     for d in msg.defects:
         problems.append(type(d).__name__)
-    subject = clip(_safe_header(msg, "Subject", problems)) or NO_SUBJECT
-    sender = address(_safe_header(msg, "From", problems))
-    reply_to = address(_safe_header(msg, "Reply-To", problems)) or sender
-    message_id = norm_id(_safe_header(msg, "Message-ID", problems))
-    refs = ids_in(_safe_header(msg, "In-Reply-To", problems)) + ids_in(_safe_header(msg, "References", problems))
+    subject = clip(_text(msg, "Subject", problems)) or NO_SUBJECT
+    sender = address(_text(msg, "From", problems))
+    reply_to = address(_text(msg, "Reply-To", problems)) or sender
+    message_id = norm_id(_text(msg, "Message-ID", problems))
+    refs = ids_in(_text(msg, "In-Reply-To", problems)) + ids_in(_text(msg, "References", problems))
     text, attachments = _body(msg, problems)
     return Parsed(
         subject=subject, sender=sender, reply_to=reply_to, message_id=message_id,
@@ -125,36 +130,55 @@ def parse_or_error(raw: bytes, mail_from: str | None = None) -> Parsed | Excepti
         return e
 
 
-def _safe_header(msg: Message, name: str, problems: list[str]) -> str:
-    try:
-        v = msg.get(name)
-        return str(v) if v is not None else ""
-    except Exception as e:  # an 8-bit or broken header: take its bytes as latin-1
-        problems.append(f"header {name}: {e}")
-        raw = msg.get_all(name, failobj=[]) if hasattr(msg, "get_all") else []
-        return " ".join(str(r) for r in raw)
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
+
+
+def _text(msg: Message, name: str, problems: list[str]) -> str:
+    """A header as text: unfolded, RFC 2047 encoded words decoded, 8-bit bytes read as UTF-8 when
+    they are, else latin-1 ("" when absent)."""
+    wanted = name.lower()
+    value = next((v for k, v in msg.raw_items() if k.lower() == wanted), None)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        value = str(value)
+    if any("\udc80" <= c <= "\udcff" for c in value):  # 8-bit bytes, kept escaped by the parser
+        data = value.encode("ascii", "surrogateescape")
+        try:
+            value = data.decode("utf-8")
+        except UnicodeDecodeError:
+            value = data.decode("latin-1")
+    value = _FOLD.sub("", value)
+    if "=?" in value:
+        try:
+            value = str(make_header(decode_header(value)))
+        except (LookupError, UnicodeError):  # a charset Python does not know: latin-1 never fails
+            value = "".join(part.decode("latin-1") if isinstance(part, bytes) else part
+                            for part, _ in decode_header(value))
+        except (HeaderParseError, ValueError) as e:
+            problems.append(f"header {name}: {e}")
+    return value.strip()
 
 
 def _content(part: Message, problems: list[str]) -> str:
-    if part.get_param("charset") is None:
-        # 8-bit text without a charset (a phone, an old script): UTF-8 when it is, else latin-1.
-        payload = part.get_payload(decode=True)
-        if isinstance(payload, bytes):
-            try:
-                return payload.decode("utf-8")
-            except UnicodeDecodeError:
-                return payload.decode("latin-1")
-    try:
-        return part.get_content()  # type: ignore[attr-defined,no-any-return]
-    except (LookupError, UnicodeError, AssertionError, ValueError) as e:
-        problems.append(f"{part.get_content_type()}: {e}")
-        payload = part.get_payload(decode=True)
-        if isinstance(payload, bytes):
-            return payload.decode("latin-1")
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
         return str(part.get_payload())
+    charset = part.get_param("charset")
+    if charset is None or not isinstance(charset, str):
+        # 8-bit text without a charset (a phone, an old script): UTF-8 when it is, else latin-1.
+        try:
+            return payload.decode("utf-8")
+        except UnicodeDecodeError:
+            return payload.decode("latin-1")
+    try:
+        return payload.decode(charset, errors="replace")
+    except LookupError as e:  # a charset Python does not know
+        problems.append(f"{part.get_content_type()}: {e}")
+        return payload.decode("latin-1")
 
 
-def _body(msg: EmailMessage, problems: list[str]) -> tuple[str, list[Part]]:
+def _body(msg: Message, problems: list[str]) -> tuple[str, list[Part]]:
     plain: str | None = None
     htm: str | None = None
     attachments: list[Part] = []
