@@ -330,6 +330,13 @@ _CLAIMED = (select(_N, _U.c.name.label("user_name"), _M.c.id.label("method_id"),
                    _M.c.push_auth.label("method_auth"))
             .select_from(_N.outerjoin(_U, _U.c.id == _N.c.user_id).outerjoin(_M, _M.c.id == _N.c.contact_method_id))
             .where(_N.c.id.in_(bindparam("ids", expanding=True))))
+_I = Incident.__table__
+_DELIVERED = (select(_N.c.id, _N.c.kind, _N.c.incident_id, _N.c.contact_method_id, _N.c.address, _N.c.client_id,
+                     _U.c.name.label("user_name"), _M.c.label, _M.c.address.label("method_address"),
+                     _I.c.client_id.label("incident_client_id"))
+              .select_from(_N.outerjoin(_U, _U.c.id == _N.c.user_id).outerjoin(_M, _M.c.id == _N.c.contact_method_id)
+                           .outerjoin(_I, _I.c.id == _N.c.incident_id))
+              .where(_N.c.id.in_(bindparam("ids", expanding=True))))
 _DETAILS = select(Incident.__table__.c.id, Incident.__table__.c.details).where(
     Incident.__table__.c.id.in_(bindparam("ids", expanding=True)))
 _ATTACHMENTS = select(NotificationAttachment.__table__).where(
@@ -340,13 +347,14 @@ _REACHED = update(_M).where(_M.c.id == bindparam("b_id")).values(last_success_at
 
 @dataclass
 class _Delivered:
-    """A recording batch's delivered pages, the common outcome: read in two statements (the
-    pages with their person and method, their incidents' snapshots) and written in three (the
-    attempts, the pages, the methods) plus the timeline lines and events at commit, where the
-    unit of work would load, then flush, each one by one."""
+    """A recording batch's delivered pages, the common outcome: read in one statement (the pages
+    with their person, method and incident's client) and written in three (the attempts, the
+    pages, the methods) plus the timeline lines and events at commit, where the unit of work
+    would load, then flush, each one by one. A delivery changes nothing of its incident: its
+    event carries the incident's id only (a partial snapshot, as a repeated alert's), and
+    screens showing the incident read its timeline again."""
 
     pages_read: dict[int, Any] = field(default_factory=dict)
-    snapshots: dict[int, dict[str, Any]] = field(default_factory=dict)
     attempts: list[dict[str, Any]] = field(default_factory=list)
     pages: list[dict[str, Any]] = field(default_factory=list)
     methods: list[dict[str, Any]] = field(default_factory=list)
@@ -356,14 +364,7 @@ class _Delivered:
         out = cls()
         if not ids:
             return out
-        u = User.__table__
-        rows = s.connection().execute(
-            select(_N.c.id, _N.c.kind, _N.c.incident_id, _N.c.contact_method_id, _N.c.address, _N.c.client_id,
-                   u.c.name.label("user_name"), _M.c.label, _M.c.address.label("method_address"))
-            .select_from(_N.outerjoin(u, u.c.id == _N.c.user_id).outerjoin(_M, _M.c.id == _N.c.contact_method_id))
-            .where(_N.c.id.in_(ids))).all()
-        out.pages_read = {r.id: r for r in rows}
-        out.snapshots = incidents.snapshots(s, {r.incident_id for r in rows if r.incident_id})
+        out.pages_read = {r.id: r for r in s.connection().execute(_DELIVERED, {"ids": ids})}
         return out
 
     def record(self, s: Session, nid: int, msg: Any, result: Delivered, started: datetime, now: datetime,
@@ -381,13 +382,12 @@ class _Delivered:
                            "lease_until": None, "last_error": None})
         if n.contact_method_id is not None:
             self.methods.append({"id": n.contact_method_id, "last_success_at": now})
-        snap = self.snapshots.get(n.incident_id) if n.incident_id else None
-        if snap is not None:
+        if n.incident_client_id is not None:  # the page's incident exists
             message = f"{_where_text(n.kind, n.user_name, n.label, n.address)}: delivered in {latency} ms."
             note_id(s, n.incident_id, "delivered", incidents.Actor.system("notifications"), message, now,
                     at_commit=True, notification=n.id, channel=n.kind, latency_ms=latency)
-            events.publish(s, "incident.notified", now=now, incident_id=n.incident_id,
-                           client_id=snap["client"]["id"], data={"incident": snap, "message": message})
+            events.publish(s, "incident.notified", now=now, incident_id=n.incident_id, client_id=n.incident_client_id,
+                           data={"incident": {"id": n.incident_id}, "message": message})
 
     def write(self, s: Session) -> None:
         conn = s.connection()
