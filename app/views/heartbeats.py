@@ -49,6 +49,10 @@ class PingPath:
     """WSGI middleware answering `GET/POST/HEAD /hb/<uuid>` and `/hb/<uuid>/start|fail`. The
     answers say nothing but whether the ping counted: the same tiny shape either way."""
 
+    # What it serves, as the routes it stands for (the authorization matrix checks them too).
+    ROUTES = frozenset({("/hb/<token>", "GET"), ("/hb/<token>", "POST"), ("/hb/<token>/<kind>", "GET"),
+                        ("/hb/<token>/<kind>", "POST")})
+
     def __init__(self, wsgi_app: Any, state: Any) -> None:
         self.wsgi_app, self.state = wsgi_app, state
 
