@@ -203,14 +203,9 @@ def _serve(ws: Any) -> None:
             if ev is None:
                 ws.send(_health().ping_frame())
             elif ev["id"] > last and may_see(ev["client_id"]):
-                # The bus hands out LiveEvents: serialised, and framed, once per process; the
-                # frame's bytes go to the socket as they are (wsproto would frame them again for
-                # every viewer: a crowd's event is the same bytes 5,000 times).
-                if not ws.connected:
-                    return
-                ws.sock.sendall(ev.wire())
+                ws.send(ev.frame())  # the bus hands out LiveEvents: serialised once per process
                 last = ev["id"]
-    except (ConnectionClosed, OSError):  # OSError: the viewer went while its frame was sent
+    except ConnectionClosed:
         pass
     finally:
         sub.close()
