@@ -170,19 +170,19 @@ class GroupCommit:
     def _transaction(self, jobs: list[_Job]) -> None:
         """Run the jobs' steps in lock-key order in one transaction; their results once committed.
 
-        Steps with the same lock key that offer the same `run_many` (a static method taking the
-        session and the steps, returning one result each) run together through it, in arrival
-        order: intake coalesces a storm's repeats of one alert that way (incidents/trigger.py)."""
+        Consecutive steps (in lock-key order) that offer the same `run_many` (a static method
+        taking the session and the steps, returning one result each) run together through it, in
+        that order, arrival order within a key: intake attaches or opens a group's alerts in one
+        statement, and coalesces a storm's repeats of one alert, that way (incidents/trigger.py)."""
         steps = sorted(((key, j, i, fn) for j in jobs for i, (key, fn) in enumerate(j.steps)), key=lambda s: s[0])
         out: dict[tuple[int, int], Any] = {}
         with self._open() as session:
             at = 0
             while at < len(steps):
-                key, fn = steps[at][0], steps[at][3]
+                fn = steps[at][3]
                 many = getattr(fn, "run_many", None)
                 end = at + 1
-                while many is not None and end < len(steps) and steps[end][0] == key \
-                        and getattr(steps[end][3], "run_many", None) == many:
+                while many is not None and end < len(steps) and getattr(steps[end][3], "run_many", None) == many:
                     end += 1
                 run = steps[at:end]
                 results = many(session, [r[3] for r in run]) if end - at > 1 else [fn(session)]

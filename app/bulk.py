@@ -29,7 +29,7 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     if conn.dialect.name != "postgresql" or len(rows) == 1:
         conn.execute(insert(table), list(rows))
         return
-    conn.execute(_insert_sql(table, tuple(rows[0])), {"rows": _as_json(rows)})
+    conn.execute(_insert_sql(table, tuple(rows[0])), {"rows": as_json(rows)})
 
 
 def update_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], key: str = "id") -> None:
@@ -42,10 +42,10 @@ def update_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], 
     if conn.dialect.name != "postgresql" or len(rows) == 1:
         conn.execute(_update_each(table, keys, key), [{f"b_{k}": v for k, v in row.items()} for row in rows])
         return
-    conn.execute(_update_sql(table, keys, key), {"rows": _as_json(rows)})
+    conn.execute(_update_sql(table, keys, key), {"rows": as_json(rows)})
 
 
-def _as_json(rows: Sequence[dict[str, Any]]) -> str:
+def as_json(rows: Sequence[dict[str, Any]]) -> str:
     """The rows as one JSON array (the C encoder: far cheaper than binding value by value)."""
     return json.dumps(rows, default=_plain, separators=(",", ":"))
 
@@ -60,7 +60,7 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} cannot be written set-wise")
 
 
-def _record(table: Table, keys: tuple[str, ...]) -> str:
+def record(table: Table, keys: tuple[str, ...]) -> str:
     """The typed columns of json_to_recordset for these keys."""
     from sqlalchemy.dialects import postgresql
 
@@ -72,14 +72,14 @@ def _record(table: Table, keys: tuple[str, ...]) -> str:
 def _insert_sql(table: Table, keys: tuple[str, ...]) -> Any:
     columns = ", ".join(f'"{k}"' for k in keys)
     return text(f'INSERT INTO "{table.name}" ({columns}) SELECT {columns} '
-                f"FROM json_to_recordset(CAST(:rows AS JSON)) AS u({_record(table, keys)})")
+                f"FROM json_to_recordset(CAST(:rows AS JSON)) AS u({record(table, keys)})")
 
 
 @lru_cache(maxsize=64)
 def _update_sql(table: Table, keys: tuple[str, ...], key: str) -> Any:
     sets = ", ".join(f'"{k}" = u."{k}"' for k in keys if k != key)
     return text(f'UPDATE "{table.name}" AS t SET {sets} '
-                f"FROM json_to_recordset(CAST(:rows AS JSON)) AS u({_record(table, keys)}) "
+                f"FROM json_to_recordset(CAST(:rows AS JSON)) AS u({record(table, keys)}) "
                 f'WHERE t."{key}" = u."{key}"')
 
 

@@ -299,3 +299,67 @@ def test_a_groups_repeats_of_one_alert_are_one_timeline_line_with_a_count_and_ev
         assert sum(m.startswith("The alert fired again") for m in lines[queue.id]) == 1
         payloads = s.execute(select(Alert.payload, Alert.outcome).where(Alert.incident_id == disk.id)).all()
         assert len(payloads) == 6 and all(p == {"dedup": "disk"} for p, _ in payloads)
+
+
+def test_a_groups_alerts_of_many_keys_are_attached_or_opened_in_one_statement_and_numbers_skip_nothing(
+        world, database, clock) -> None:
+    import re
+
+    with database.session() as s:
+        target = lookup(s, world.keys["acme_generic"])
+    writer = GroupCommit(database.session)
+    for k in ("open-0", "open-1", "open-2"):
+        assert writer.run(alert(target, k, clock.now()))[0].outcome == "created"
+    callers = Callers(writer)
+    gate = hold_the_writer(callers, target, clock.now(), dedup="held")
+    arrivals = ["new-b", "open-1", "new-a", "open-0", "new-b", "open-1", "new-c"]
+    for n, k in enumerate(arrivals):
+        callers.call(f"{n}-{k}", alert(target, k, clock.now()), queued=n + 1)
+    writes: list[str] = []
+
+    @event.listens_for(database.engine, "before_cursor_execute")
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if re.search(r"\b(INSERT INTO|UPDATE) incidents\b", statement):
+            writes.append(statement)
+
+    gate.set()
+    results = callers.join()
+    event.remove(database.engine, "before_cursor_execute", seen)
+
+    assert len(writes) == 1, writes  # the whole group: one statement, whatever the number of keys
+    outcomes = [results[f"{n}-{k}"][0].outcome for n, k in enumerate(arrivals)]
+    assert outcomes == ["created", "attached", "created", "attached", "attached", "attached", "created"]
+    with database.session() as s:
+        rows = s.execute(select(Incident.id, Incident.dedup_key, Incident.alert_count).order_by(Incident.id)).all()
+        timeline = s.execute(select(func.count()).select_from(Alert)).scalar()
+    # Opened in lock-key order, numbered one after another: repeats and attachments use up no number.
+    assert [(k, c) for _, k, c in rows] == [("open-0", 2), ("open-1", 3), ("open-2", 1), ("held", 1),
+                                           ("new-a", 1), ("new-b", 2), ("new-c", 1)]
+    assert [i for i, _, _ in rows] == list(range(rows[0][0], rows[0][0] + 7))
+    assert timeline == 3 + 1 + len(arrivals)  # every alert's payload kept
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="two writers at once are PostgreSQL's (VIGIL_TEST_DB=postgres); SQLite has one writer")
+def test_a_group_that_meets_a_key_another_process_is_opening_attaches_to_it_once_that_commits(
+        world, database, db_url, clock, caplog) -> None:
+    with database.session() as s:
+        target = lookup(s, world.keys["acme_generic"])
+    dbs = [Database(db_url) for _ in range(2)]
+    first, second = (Callers(GroupCommit(d.session)) for d in dbs)
+    gate = hold_the_writer(first, target, clock.now(), dedup="disk")  # opened, not committed yet
+    second.call("held", [(("z",), lambda s: time.sleep(0.3))])  # so that the next two queue together
+    second.call("disk", alert(target, "disk", clock.now()), queued=1)
+    second.call("queue", alert(target, "queue", clock.now()), queued=2)
+    with caplog.at_level(logging.WARNING, logger="vigil.intake"):
+        time.sleep(0.8)  # the second group now waits on the first's uncommitted incident
+        gate.set()
+        a, b = first.join(), second.join()
+    for d in dbs:
+        d.dispose()
+
+    assert "writing each alone" not in caplog.text
+    assert (a["first"][0].outcome, b["disk"][0].outcome, b["queue"][0].outcome) == ("created", "attached", "created")
+    with database.session() as s:
+        counts = dict(s.execute(select(Incident.dedup_key, Incident.alert_count)).all())
+    assert counts == {"disk": 2, "queue": 1}
+    assert a["first"][0].incident_id == b["disk"][0].incident_id

@@ -5,14 +5,16 @@ key, or acknowledges or resolves it (the intake fast path).
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from .. import bulk
 from ..batching import GroupCommit, Step
 from ..intake.base import IntakeEvent
 from ..intake.keys import IntakeTarget, touch
@@ -41,14 +43,16 @@ _OPEN_ONLY = text("status != 'resolved'")  # literal: it must match the index pr
 
 # An alert with the key of an open incident counts itself in; otherwise it opens one, in one
 # statement either way, returning (id, alert_count): a new incident starts at 1, a repeat makes
-# it at least 2. Incident numbers (what engineers text back) must not skip by repeats.
+# it at least 2 (a row bringing n alerts at once, _attach_or_open_many: n, or more than n).
+# Incident numbers (what engineers text back) must not skip by repeats.
 # SQLite: an upsert, the partial unique index on open (service, dedup key) the arbiter. (SQLite
 # numbers a row max(id) + 1 when it is stored, so a repeat uses up nothing.)
 _SQLITE_INSERT = sqlite_insert(_T)
 _UPSERT_SQLITE = (
     _SQLITE_INSERT.on_conflict_do_update(
         index_elements=["service_id", "dedup_key"], index_where=_OPEN_ONLY,
-        set_={"alert_count": _T.c.alert_count + 1, "last_alert_at": _SQLITE_INSERT.excluded.last_alert_at})
+        set_={"alert_count": _T.c.alert_count + _SQLITE_INSERT.excluded.alert_count,
+              "last_alert_at": _SQLITE_INSERT.excluded.last_alert_at})
     .returning(_T.c.id, _T.c.alert_count)
 )
 # PostgreSQL would draw a number from the sequence for every INSERT that meets a conflict (an
@@ -74,6 +78,32 @@ SELECT id, alert_count FROM attached UNION ALL SELECT id, alert_count FROM opene
 """).bindparams(*[bindparam(f"n_{c}", type_=_T.c[c].type) for c in _NEW_COLUMNS])
 _ALERTS = Alert.__table__
 
+# The same for a group's keys at once (_attach_or_open_many), on PostgreSQL one statement: the
+# open incidents with the keys are locked in the order given (ORDER BY below FOR UPDATE: rows are
+# locked as sorted), counted in, and the rest are opened in that order too. SQLite: the upsert
+# above with a row for each key (_upsert_many_sqlite), adding the alerts each row brings.
+_ATTACH_OR_OPEN_MANY_PG = text(f"""
+WITH v AS (
+    SELECT * FROM json_to_recordset(CAST(:rows AS JSON)) AS v(ord integer, {{record}})
+), locked AS (
+    SELECT i.id, v.ord FROM incidents i JOIN v ON i.service_id = v.service_id AND i.dedup_key = v.dedup_key
+    WHERE i.status != 'resolved' ORDER BY v.ord FOR UPDATE OF i
+), attached AS (
+    UPDATE incidents i SET alert_count = i.alert_count + v.alert_count, last_alert_at = v.last_alert_at
+    FROM locked JOIN v ON v.ord = locked.ord WHERE i.id = locked.id
+    RETURNING v.ord, i.id, i.alert_count
+), opened AS (
+    INSERT INTO incidents ({", ".join(_NEW_COLUMNS)})
+    SELECT {", ".join(_NEW_COLUMNS)} FROM v WHERE v.ord NOT IN (SELECT ord FROM locked) ORDER BY v.ord
+    ON CONFLICT (service_id, dedup_key) WHERE status != 'resolved' DO NOTHING
+    RETURNING id, alert_count, service_id, dedup_key
+)
+SELECT ord, id, alert_count, false AS created FROM attached
+UNION ALL
+SELECT v.ord, opened.id, opened.alert_count, true FROM opened
+JOIN v ON v.service_id = opened.service_id AND v.dedup_key = opened.dedup_key
+""".replace("{record}", bulk.record(_T, _NEW_COLUMNS)))
+
 
 @dataclass
 class IngestResult:
@@ -96,23 +126,55 @@ class _AlertStep:
 
     @staticmethod
     def run_many(session: Session, steps: list[_AlertStep]) -> list[IngestResult]:
-        """A group's alerts with one lock key, in arrival order. A run of triggers with an
-        explicit key (a storm's repeats of one alert) is written as the first of them, then the
-        rest at once: one count update, one timeline line and one event for all of them, and
-        each one's raw payload kept (an alert row each)."""
+        """A group's alerts, in lock-key order (arrival order within a key). The triggers are
+        attached or opened together, one statement for a run of keys (_trigger_many), each key's
+        repeats counted into one timeline line and one event with every raw payload kept (an
+        alert row each); a key that is also acknowledged or resolved in the group keeps its
+        order, one step at a time (_one_key)."""
         out: list[IngestResult] = []
-        at = 0
-        while at < len(steps):
-            first, end = steps[at], at + 1
-            if first.ev.action == "trigger" and first.ev.dedup_key:
-                while end < len(steps) and steps[end].ev.action == "trigger":
-                    end += 1
-            if end - at == 1:
-                out.append(first(session))
+        batch: list[tuple[str, list[_AlertStep]]] = []
+        for run in _by_key(steps):
+            if run[0].ev.dedup_key and all(s.ev.action == "trigger" for s in run):
+                batch.append((run[0].ev.dedup_key, run))
+            elif not run[0].ev.dedup_key and all(s.ev.action == "trigger" for s in run):
+                batch += [(uuid.uuid4().hex, [s]) for s in run]  # each its own new incident
             else:
-                out += _repeats(session, steps[at:end])
-            at = end
-        return out
+                out += _trigger_many(session, batch)
+                batch = []
+                out += _one_key(session, run)
+        return out + _trigger_many(session, batch)
+
+
+def _by_key(steps: list[_AlertStep]) -> list[list[_AlertStep]]:
+    runs: list[list[_AlertStep]] = []
+    for s in steps:
+        if runs and _key(runs[-1][0]) == _key(s):
+            runs[-1].append(s)
+        else:
+            runs.append([s])
+    return runs
+
+
+def _key(s: _AlertStep) -> tuple[int, str]:
+    return s.target.service_id, s.ev.dedup_key or ""
+
+
+def _one_key(session: Session, steps: list[_AlertStep]) -> list[IngestResult]:
+    """One key's alerts, in arrival order: a run of triggers with an explicit key is written as
+    the first of them, then the rest at once (_repeats)."""
+    out: list[IngestResult] = []
+    at = 0
+    while at < len(steps):
+        first, end = steps[at], at + 1
+        if first.ev.action == "trigger" and first.ev.dedup_key:
+            while end < len(steps) and steps[end].ev.action == "trigger":
+                end += 1
+        if end - at == 1:
+            out.append(first(session))
+        else:
+            out += _repeats(session, steps[at:end])
+        at = end
+    return out
 
 
 def ingest_steps(target: IntakeTarget, parsed: list[IntakeEvent], payload: Any, now: datetime) -> list[Step]:
@@ -146,6 +208,77 @@ def _repeats(session: Session, steps: list[_AlertStep]) -> list[IngestResult]:
         _keep_alert(session, s.target, s.ev, dedup, s.payload, s.now, outcome, incident_id)
         out.append(IngestResult(outcome, dedup, incident_id))
     return out
+
+
+def _trigger_many(session: Session, batch: list[tuple[str, list[_AlertStep]]]) -> list[IngestResult]:
+    """Triggers of distinct keys, each key's in arrival order: each key's open incident counts
+    them in, or one is opened, all in one statement (_attach_or_open_many); then, as one alert
+    at a time would have it, a new incident's "triggered" line and event, each key's repeats in
+    one line and one event, and every alert's raw payload."""
+    if not batch:
+        return []
+    if len(batch) == 1 and len(batch[0][1]) == 1:  # alone: the one-alert statement
+        dedup, [step] = batch[0]
+        return [ingest(session, step.target, replace(step.ev, dedup_key=dedup), step.payload, step.now)]
+    rows, decisions = [], []
+    for dedup, steps in batch:
+        first = steps[0]
+        values, decision = _new_incident(first.target, first.ev, dedup, first.now)
+        values["alert_count"], values["last_alert_at"] = len(steps), max(s.now for s in steps)
+        rows.append(values)
+        decisions.append(decision)
+    found = _attach_or_open_many(session, rows)
+    out: list[IngestResult] = []
+    for (dedup, steps), values, decision, got in zip(batch, rows, decisions, found, strict=True):
+        first, last = steps[0], values["last_alert_at"]
+        if got is None:  # lost a race for the key (PostgreSQL): one at a time, as a group would
+            out += _one_key(session, [_AlertStep(s.target, replace(s.ev, dedup_key=dedup), s.payload, s.now)
+                                      for s in steps])
+            continue
+        incident_id, count, created = got
+        if created:
+            _opened(session, incident_id, first.target, values, decision, first.ev, first.now)
+        _said_repeat(session, first.target, incident_id, count, last, len(steps) - 1 if created else len(steps))
+        for i, s in enumerate(steps):
+            outcome = "created" if created and i == 0 else "attached"
+            _keep_alert(session, s.target, s.ev, dedup, s.payload, s.now, outcome, incident_id)
+            out.append(IngestResult(outcome, dedup, incident_id))
+    return out
+
+
+def _attach_or_open_many(session: Session, rows: list[dict[str, Any]]) -> list[tuple[int, int, bool] | None]:
+    """For each row (a new incident's values, `alert_count` the alerts it brings), in the order
+    given (lock-key order): (incident id, alert count after, opened?), or None when, on
+    PostgreSQL, another transaction opened an incident with that key since this one's snapshot
+    (the caller then goes the one-alert way, which waits for it)."""
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        got = {r.ord: (r.id, r.alert_count, r.created)
+               for r in conn.execute(_ATTACH_OR_OPEN_MANY_PG, {"rows": bulk.as_json(
+                   [{"ord": i, **row} for i, row in enumerate(rows)])})}
+        return [got.get(i) for i in range(len(rows))]
+    got = {}
+    for at in range(0, len(rows), 256):  # SQLite takes up to 32,766 parameters a statement
+        part = rows[at:at + 256]
+        got.update({(r.service_id, r.dedup_key): (r.id, r.alert_count) for r in conn.execute(
+            _upsert_many_sqlite(len(part)), {f"{c}_{i}": row[c] for i, row in enumerate(part) for c in _NEW_COLUMNS})})
+    out: list[tuple[int, int, bool] | None] = []
+    for row in rows:
+        incident_id, count = got[(row["service_id"], row["dedup_key"])]
+        out.append((incident_id, count, count == row["alert_count"]))  # a repeat adds to a count >= 1
+    return out
+
+
+@lru_cache(maxsize=128)
+def _upsert_many_sqlite(n: int) -> Any:
+    """The SQLite upsert for n rows at once."""
+    values = ", ".join("(" + ", ".join(f":{c}_{i}" for c in _NEW_COLUMNS) + ")" for i in range(n))
+    return text(f"""
+INSERT INTO incidents ({", ".join(_NEW_COLUMNS)}) VALUES {values}
+ON CONFLICT (service_id, dedup_key) WHERE status != 'resolved'
+DO UPDATE SET alert_count = alert_count + excluded.alert_count, last_alert_at = excluded.last_alert_at
+RETURNING id, alert_count, service_id, dedup_key""").bindparams(
+        *[bindparam(f"{c}_{i}", type_=_T.c[c].type) for i in range(n) for c in _NEW_COLUMNS])
 
 
 def write_alerts(
