@@ -42,7 +42,7 @@ class LiveEvent(dict):  # type: ignore[type-arg]
     """An event as the follower hands it to every subscriber of this process: the same object
     for all of them, so its WebSocket frame is serialised once per process, not once a viewer."""
 
-    __slots__ = ("_frame",)
+    __slots__ = ("_frame", "_wire")
 
     def frame(self) -> str:
         try:
@@ -50,6 +50,29 @@ class LiveEvent(dict):  # type: ignore[type-arg]
         except AttributeError:
             self._frame: str = dumps({"type": "event", "event": self})
             return self._frame
+
+    def wire(self) -> bytes:
+        """The frame as a WebSocket text frame on the wire, built once for every socket: a
+        server's frames are unmasked, and ours are uncompressed (views/live.py declines the
+        extension), so the bytes are the same for every viewer."""
+        try:
+            return self._wire
+        except AttributeError:
+            self._wire: bytes = text_frame(self.frame())
+            return self._wire
+
+
+def text_frame(text: str) -> bytes:
+    """One unfragmented, unmasked WebSocket text frame (RFC 6455, section 5.2)."""
+    payload = text.encode("utf-8")
+    n = len(payload)
+    if n < 126:
+        header = bytes((0x81, n))
+    elif n < 1 << 16:
+        header = bytes((0x81, 126)) + n.to_bytes(2, "big")
+    else:
+        header = bytes((0x81, 127)) + n.to_bytes(8, "big")
+    return header + payload
 
 
 class Subscription:

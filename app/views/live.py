@@ -203,9 +203,14 @@ def _serve(ws: Any) -> None:
             if ev is None:
                 ws.send(_health().ping_frame())
             elif ev["id"] > last and may_see(ev["client_id"]):
-                ws.send(ev.frame())  # the bus hands out LiveEvents: serialised once per process
+                # The bus hands out LiveEvents: serialised, and framed, once per process; the
+                # frame's bytes go to the socket as they are (wsproto would frame them again for
+                # every viewer: a crowd's event is the same bytes 5,000 times).
+                if not ws.connected:
+                    return
+                ws.sock.sendall(ev.wire())
                 last = ev["id"]
-    except ConnectionClosed:
+    except (ConnectionClosed, OSError):  # OSError: the viewer went while its frame was sent
         pass
     finally:
         sub.close()
