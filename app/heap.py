@@ -13,3 +13,13 @@ def settle_heap() -> None:
     (bench/status_render.py)."""
     gc.collect()
     gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
+# The young generation is collected every 20,000 net allocations, not every 700 (Python's
+# default): a full collection comes after a hundred young ones, and it walks every object the
+# process holds that start-up did not, a crowd of live viewers' sockets and greenlets included
+# (5,000 viewers: 0.7-0.9 s, seen as the slowest events to all of them, bench/live.py). At 700, a
+# web worker under load ran one every few seconds; at 20,000 one every few minutes. Garbage in
+# cycles waits longer (up to 20,000 objects); everything else is freed as it always is, at once.
+GC_THRESHOLDS = (20_000, 10, 10)

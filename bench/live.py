@@ -225,7 +225,9 @@ def main() -> None:
               f"kb_per_viewer={per_viewer:.1f} returned_share={returned:.2f}{again}", flush=True)
         print(f"live_event_to_all backend={backend} viewers={args.n} probes={len(sent)} receipts={len(lat)} "
               f"p50_ms={pct(lat, 50):.0f} p99_ms={pct(lat, 99):.0f} max_ms={max(lat, default=float('nan')):.0f} "
-              f"probes_not_reaching_all={missing}", flush=True)
+              f"probes_not_reaching_all={missing} each_probe_p99_ms="
+              f"{','.join(str(round(pct([(t - t0) * 1000 for t in got.get(iid, [])], 99))) for iid, t0 in sent.items())}",
+              flush=True)
         ms = [x * 1000 for x in intake]
         print(f"live_intake_meanwhile backend={backend} load_client={args.load_client} posts={len(ms)} rate_per_s={args.rate:g} "
               f"p50_ms={statistics.median(ms) if ms else float('nan'):.0f} p99_ms={pct(ms, 99):.0f} "
