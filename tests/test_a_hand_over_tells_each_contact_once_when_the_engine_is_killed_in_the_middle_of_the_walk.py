@@ -10,7 +10,8 @@ that can hold what the engine says to them. The first contact goes at once; the 
 database (nothing else is touched). The first engine walks to the second contact, claims its
 three messages and starts sending them; they are held in the gates, not delivered, when it is
 killed: it leaves them claimed ('sending', its name on them) and its heartbeat row behind. A
-second engine sends them once its heartbeat says the first is dead (10 s), walks on to the third
+second engine sends them once its heartbeat says the first is dead (10 s of silence, which the
+test makes pass by aging the dead engine's last beat), walks on to the third
 contact, who takes it with the link in their e-mail; the fourth is never told.
 """
 
@@ -30,6 +31,7 @@ from sqlalchemy import select, update
 
 from app.clock import SystemClock
 from app.db import Database
+from app.engine.heartbeat import DEAD_AFTER
 from app.models import ClientContact, DeliveryAttempt, EngineHeartbeat, Handover, Notification
 from tests.fakes.gate import Gate
 from tests.fakes.smtp import FakeSMTPServer
@@ -166,7 +168,11 @@ def test_an_engine_killed_in_the_middle_of_a_hand_over_leaves_each_contact_told_
             time.sleep(0.5)
             assert received(smtp, twilio) == Counter(messages_of(HOTLINE)), "the dead engine's sends got through"
 
-            # Another engine: it sends what the dead one had claimed, once, and walks on.
+            # Another engine: it sends what the dead one had claimed, once, and walks on. The dead
+            # engine's last beat is made 10 s older: the silence that tells the living it is gone
+            # passes at once (its row is the one thing of it left; nothing else is touched).
+            with database.transaction() as s:
+                s.get(EngineHeartbeat, name).beat_at -= DEAD_AFTER
             second = start_engine(db_url, tmp_path, "second", **settings)
             wait_until(lambda: all(n.status == "sent" for n in rows_of(database, DUTY)), 60,
                        "the duty manager's messages to be sent by the second engine")
