@@ -55,6 +55,12 @@ YIELD_SECONDS = 0.002  # on SQLite, the rest the engine gives the write lock whe
 
 
 
+# The earliest escalation step still to fire (the index of _due_steps serves it).
+_NEXT_DUE = (select(Incident.next_escalation_at)
+             .where(Incident.status == Status.triggered.value, Incident.next_escalation_at.is_not(None))
+             .order_by(Incident.next_escalation_at).limit(1))
+
+
 class Engine:
     def __init__(
         self,
@@ -87,6 +93,8 @@ class Engine:
                              links=jobs.link_makers(config))
         self.started_at = clock.now()
         self._last_beat: datetime | None = None
+        self._next_due: datetime | None = None  # the earliest step to come, at the last look
+        self._looked_at: datetime | None = None  # when that look was (the clock's time)
         self.jobs = jobs.registered(config)  # periodic work: coverage gaps ahead... (engine/jobs.py)
 
     # --- the loop ---------------------------------------------------------------------------
@@ -110,9 +118,9 @@ class Engine:
                     started = time.monotonic()  # the cadence counts from the start: a long tick
                     stats = self.tick()  # (an alert storm) is followed by the next one at once
                     last_tick, last_fire, behind = started, started, stats["fired"] >= BATCH
-                elif self.nudged.is_set():
-                    # Something was committed: fire what is due now, and page (the rest of a
-                    # tick keeps its cadence). In a storm every commit nudges: looking at most
+                elif self.nudged.is_set() or self._step_fell_due():
+                    # Something was committed, or the next step fell due: fire what is due now,
+                    # and page (the rest of a tick keeps its cadence). In a storm every commit nudges: looking at most
                     # every NUDGE_GAP takes the new incidents a batch at a time, cheaper than
                     # one by one, while a lone alert is still looked at within milliseconds.
                     if (early := last_fire + NUDGE_GAP - time.monotonic()) > 0:
@@ -130,10 +138,27 @@ class Engine:
                 stop.wait(1.0)
                 continue
             if not behind:
-                self.wake.wait(max(0.0, self.poll - (time.monotonic() - last_tick)))
+                self.wake.wait(self._until_next_look(last_tick))
                 self.wake.clear()
         self.close()
         log.info("engine %s stopped", self.name)
+
+    def _until_next_look(self, last_tick: float) -> float:
+        """Seconds to wait: until the next tick, or less, until the next step falls due (as known
+        at the last look), so that a step, a storm's M+30 among them, is fired when it falls due
+        rather than up to a poll later. A step already due that was not fired (it failed) does
+        not shorten the wait: the next tick tries again."""
+        wait = max(0.0, self.poll - (time.monotonic() - last_tick))
+        if self._next_due is not None:
+            ahead = (self._next_due - self.clock.now()).total_seconds()
+            if 0 < ahead < wait:
+                return ahead
+        return wait
+
+    def _step_fell_due(self) -> bool:
+        """The next step, as known at the last look, has fallen due since that look."""
+        return self._next_due is not None and self._looked_at is not None \
+            and self._looked_at < self._next_due <= self.clock.now()
 
     def _nudge(self) -> None:
         self.nudged.set()
@@ -168,6 +193,9 @@ class Engine:
                                    engine=self.name, cache=incidents.FiringCache())
         finally:
             self.sender.firing_done.set()
+        with self.db.Session(bind=self.db.read_engine) as s:
+            self._next_due = s.execute(_NEXT_DUE).scalar()
+        self._looked_at = now
         return fired, dispatched
 
     def drain(self, timeout: float = 30.0) -> None:
