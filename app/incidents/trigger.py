@@ -11,7 +11,6 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import bindparam, select, text, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from .. import bulk
@@ -38,23 +37,15 @@ _FIND_OPEN = select(_T.c.id).where(
     _T.c.service_id == bindparam("b_service"), _T.c.dedup_key == bindparam("b_dedup"),
     _T.c.status != Status.resolved.value,
 )
-_OPEN_ONLY = text("status != 'resolved'")  # literal: it must match the index predicate
 
 
 # An alert with the key of an open incident counts itself in; otherwise it opens one, in one
 # statement either way, returning (id, alert_count): a new incident starts at 1, a repeat makes
 # it at least 2 (a row bringing n alerts at once, _attach_or_open_many: n, or more than n).
 # Incident numbers (what engineers text back) must not skip by repeats.
-# SQLite: an upsert, the partial unique index on open (service, dedup key) the arbiter. (SQLite
-# numbers a row max(id) + 1 when it is stored, so a repeat uses up nothing.)
-_SQLITE_INSERT = sqlite_insert(_T)
-_UPSERT_SQLITE = (
-    _SQLITE_INSERT.on_conflict_do_update(
-        index_elements=["service_id", "dedup_key"], index_where=_OPEN_ONLY,
-        set_={"alert_count": _T.c.alert_count + _SQLITE_INSERT.excluded.alert_count,
-              "last_alert_at": _SQLITE_INSERT.excluded.last_alert_at})
-    .returning(_T.c.id, _T.c.alert_count)
-)
+# SQLite: an upsert (_upsert_many_sqlite, one row here), the partial unique index on open
+# (service, dedup key) the arbiter. (SQLite numbers a row max(id) + 1 when it is stored, so a
+# repeat uses up nothing.)
 # PostgreSQL would draw a number from the sequence for every INSERT that meets a conflict (an
 # upsert would skip a number per repeat). So an UPDATE goes first, as a CTE, and the INSERT's row
 # exists only when the UPDATE found nothing. No row back: an alert with the same key won the
@@ -81,7 +72,7 @@ _ALERTS = Alert.__table__
 # The same for a group's keys at once (_attach_or_open_many), on PostgreSQL one statement: the
 # open incidents with the keys are locked in the order given (ORDER BY below FOR UPDATE: rows are
 # locked as sorted), counted in, and the rest are opened in that order too. SQLite: the upsert
-# above with a row for each key (_upsert_many_sqlite), adding the alerts each row brings.
+# with a row for each key (_upsert_many_sqlite), adding the alerts each row brings.
 _ATTACH_OR_OPEN_MANY_PG = text(f"""
 WITH v AS (
     SELECT * FROM json_to_recordset(CAST(:rows AS JSON)) AS v(ord integer, {{record}})
@@ -339,13 +330,13 @@ def trigger(
     if conn.dialect.name == "postgresql":
         stmt, params = _ATTACH_OR_OPEN_PG, {f"n_{k}": v for k, v in values.items()}
     else:
-        stmt, params = _UPSERT_SQLITE, values
+        stmt, params = _upsert_many_sqlite(1), {f"{c}_0": values[c] for c in _NEW_COLUMNS}
     row = conn.execute(stmt, params).first()
     if row is None:
         # Race (PostgreSQL): another alert with this key opened the incident just now; our INSERT
         # waited for its commit, then did nothing. Once more: the UPDATE finds it now.
         row = conn.execute(stmt, params).one()
-    incident_id, count = row
+    incident_id, count = row[0], row[1]
     if count == 1:
         _opened(session, incident_id, target, values, decision, ev, now)
         return incident_id, True
