@@ -55,12 +55,6 @@ YIELD_SECONDS = 0.002  # on SQLite, the rest the engine gives the write lock whe
 
 
 
-# The earliest escalation step still to fire (the index of _due_steps serves it).
-_NEXT_DUE = (select(Incident.next_escalation_at)
-             .where(Incident.status == Status.triggered.value, Incident.next_escalation_at.is_not(None))
-             .order_by(Incident.next_escalation_at).limit(1))
-
-
 class Engine:
     def __init__(
         self,
@@ -193,9 +187,6 @@ class Engine:
                                    engine=self.name, cache=incidents.FiringCache())
         finally:
             self.sender.firing_done.set()
-        with self.db.Session(bind=self.db.read_engine) as s:
-            self._next_due = s.execute(_NEXT_DUE).scalar()
-        self._looked_at = now
         return fired, dispatched
 
     def drain(self, timeout: float = 30.0) -> None:
@@ -289,14 +280,19 @@ class Engine:
                 progress(done)
         return done
 
-    @staticmethod
-    def _due_steps(s: Session, now: datetime) -> list[int]:
-        return list(s.execute(
-            select(Incident.id)
-            .where(Incident.status == Status.triggered.value, Incident.next_escalation_at <= now)
+    def _due_steps(self, s: Session, now: datetime) -> list[int]:
+        """The incidents whose next step is due, earliest first; and, read by the same statement,
+        when the first step still to come falls due (_until_next_look)."""
+        rows = s.execute(
+            select(Incident.id, Incident.next_escalation_at)
+            .where(Incident.status == Status.triggered.value, Incident.next_escalation_at.is_not(None))
             .order_by(Incident.next_escalation_at)
-            .limit(BATCH)
-        ).scalars())
+            .limit(BATCH + 1)
+        ).all()
+        due = [iid for iid, at in rows if at <= now][:BATCH]
+        self._next_due = next((at for _, at in rows if at > now), None)
+        self._looked_at = now
+        return due
 
     @staticmethod
     def _due_ack_timeouts(s: Session, now: datetime) -> list[int]:
