@@ -114,9 +114,10 @@ class Engine:
                     last_tick, last_fire, behind = started, started, stats["fired"] >= BATCH
                 elif self.nudged.is_set() or self._step_fell_due():
                     # Something was committed, or the next step fell due: fire what is due now,
-                    # and page (the rest of a tick keeps its cadence). In a storm every commit nudges: looking at most
-                    # every NUDGE_GAP takes the new incidents a batch at a time, cheaper than
-                    # one by one, while a lone alert is still looked at within milliseconds.
+                    # and page (the rest of a tick keeps its cadence). In a storm every commit
+                    # nudges: looking at most every NUDGE_GAP takes the new incidents a batch at
+                    # a time, cheaper than one by one, while a lone alert is still looked at
+                    # within milliseconds.
                     if (early := last_fire + NUDGE_GAP - time.monotonic()) > 0:
                         stop.wait(early)
                     self.nudged.clear()

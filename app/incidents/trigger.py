@@ -125,10 +125,10 @@ class _AlertStep:
         out: list[IngestResult] = []
         batch: list[tuple[str, list[_AlertStep]]] = []
         for run in _by_key(steps):
-            if run[0].ev.dedup_key and all(s.ev.action == "trigger" for s in run):
-                batch.append((run[0].ev.dedup_key, run))
-            elif not run[0].ev.dedup_key and all(s.ev.action == "trigger" for s in run):
-                batch += [(uuid.uuid4().hex, [s]) for s in run]  # each its own new incident
+            if all(s.ev.action == "trigger" for s in run):
+                key = run[0].ev.dedup_key
+                # Without a key of its own, each alert is its own new incident.
+                batch += [(key, run)] if key else [(uuid.uuid4().hex, [s]) for s in run]
             else:
                 out += _trigger_many(session, batch)
                 batch = []
