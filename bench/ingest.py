@@ -66,11 +66,26 @@ def engine(env: dict[str, str], running: bool) -> Iterator[int | None]:
     proc = subprocess.Popen([sys.executable, "-m", "app.cli", "engine"], env=env, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        time.sleep(2.0)  # started, migrated, first tick done
+        settled(proc.pid)
         yield proc.pid
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
+
+
+def settled(pid: int, timeout: float = 60.0) -> None:
+    """Wait until the engine has started (imports, first ticks): its CPU stays under a tenth of a
+    core for half a second. A fixed pause was too short on a slow box: the engine was still
+    importing when the storm began, and its start-up was counted as the storm's."""
+    deadline = time.monotonic() + timeout
+    meter = CpuMeter(lambda: tree(pid))
+    time.sleep(1.0)
+    while time.monotonic() < deadline:
+        meter.start()
+        time.sleep(0.5)
+        if meter.seconds() < 0.05:
+            return
+    raise RuntimeError(f"the engine did not settle within {timeout:.0f} s")
 
 
 def recording_only(url: str) -> None:

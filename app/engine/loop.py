@@ -79,6 +79,7 @@ class Engine:
         self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="vigil-send")
         self.inflight: set[Future[None]] = set()
         self._inflight_lock = threading.Lock()
+        self._reserved = 0  # room held by claims under way (_reserve)
         self.wake = threading.Event()
         self.nudged = threading.Event()  # something was committed: look for due steps now
         self._writer = threading.Lock()
@@ -165,8 +166,8 @@ class Engine:
         fired, dispatched = self._fire(now)
         return {
             "fired": fired,
-            "retriggered": self._each_due(incidents.retrigger_due, self._due_ack_timeouts, now),
-            "breached": self._each_due(incidents.breach_due, self._due_deadlines, now),
+            "retriggered": self._each_due(self._in_transaction(incidents.retrigger_due, now), self._due_ack_timeouts, now),
+            "breached": self._each_due(self._in_transaction(incidents.breach_due, now), self._due_deadlines, now),
             "requeued": self._requeue_expired(now),
             "dispatched": dispatched + self._dispatch(now),
             **jobs.run_due(self.jobs, now, self.transact),
@@ -175,20 +176,55 @@ class Engine:
     def _fire(self, now: datetime) -> tuple[int, int]:
         """Fire the escalation steps due at `now` and send their pages: (fired, dispatched)."""
         dispatched = 0
+        cache = incidents.FiringCache()
+        left = False  # a chunk left pages pending for want of room: _dispatch takes them, in order
+
+        def fire(chunk: list[int]) -> int:
+            # A chunk's pages are claimed by the transaction that fired its steps, as many as
+            # there is room for (none once a chunk has left some behind: those go first).
+            nonlocal dispatched, left
+            room = 0 if left else self._reserve()
+            try:
+                fired, jobs, full = self.transact(lambda s: self._fire_chunk(s, chunk, now, room, cache))
+                self._send(jobs)  # committed: the pages and their ack links exist
+            finally:
+                self._release(room)
+            dispatched += len(jobs)
+            left = left or full
+            return fired
 
         def pages_out(_fired: int) -> None:
             # An alert storm fires many steps in one tick: the first pages go out while the
             # later steps are still being fired, not after all of them.
             nonlocal dispatched
-            dispatched += self._dispatch(now)
+            if left:
+                dispatched += self._dispatch(now)
 
         self.sender.firing_done.clear()
         try:
-            fired = self._each_due(incidents.fire_due, self._due_steps, now, progress=pages_out,
-                                   engine=self.name, cache=incidents.FiringCache())
+            fired = self._each_due(fire, self._due_steps, now, progress=pages_out)
         finally:
             self.sender.firing_done.set()
         return fired, dispatched
+
+    def _fire_chunk(self, s: Session, chunk: list[int], now: datetime, room: int,
+                    cache: incidents.FiringCache) -> tuple[int, list[Job], bool]:
+        """Fire a chunk's due steps and, in the same transaction, claim up to `room` of the pages
+        now due for its incidents (a claim of their own would re-read what firing just wrote, in
+        one more transaction). Returns (fired, the claimed pages, whether room ran out)."""
+        fired = incidents.fire_due(s, chunk, now, engine=self.name, cache=cache)
+        if not fired or room <= 0:
+            return fired, [], bool(fired) and room <= 0
+        due = (select(Notification.id)
+               .where(Notification.incident_id.in_(chunk), Notification.status == "pending",
+                      Notification.not_before <= now)
+               .order_by(Notification.id).limit(room + 1))
+        ids = list(s.execute(due).scalars())
+        jobs = self._claim(s, ids[:room], now)
+        return fired, jobs, len(ids) > room
+
+    def _in_transaction(self, action: Callable[..., int], now: datetime) -> Callable[[list[int]], int]:
+        return lambda chunk: self.transact(lambda s: action(s, chunk, now))
 
     def drain(self, timeout: float = 30.0) -> None:
         """Wait for the deliveries in flight and their records (tests, shutdown)."""
@@ -249,8 +285,8 @@ class Engine:
 
         return retry_transient(once)
 
-    def _each_due(self, action: Callable[..., int], finder: Callable[[Session, datetime], list[int]],
-                  now: datetime, progress: Callable[[int], None] | None = None, **kw: Any) -> int:
+    def _each_due(self, action: Callable[[list[int]], int], finder: Callable[[Session, datetime], list[int]],
+                  now: datetime, progress: Callable[[int], None] | None = None) -> int:
         with self.db.Session(bind=self.db.read_engine) as s:
             ids = finder(s, now)
 
@@ -259,10 +295,10 @@ class Engine:
             # commits are serialised, see live/events.py). The chunk's rows are locked together and
             # each is re-checked under the lock; a failure replays the chunk one at a time.
             try:
-                return self.transact(lambda s: action(s, chunk, now, **kw))
+                return action(chunk)
             except Exception:
                 if len(chunk) == 1:
-                    log.exception("%s failed for incident %s", action.__name__, chunk[0])
+                    log.exception("%s failed for incident %s", getattr(action, "__name__", "work"), chunk[0])
                     return 0
                 return sum(run([incident_id]) for incident_id in chunk)
 
@@ -339,46 +375,66 @@ class Engine:
         return self.workers * 4
 
     def _dispatch(self, now: datetime) -> int:
-        with self._inflight_lock:
-            room = self._capacity_max() - len(self.inflight)
-        if room <= 0:
-            return 0
-        with self.db.Session(bind=self.db.read_engine) as s:  # most looks find nothing: no write lock
-            candidates = list(s.execute(
-                select(Notification.id)
-                .where(Notification.status == "pending", Notification.not_before <= now)
-                .order_by(Notification.not_before, Notification.id)
-                .limit(room)
-            ).scalars())
+        room = self._reserve()
+        try:
+            if room <= 0:
+                return 0
+            with self.db.Session(bind=self.db.read_engine) as s:  # most looks find nothing: no write lock
+                candidates = list(s.execute(
+                    select(Notification.id)
+                    .where(Notification.status == "pending", Notification.not_before <= now)
+                    .order_by(Notification.not_before, Notification.id)
+                    .limit(room)
+                ).scalars())
+            if not candidates:
+                return 0
+            jobs = self.transact(lambda s: self._claim(s, candidates, now))
+            self._send(jobs)
+            return len(jobs)
+        finally:
+            self._release(room)
+
+    def _claim(self, s: Session, candidates: list[int], now: datetime) -> list[Job]:
+        """The claim: pending -> sending, and each claimed page composed (Sender.prepare). Of two
+        engines, each row goes to exactly one. SKIP LOCKED: a page that a phone's acknowledgement
+        is cancelling right now is not waited for (the lock order of db.py: the web holds the
+        incident and then its pages; we hold pages of several incidents and must not wait on one
+        of theirs)."""
         if not candidates:
-            return 0
-        # The claim: pending -> sending. Of two engines, each row goes to exactly one. SKIP
-        # LOCKED: a page that a phone's acknowledgement is cancelling right now is not waited
-        # for (the lock order of db.py: the web holds the incident and then its pages; we hold
-        # pages of several incidents and must not wait on one of theirs).
+            return []
         claimable = (select(Notification.id)
                      .where(Notification.id.in_(candidates), Notification.status == "pending")
                      .with_for_update(skip_locked=True))
+        claimed = list(s.execute(
+            update(Notification)
+            .where(Notification.id.in_(claimable), Notification.status == "pending")
+            .values(status="sending", lease_until=now + LEASE, claimed_by=self.name,
+                    attempts=Notification.attempts + 1)
+            .returning(Notification.id)
+        ).scalars())
+        # Composed here, with the claim, for the whole batch (and each page's ack link
+        # written): the sending threads then only send.
+        return self.sender.prepare(s, claimed, now, self.ack_link) if claimed else []
 
-        def claim(s: Session) -> list[Job]:
-            claimed = list(s.execute(
-                update(Notification)
-                .where(Notification.id.in_(claimable), Notification.status == "pending")
-                .values(status="sending", lease_until=now + LEASE, claimed_by=self.name,
-                        attempts=Notification.attempts + 1)
-                .returning(Notification.id)
-            ).scalars())
-            # Composed here, with the claim, for the whole batch (and each page's ack link
-            # written): the sending threads then only send.
-            return self.sender.prepare(s, claimed, now, self.ack_link) if claimed else []
-
-        jobs = self.transact(claim)
+    def _send(self, jobs: list[Job]) -> None:
+        """Hand claimed pages (their claim committed) to the sending threads."""
         for job in jobs:
             fut = self.pool.submit(self.sender.deliver, job)
             with self._inflight_lock:
                 self.inflight.add(fut)
             fut.add_done_callback(self._done)
-        return len(jobs)
+
+    def _reserve(self) -> int:
+        """Room for more pages in flight, held for a claim under way (chunks are fired by several
+        threads at once on PostgreSQL): given back by _release once its pages are in flight."""
+        with self._inflight_lock:
+            room = max(0, self._capacity_max() - len(self.inflight) - self._reserved)
+            self._reserved += room
+            return room
+
+    def _release(self, room: int) -> None:
+        with self._inflight_lock:
+            self._reserved -= room
 
     def _done(self, fut: Future[None]) -> None:
         with self._inflight_lock:

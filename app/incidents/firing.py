@@ -37,7 +37,11 @@ from .record import Actor, note, note_id, publish, snapshots, try_lock_many, utc
 # finds it already moved on and does nothing.
 
 _I = Incident.__table__
-_INSERT_FIRING = insert(StepFiring.__table__).returning(StepFiring.__table__.c.id, sort_by_parameter_order=True)
+_F = StepFiring.__table__
+# The new firings' ids, matched to their rows by (incident_id, seq), which is unique: with no order
+# asked of RETURNING, SQLite takes the rows in one statement too (in the order asked, it wrote them
+# one statement each: it has no column to sort them back by).
+_INSERT_FIRING = insert(_F).returning(_F.c.id, _F.c.incident_id, _F.c.seq)
 # What firing reads of an incident, and writes back (one UPDATE for a whole chunk).
 _FIRING_READS = select(_I.c.id, _I.c.status, _I.c.urgency, _I.c.policy_id, _I.c.created_at, _I.c.next_escalation_at,
                        _I.c.esc_seq, _I.c.esc_step, _I.c.esc_loop)
@@ -134,11 +138,12 @@ def fire_many(
     if not plans:
         return out
     conn = session.connection()
-    firing_ids = conn.execute(_INSERT_FIRING, [{
+    written = {(r.incident_id, r.seq): r.id for r in conn.execute(_INSERT_FIRING, [{
         "incident_id": p.row.id, "seq": p.row.esc_seq, "step_index": p.pos.step, "loop": p.pos.loop, "due_at": p.due,
         "fired_at": now, "lateness_ms": p.lateness, "manual": manual, "engine": engine,
         "targets": [u.id for u in p.users],
-    } for p in plans]).scalars().all()
+    } for p in plans])}
+    firing_ids = [written[p.row.id, p.row.esc_seq] for p in plans]
     pages: list[dict[str, Any]] = []
     who = actor or Actor.system("escalation")
     moves = []
