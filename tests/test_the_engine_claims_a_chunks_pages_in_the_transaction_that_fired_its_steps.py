@@ -17,11 +17,11 @@ from tests.helpers import post_alert
 
 
 def transactions(database) -> tuple[list[list[str]], Any]:
-    """The statements the engine sends, split at each commit."""
+    """The statements the engine sends (without quotes around names), split at each commit."""
     done: list[list[str]] = [[]]
 
     def statement(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
-        done[-1].append(" ".join(sql.split()))
+        done[-1].append(" ".join(sql.replace('"', "").split()))
 
     def commit(conn: Any) -> None:
         done.append([])

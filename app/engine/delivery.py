@@ -93,7 +93,8 @@ class Sender:
         for transport in self.transports.values():
             transport.close()
 
-    def prepare(self, s: Session, ids: list[int], now: datetime, make_link: LinkMaker) -> list[Job]:
+    def prepare(self, s: Session, ids: list[int], now: datetime, make_link: LinkMaker,
+                known: dict[int, dict[str, Any]] | None = None) -> list[Job]:
         """In the transaction that claimed these pages: read them (with whom and how they
         reach, their incidents' snapshots and details: a few statements for the whole batch,
         no ORM objects) and compose each message, with a fresh one-time ack link, written before
@@ -103,7 +104,9 @@ class Sender:
         conn = s.connection()
         found = conn.execute(_CLAIMED, {"ids": ids}).all()
         incident_ids = {n.incident_id for n in found if n.incident_id}
-        snaps = incidents.snapshots(s, incident_ids)
+        known = known or {}  # snapshots read in this transaction already (the chunk just fired)
+        snaps = {i: known[i] for i in incident_ids if i in known}
+        snaps.update(incidents.snapshots(s, incident_ids - snaps.keys()))
         details = dict(conn.execute(_DETAILS, {"ids": list(incident_ids)}).all()) if incident_ids else {}
         outbound = [n.id for n in found if n.user_id is None]
         attached: dict[int, list[tuple[str, str, bytes]]] = {}

@@ -212,7 +212,8 @@ class Engine:
         """Fire a chunk's due steps and, in the same transaction, claim up to `room` of the pages
         now due for its incidents (a claim of their own would re-read what firing just wrote, in
         one more transaction). Returns (fired, the claimed pages, whether room ran out)."""
-        fired = incidents.fire_due(s, chunk, now, engine=self.name, cache=cache)
+        snaps: dict[int, dict[str, Any]] = {}
+        fired = incidents.fire_due(s, chunk, now, engine=self.name, cache=cache, snaps=snaps)
         if not fired or room <= 0:
             return fired, [], bool(fired) and room <= 0
         due = (select(Notification.id)
@@ -220,7 +221,7 @@ class Engine:
                       Notification.not_before <= now)
                .order_by(Notification.id).limit(room + 1))
         ids = list(s.execute(due).scalars())
-        jobs = self._claim(s, ids[:room], now)
+        jobs = self._claim(s, ids[:room], now, snaps)
         return fired, jobs, len(ids) > room
 
     def _in_transaction(self, action: Callable[..., int], now: datetime) -> Callable[[list[int]], int]:
@@ -394,7 +395,8 @@ class Engine:
         finally:
             self._release(room)
 
-    def _claim(self, s: Session, candidates: list[int], now: datetime) -> list[Job]:
+    def _claim(self, s: Session, candidates: list[int], now: datetime,
+               snaps: dict[int, dict[str, Any]] | None = None) -> list[Job]:
         """The claim: pending -> sending, and each claimed page composed (Sender.prepare). Of two
         engines, each row goes to exactly one. SKIP LOCKED: a page that a phone's acknowledgement
         is cancelling right now is not waited for (the lock order of db.py: the web holds the
@@ -402,19 +404,18 @@ class Engine:
         of theirs)."""
         if not candidates:
             return []
-        claimable = (select(Notification.id)
-                     .where(Notification.id.in_(candidates), Notification.status == "pending")
+        n = Notification.__table__  # Core: nothing of the session's to synchronise
+        claimable = (select(n.c.id).where(n.c.id.in_(candidates), n.c.status == "pending")
                      .with_for_update(skip_locked=True))
-        claimed = list(s.execute(
-            update(Notification)
-            .where(Notification.id.in_(claimable), Notification.status == "pending")
-            .values(status="sending", lease_until=now + LEASE, claimed_by=self.name,
-                    attempts=Notification.attempts + 1)
-            .returning(Notification.id)
+        claimed = list(s.connection().execute(
+            update(n)
+            .where(n.c.id.in_(claimable), n.c.status == "pending")
+            .values(status="sending", lease_until=now + LEASE, claimed_by=self.name, attempts=n.c.attempts + 1)
+            .returning(n.c.id)
         ).scalars())
         # Composed here, with the claim, for the whole batch (and each page's ack link
         # written): the sending threads then only send.
-        return self.sender.prepare(s, claimed, now, self.ack_link) if claimed else []
+        return self.sender.prepare(s, claimed, now, self.ack_link, snaps) if claimed else []
 
     def _send(self, jobs: list[Job]) -> None:
         """Hand claimed pages (their claim committed) to the sending threads."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, insert, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from .. import bulk
@@ -38,27 +38,26 @@ from .record import Actor, note, note_id, publish, snapshots, try_lock_many, utc
 
 _I = Incident.__table__
 _F = StepFiring.__table__
-# The new firings' ids, matched to their rows by (incident_id, seq), which is unique: with no order
-# asked of RETURNING, SQLite takes the rows in one statement too (in the order asked, it wrote them
-# one statement each: it has no column to sort them back by).
-_INSERT_FIRING = insert(_F).returning(_F.c.id, _F.c.incident_id, _F.c.seq)
 # What firing reads of an incident, and writes back (one UPDATE for a whole chunk).
 _FIRING_READS = select(_I.c.id, _I.c.status, _I.c.urgency, _I.c.policy_id, _I.c.created_at, _I.c.next_escalation_at,
                        _I.c.esc_seq, _I.c.esc_step, _I.c.esc_loop)
 
 
 def fire_due(
-    session: Session, incident_ids: list[int], now: datetime, engine: str, cache: FiringCache | None = None
+    session: Session, incident_ids: list[int], now: datetime, engine: str, cache: FiringCache | None = None,
+    snaps: dict[int, dict[str, Any]] | None = None,
 ) -> int:
     """Fire the due step of each of these incidents (an engine's chunk). The rows are locked in
     one statement, skipping those another engine holds, and each is re-checked under the lock;
-    the chunk's steps are then written together (fire_many). Returns how many were due."""
+    the chunk's steps are then written together (fire_many). Returns how many were due; `snaps`,
+    if given, receives the fired incidents' snapshots as moved on (for the pages composed next, in
+    the same transaction)."""
     query = _FIRING_READS.where(_I.c.id.in_(incident_ids)).order_by(_I.c.id)
     if session.get_bind().dialect.name == "postgresql":  # SQLite: the transaction holds the write lock
         query = query.with_for_update(skip_locked=True, key_share=True)  # the lock of record.try_lock_many
     due = [r for r in session.connection().execute(query)
            if r.status == Status.triggered.value and r.next_escalation_at is not None and r.next_escalation_at <= now]
-    fired = fire_many(session, due, now, engine=engine, cache=cache or FiringCache())
+    fired = fire_many(session, due, now, engine=engine, cache=cache or FiringCache(), snaps=snaps)
     if stopped := [{"id": r.id, "next_escalation_at": None} for r, ok in zip(due, fired, strict=True) if not ok]:
         bulk.update_rows(session.connection(), _I, stopped)  # nothing left to fire: stop looking at them
     return len(due)
@@ -121,6 +120,7 @@ def fire_many(
     manual: bool = False,
     engine: str = "",
     cache: FiringCache,
+    snaps: dict[int, dict[str, Any]] | None = None,
 ) -> list[bool]:
     """Fire the next step of each of these incidents (rows of _FIRING_READS, locked by the
     caller): resolve its targets (once per chunk, FiringCache), record the firing, plan the
@@ -138,11 +138,14 @@ def fire_many(
     if not plans:
         return out
     conn = session.connection()
-    written = {(r.incident_id, r.seq): r.id for r in conn.execute(_INSERT_FIRING, [{
+    # The new firings' ids, matched to their rows by (incident_id, seq), which is unique: with no
+    # order asked of RETURNING, SQLite writes them in one statement too (in the order asked, one
+    # each: it has no column to sort them back by), and PostgreSQL reads them from one parameter.
+    written = {(r.incident_id, r.seq): r.id for r in bulk.insert_returning(conn, _F, [{
         "incident_id": p.row.id, "seq": p.row.esc_seq, "step_index": p.pos.step, "loop": p.pos.loop, "due_at": p.due,
         "fired_at": now, "lateness_ms": p.lateness, "manual": manual, "engine": engine,
         "targets": [u.id for u in p.users],
-    } for p in plans])}
+    } for p in plans], ("id", "incident_id", "seq"))}
     firing_ids = [written[p.row.id, p.row.esc_seq] for p in plans]
     pages: list[dict[str, Any]] = []
     who = actor or Actor.system("escalation")
@@ -180,9 +183,11 @@ def fire_many(
                       "esc_loop": p.next_pos.loop, "next_escalation_at": p.next_due})
     bulk.insert_rows(conn, Notification.__table__, pages)
     bulk.update_rows(conn, _I, moves)
-    snaps = snapshots(session, [p.row.id for p in plans])  # as moved on
+    read = snapshots(session, [p.row.id for p in plans])  # as moved on
+    if snaps is not None:
+        snaps.update(read)
     for p in plans:
-        snap = snaps[p.row.id]
+        snap = read[p.row.id]
         events.publish(session, "incident.escalated", now=now, incident_id=p.row.id, client_id=snap["client"]["id"],
                        data={"incident": snap, "step": p.pos.step, "loop": p.pos.loop,
                              "users": [u.name for u in p.users]})
