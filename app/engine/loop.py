@@ -183,12 +183,12 @@ class Engine:
             # A chunk's pages are claimed by the transaction that fired its steps, as many as
             # there is room for (none once a chunk has left some behind: those go first).
             nonlocal dispatched, left
-            room = 0 if left else self._reserve()
+            held = [0]  # the room the transaction holds (reserved again should it be retried)
             try:
-                fired, jobs, full = self.transact(lambda s: self._fire_chunk(s, chunk, now, room, cache))
+                fired, jobs, full = self.transact(lambda s: self._fire_chunk(s, chunk, now, cache, held, claim=not left))
                 self._send(jobs)  # committed: the pages and their ack links exist
             finally:
-                self._release(room)
+                self._release(held[0])
             dispatched += len(jobs)
             left = left or full
             return fired
@@ -207,20 +207,23 @@ class Engine:
             self.sender.firing_done.set()
         return fired, dispatched
 
-    def _fire_chunk(self, s: Session, chunk: list[int], now: datetime, room: int,
-                    cache: incidents.FiringCache) -> tuple[int, list[Job], bool]:
-        """Fire a chunk's due steps and, in the same transaction, claim up to `room` of the pages
-        now due for its incidents (a claim of their own would re-read what firing just wrote, in
-        one more transaction). Returns (fired, the claimed pages, whether room ran out)."""
+    def _fire_chunk(self, s: Session, chunk: list[int], now: datetime, cache: incidents.FiringCache,
+                    held: list[int], claim: bool) -> tuple[int, list[Job], bool]:
+        """Fire a chunk's due steps and, in the same transaction, claim the pages now due for its
+        incidents, as many as the sending threads have room for (held[0] of it is reserved, to be
+        released by the caller); a claim of their own would re-read what firing just wrote, in one
+        more transaction. Returns (fired, the claimed pages, whether pages were left behind)."""
         snaps: dict[int, dict[str, Any]] = {}
         fired = incidents.fire_due(s, chunk, now, engine=self.name, cache=cache, snaps=snaps)
-        if not fired or room <= 0:
-            return fired, [], bool(fired) and room <= 0
+        if not fired or not claim:
+            return fired, [], bool(fired)
         due = (select(Notification.id)
                .where(Notification.incident_id.in_(chunk), Notification.status == "pending",
                       Notification.not_before <= now)
-               .order_by(Notification.id).limit(room + 1))
+               .order_by(Notification.id).limit(self._capacity_max() + 1))
         ids = list(s.execute(due).scalars())
+        self._release(held[0])
+        held[0] = room = self._reserve(len(ids))
         jobs = self._claim(s, ids[:room], now, snaps)
         return fired, jobs, len(ids) > room
 
@@ -425,11 +428,14 @@ class Engine:
                 self.inflight.add(fut)
             fut.add_done_callback(self._done)
 
-    def _reserve(self) -> int:
-        """Room for more pages in flight, held for a claim under way (chunks are fired by several
-        threads at once on PostgreSQL): given back by _release once its pages are in flight."""
+    def _reserve(self, want: int | None = None) -> int:
+        """Room for more pages in flight (up to `want`), held for a claim under way (chunks are
+        fired by several threads at once on PostgreSQL): given back by _release once its pages are
+        in flight."""
         with self._inflight_lock:
             room = max(0, self._capacity_max() - len(self.inflight) - self._reserved)
+            if want is not None:
+                room = min(room, want)
             self._reserved += room
             return room
 
