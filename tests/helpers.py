@@ -256,3 +256,19 @@ def wait_until(check: Callable[[], Any], timeout: float = 30.0, what: str = "") 
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout:g} s" + (f" waiting for {what}" if what else ""))
+
+
+def commits_during(database: Database, work: Callable[[], Any]) -> tuple[Any, int]:
+    """What `work` returns, and how many transactions were committed on `database` meanwhile."""
+    from sqlalchemy import event
+
+    seen = [0]
+
+    def commit(conn: Any) -> None:
+        seen[0] += 1
+
+    event.listen(database.engine, "commit", commit)
+    try:
+        return work(), seen[0]
+    finally:
+        event.remove(database.engine, "commit", commit)

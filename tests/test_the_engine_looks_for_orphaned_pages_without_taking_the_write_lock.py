@@ -5,25 +5,11 @@ when it found some (on SQLite a write transaction takes the one write lock from 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from app.models import Notification
-from tests.helpers import post_alert
-
-
-def commits_during(database, work: Any) -> tuple[Any, int]:
-    seen = [0]
-
-    def commit(conn: Any) -> None:
-        seen[0] += 1
-
-    event.listen(database.engine, "commit", commit)
-    try:
-        return work(), seen[0]
-    finally:
-        event.remove(database.engine, "commit", commit)
+from tests.helpers import commits_during, post_alert
 
 
 def test_a_tick_with_no_orphaned_page_commits_nothing_for_them(client, world, engine, clock, database) -> None:

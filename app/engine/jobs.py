@@ -37,6 +37,10 @@ class Periodic:
     every: timedelta
     run: Callable[[Session, datetime], int]
     last: datetime | None = field(default=None, compare=False)
+    # Whether there may be anything to do, asked with a read first (for a job run every second
+    # that finds nothing most of the time: its write transaction would take SQLite's one write
+    # lock from intake for nothing).
+    ready: Callable[[Session, datetime], bool] | None = field(default=None, compare=False)
 
     def due(self, now: datetime) -> bool:
         # A clock set back (tests travel in time) makes it due again rather than never.
@@ -57,7 +61,7 @@ def registered(config: dict[str, Any]) -> list[Periodic]:
         Periodic("shift_starts", seconds("SHIFT_CHECK_SECONDS", 30), lambda s, now: readiness.run(s, now, ready)),
         # Often: a /fail ping must open its incident within a second or so. Each look is one
         # indexed query that finds nothing, most of the time.
-        Periodic("heartbeats_watched", seconds("HEARTBEAT_CHECK_SECONDS", 1), heartbeats.watch),
+        Periodic("heartbeats_watched", seconds("HEARTBEAT_CHECK_SECONDS", 1), heartbeats.watch, ready=heartbeats.any_due),
         # Client e-mail stored (250 answered) but not processed: the listener died in between.
         Periodic("mail_swept", seconds("MAIL_SWEEP_SECONDS", 15),
                  lambda s, now: incidents.sweep_mail(s, now, int(config.get("MAIL_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)))),
@@ -74,14 +78,19 @@ def link_makers(config: dict[str, Any]) -> dict[str, Any]:
     return {"handover": handover.link_maker(config), "handoff": readiness.link_maker(config)}
 
 
-def run_due(jobs: list[Periodic], now: datetime, transact: Callable[[Callable[[Session], int]], int]) -> dict[str, int]:
-    """Run the jobs that are due at `now`, each in its own transaction: {name: what it did}."""
+def run_due(jobs: list[Periodic], now: datetime, transact: Callable[[Callable[[Session], int]], int],
+            read: Callable[[Callable[[Session], bool]], bool] | None = None) -> dict[str, int]:
+    """Run the jobs that are due at `now`, each in its own transaction (unless a read, `read`,
+    shows it has nothing to do): {name: what it did}."""
     done: dict[str, int] = {}
     for job in jobs:
         if not job.due(now):
             continue
         job.last = now
         try:
+            if job.ready is not None and read is not None and not read(lambda s, job=job: job.ready(s, now)):
+                done[job.name] = 0
+                continue
             done[job.name] = transact(lambda s, job=job: job.run(s, now))
         except Exception:  # a look-ahead or a report is worth less than the pages of this tick
             log.exception("periodic job %s failed", job.name)

@@ -170,7 +170,7 @@ class Engine:
             "breached": self._each_due(self._in_transaction(incidents.breach_due, now), self._due_deadlines, now),
             "requeued": self._requeue_expired(now),
             "dispatched": dispatched + self._dispatch(now),
-            **jobs.run_due(self.jobs, now, self.transact),
+            **jobs.run_due(self.jobs, now, self.transact, self._read),
         }
 
     def _fire(self, now: datetime) -> tuple[int, int]:
@@ -288,6 +288,11 @@ class Engine:
                 return work(s)
 
         return retry_transient(once)
+
+    def _read(self, work: Callable[[Session], T]) -> T:
+        """Run `work` in a read-only session (no write lock on SQLite)."""
+        with self.db.Session(bind=self.db.read_engine) as s:
+            return work(s)
 
     def _each_due(self, action: Callable[[list[int]], int], finder: Callable[[Session, datetime], list[int]],
                   now: datetime, progress: Callable[[int], None] | None = None) -> int:

@@ -34,6 +34,11 @@ def dedup_key(monitor_id: int) -> str:
     return f"heartbeat:{monitor_id}"
 
 
+def any_due(session: Session, now: datetime) -> bool:
+    """Whether any monitor is due a look at `now` (a read: watch() needs a write transaction)."""
+    return session.execute(select(_M.c.id).where(_M.c.check_at <= now).limit(1)).first() is not None
+
+
 def watch(session: Session, now: datetime) -> int:
     """Act on the monitors due at `now`: how many opened, resolved or moved their next look."""
     ids = session.execute(
