@@ -179,7 +179,7 @@ class Engine:
         cache = incidents.FiringCache()
         left = False  # a chunk left pages pending for want of room: _dispatch takes them, in order
 
-        def fire(chunk: list[int]) -> int:
+        def fire_due(chunk: list[int]) -> int:
             # A chunk's pages are claimed by the transaction that fired its steps, as many as
             # there is room for (none once a chunk has left some behind: those go first).
             nonlocal dispatched, left
@@ -202,7 +202,7 @@ class Engine:
 
         self.sender.firing_done.clear()
         try:
-            fired = self._each_due(fire, self._due_steps, now, progress=pages_out)
+            fired = self._each_due(fire_due, self._due_steps, now, progress=pages_out)
         finally:
             self.sender.firing_done.set()
         return fired, dispatched
@@ -228,7 +228,12 @@ class Engine:
         return fired, jobs, len(ids) > room
 
     def _in_transaction(self, action: Callable[..., int], now: datetime) -> Callable[[list[int]], int]:
-        return lambda chunk: self.transact(lambda s: action(s, chunk, now))
+        """`action(session, chunk, now)` as a chunk's work for _each_due, in a transaction of its own."""
+        def run(chunk: list[int]) -> int:
+            return self.transact(lambda s: action(s, chunk, now))
+
+        run.__name__ = action.__name__  # for _each_due's log
+        return run
 
     def drain(self, timeout: float = 30.0) -> None:
         """Wait for the deliveries in flight and their records (tests, shutdown)."""
@@ -307,7 +312,7 @@ class Engine:
                 return action(chunk)
             except Exception:
                 if len(chunk) == 1:
-                    log.exception("%s failed for incident %s", getattr(action, "__name__", "work"), chunk[0])
+                    log.exception("%s failed for incident %s", action.__name__, chunk[0])
                     return 0
                 return sum(run([incident_id]) for incident_id in chunk)
 
@@ -375,9 +380,8 @@ class Engine:
         )
         # Looked for first, without the write lock: there are none at almost every tick, and on
         # SQLite a write transaction five times a second is the lock taken from intake each time.
-        with self.db.Session(bind=self.db.read_engine) as s:
-            if s.execute(orphans.limit(1)).first() is None:
-                return 0
+        if self._read(lambda s: s.execute(orphans.limit(1)).first()) is None:
+            return 0
         orphaned = orphans.with_for_update(skip_locked=True)  # the lock order (db.py): never wait on a page
         return self.transact(lambda s: s.execute(
             update(Notification)
