@@ -301,8 +301,7 @@ class Engine:
 
     def _each_due(self, action: Callable[[list[int]], int], finder: Callable[[Session, datetime], list[int]],
                   now: datetime, progress: Callable[[int], None] | None = None) -> int:
-        with self.db.Session(bind=self.db.read_engine) as s:
-            ids = finder(s, now)
+        ids = self._read(lambda s: finder(s, now))
 
         def run(chunk: list[int]) -> int:
             # Several incidents per transaction: fewer commits in an alert storm (event-writing
@@ -397,13 +396,12 @@ class Engine:
         try:
             if room <= 0:
                 return 0
-            with self.db.Session(bind=self.db.read_engine) as s:  # most looks find nothing: no write lock
-                candidates = list(s.execute(
-                    select(Notification.id)
-                    .where(Notification.status == "pending", Notification.not_before <= now)
-                    .order_by(Notification.not_before, Notification.id)
-                    .limit(room)
-                ).scalars())
+            candidates = self._read(lambda s: list(s.execute(  # most looks find nothing: no write lock
+                select(Notification.id)
+                .where(Notification.status == "pending", Notification.not_before <= now)
+                .order_by(Notification.not_before, Notification.id)
+                .limit(room)
+            ).scalars()))
             if not candidates:
                 return 0
             jobs = self.transact(lambda s: self._claim(s, candidates, now))

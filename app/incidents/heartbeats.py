@@ -34,16 +34,18 @@ def dedup_key(monitor_id: int) -> str:
     return f"heartbeat:{monitor_id}"
 
 
+def _due(now: datetime) -> Any:
+    return select(_M.c.id).where(_M.c.check_at <= now)
+
+
 def any_due(session: Session, now: datetime) -> bool:
     """Whether any monitor is due a look at `now` (a read: watch() needs a write transaction)."""
-    return session.execute(select(_M.c.id).where(_M.c.check_at <= now).limit(1)).first() is not None
+    return session.execute(_due(now).limit(1)).first() is not None
 
 
 def watch(session: Session, now: datetime) -> int:
     """Act on the monitors due at `now`: how many opened, resolved or moved their next look."""
-    ids = session.execute(
-        select(_M.c.id).where(_M.c.check_at <= now).order_by(_M.c.check_at).limit(BATCH)
-    ).scalars().all()
+    ids = session.execute(_due(now).order_by(_M.c.check_at).limit(BATCH)).scalars().all()
     # By id: the order every writer of several monitor rows takes their locks (the ping view's
     # group commit too), so two engines, or an engine and a batch of pings, never deadlock.
     return sum(look(session, monitor_id, now) for monitor_id in sorted(ids))
