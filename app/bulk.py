@@ -12,6 +12,10 @@ builds a dictionary of processed parameters per row, which in an alert storm was
 engine's time: the rows go to the driver's executemany as tuples, each value through the same
 bind processor SQLAlchemy would use (a UTCDateTime's, a JSON column's serializer), in a statement
 compiled once per table and columns.
+
+Reads by a set of ids (`among`) ask PostgreSQL with one array parameter instead of a list of
+parameters, one per id: the statement's text is the same whatever the number of ids, so psycopg
+prepares it once and the server stops parsing and planning it afresh for every chunk.
 """
 
 from __future__ import annotations
@@ -23,8 +27,36 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, text, update
+from sqlalchemy import Boolean, Integer, Table, any_, bindparam, insert, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
+
+
+class among(ColumnElement[bool]):  # noqa: N801 (used like a function: among(t.c.id, "ids"))
+    """`column IN (:name)`, the ids given as a list parameter when the statement runs: an
+    expanding list on SQLite, `column = ANY(:name)` with one integer array on PostgreSQL."""
+
+    inherit_cache = True
+    type = Boolean()
+    _is_implicitly_boolean = True  # a comparison: no "= 1" after it where booleans are integers
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement), ("name", InternalTraversal.dp_string)]
+
+    def __init__(self, column: Any, name: str = "ids") -> None:
+        self.column, self.name = column, name
+
+
+@compiles(among)
+def _among(element: among, compiler: Any, **kw: Any) -> str:
+    return compiler.process(element.column.in_(bindparam(element.name, expanding=True)), **kw)
+
+
+@compiles(among, "postgresql")
+def _among_pg(element: among, compiler: Any, **kw: Any) -> str:
+    return compiler.process(element.column == any_(bindparam(element.name, type_=ARRAY(Integer))), **kw)
+
 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:

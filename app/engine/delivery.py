@@ -332,18 +332,17 @@ _CLAIMED = (select(_N, _U.c.name.label("user_name"), _M.c.id.label("method_id"),
                    _M.c.label.label("method_label"), _M.c.push_p256dh.label("method_p256dh"),
                    _M.c.push_auth.label("method_auth"))
             .select_from(_N.outerjoin(_U, _U.c.id == _N.c.user_id).outerjoin(_M, _M.c.id == _N.c.contact_method_id))
-            .where(_N.c.id.in_(bindparam("ids", expanding=True))))
+            .where(bulk.among(_N.c.id)))
 _I = Incident.__table__
 _DELIVERED = (select(_N.c.id, _N.c.kind, _N.c.incident_id, _N.c.contact_method_id, _N.c.address, _N.c.client_id,
                      _U.c.name.label("user_name"), _M.c.label, _M.c.address.label("method_address"),
                      _I.c.client_id.label("incident_client_id"))
               .select_from(_N.outerjoin(_U, _U.c.id == _N.c.user_id).outerjoin(_M, _M.c.id == _N.c.contact_method_id)
                            .outerjoin(_I, _I.c.id == _N.c.incident_id))
-              .where(_N.c.id.in_(bindparam("ids", expanding=True))))
-_DETAILS = select(Incident.__table__.c.id, Incident.__table__.c.details).where(
-    Incident.__table__.c.id.in_(bindparam("ids", expanding=True)))
+              .where(bulk.among(_N.c.id)))
+_DETAILS = select(_I.c.id, _I.c.details).where(bulk.among(_I.c.id))
 _ATTACHMENTS = select(NotificationAttachment.__table__).where(
-    NotificationAttachment.__table__.c.notification_id.in_(bindparam("ids", expanding=True))
+    bulk.among(NotificationAttachment.__table__.c.notification_id)
 ).order_by(NotificationAttachment.__table__.c.id)
 _REACHED = update(_M).where(_M.c.id == bindparam("b_id")).values(last_success_at=bindparam("b_at"))
 

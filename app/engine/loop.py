@@ -22,10 +22,10 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
-from .. import incidents
+from .. import bulk, incidents
 from ..answers import links
 from ..clock import Clock
 from ..db import Database, retry_transient
@@ -52,7 +52,18 @@ CHUNK_THREADS = 3  # chunks handled at once (PostgreSQL)
 NUDGE_GAP = 0.05  # seconds between two looks for due steps prompted by commits
 YIELD_SECONDS = 0.002  # on SQLite, the rest the engine gives the write lock when another process waits for it
 
-
+_N = Notification.__table__
+# A fired chunk's pages due now, first ones first (Engine._fire_chunk).
+_CHUNK_PAGES = (select(_N.c.id).where(bulk.among(_N.c.incident_id), _N.c.status == "pending",
+                                      _N.c.not_before <= bindparam("now"))
+                .order_by(_N.c.id).limit(bindparam("limit")))
+# The claim (Engine._claim): of these pages, the ones still pending and not locked, now sending.
+_CLAIM = (update(_N)
+          .where(_N.c.id.in_(select(_N.c.id).where(bulk.among(_N.c.id), _N.c.status == "pending")
+                             .with_for_update(skip_locked=True)), _N.c.status == "pending")
+          .values(status="sending", lease_until=bindparam("b_lease"), claimed_by=bindparam("b_engine"),
+                  attempts=_N.c.attempts + 1)
+          .returning(_N.c.id))
 
 
 class Engine:
@@ -217,11 +228,8 @@ class Engine:
         fired = incidents.fire_due(s, chunk, now, engine=self.name, cache=cache, snaps=snaps)
         if not fired or not claim:
             return fired, [], bool(fired)
-        due = (select(Notification.id)
-               .where(Notification.incident_id.in_(chunk), Notification.status == "pending",
-                      Notification.not_before <= now)
-               .order_by(Notification.id).limit(self._capacity_max() + 1))
-        ids = list(s.execute(due).scalars())
+        ids = list(s.connection().execute(_CHUNK_PAGES, {"ids": chunk, "now": now, "limit": self._capacity_max() + 1})
+                   .scalars())
         self._release(held[0])
         held[0] = room = self._reserve(len(ids))
         jobs = self._claim(s, ids[:room], now, snaps)
@@ -419,15 +427,8 @@ class Engine:
         of theirs)."""
         if not candidates:
             return []
-        n = Notification.__table__  # Core: nothing of the session's to synchronise
-        claimable = (select(n.c.id).where(n.c.id.in_(candidates), n.c.status == "pending")
-                     .with_for_update(skip_locked=True))
-        claimed = list(s.connection().execute(
-            update(n)
-            .where(n.c.id.in_(claimable), n.c.status == "pending")
-            .values(status="sending", lease_until=now + LEASE, claimed_by=self.name, attempts=n.c.attempts + 1)
-            .returning(n.c.id)
-        ).scalars())
+        claimed = list(s.connection().execute(  # Core: nothing of the session's to synchronise
+            _CLAIM, {"ids": candidates, "b_lease": now + LEASE, "b_engine": self.name}).scalars())
         # Composed here, with the claim, for the whole batch (and each page's ack link
         # written): the sending threads then only send.
         return self.sender.prepare(s, claimed, now, self.ack_link, snaps) if claimed else []

@@ -52,10 +52,10 @@ def fire_due(
     the chunk's steps are then written together (fire_many). Returns how many were due; `snaps`,
     if given, receives the fired incidents' snapshots as moved on (for the pages composed next, in
     the same transaction)."""
-    query = _FIRING_READS.where(_I.c.id.in_(incident_ids)).order_by(_I.c.id)
+    query = _FIRING_READS.where(bulk.among(_I.c.id)).order_by(_I.c.id)
     if session.get_bind().dialect.name == "postgresql":  # SQLite: the transaction holds the write lock
         query = query.with_for_update(skip_locked=True, key_share=True)  # the lock of record.try_lock_many
-    due = [r for r in session.connection().execute(query)
+    due = [r for r in session.connection().execute(query, {"ids": incident_ids})
            if r.status == Status.triggered.value and r.next_escalation_at is not None and r.next_escalation_at <= now]
     fired = fire_many(session, due, now, engine=engine, cache=cache or FiringCache(), snaps=snaps)
     if stopped := [{"id": r.id, "next_escalation_at": None} for r, ok in zip(due, fired, strict=True) if not ok]:
@@ -296,11 +296,11 @@ class FiringCache:
 
 
 _U, _R, _CM = User.__table__, NotificationRule.__table__, ContactMethod.__table__
-_PEOPLE = select(_U.c.id, _U.c.name, _U.c.timezone).where(_U.c.id.in_(bindparam("ids", expanding=True)), _U.c.active)
+_PEOPLE = select(_U.c.id, _U.c.name, _U.c.timezone).where(bulk.among(_U.c.id), _U.c.active)
 _RULES = (select(_R.c.user_id, _R.c.urgency, _R.c.kind, _R.c.delay_minutes, _R.c.window_start, _R.c.window_end)
-          .where(_R.c.user_id.in_(bindparam("ids", expanding=True))).order_by(_R.c.id))
+          .where(bulk.among(_R.c.user_id)).order_by(_R.c.id))
 _METHODS = (select(_CM.c.id, _CM.c.user_id, _CM.c.kind)
-            .where(_CM.c.user_id.in_(bindparam("ids", expanding=True)), _CM.c.enabled).order_by(_CM.c.id))
+            .where(bulk.among(_CM.c.user_id), _CM.c.enabled).order_by(_CM.c.id))
 _P, _S, _T = EscalationPolicy.__table__, EscalationStep.__table__, EscalationTarget.__table__
 _POLICY = select(_P.c.repeat, _P.c.response_minutes, _P.c.ack_timeout_minutes).where(_P.c.id == bindparam("id"))
 _STEPS = (select(_S.c.id, _S.c.delay_minutes, _T.c.kind, _T.c.user_id, _T.c.layer_id)

@@ -15,10 +15,10 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from .. import access
+from .. import access, bulk
 from ..errors import ActionError
 from ..live import events
 from ..models import Incident, Notification, TimelineEntry, User
@@ -111,7 +111,7 @@ def _snapshots_query() -> Any:
         .select_from(i.join(c, c.c.id == i.c.client_id).join(sv, sv.c.id == i.c.service_id)
                      .outerjoin(ack, ack.c.id == i.c.acknowledged_by_id).outerjoin(s1, s1.c.id == i.c.slot1_user_id)
                      .outerjoin(s2, s2.c.id == i.c.slot2_user_id))
-        .where(i.c.id.in_(bindparam("ids", expanding=True)))
+        .where(bulk.among(i.c.id))
     )
 
 
