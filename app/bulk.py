@@ -5,7 +5,7 @@ statement per row, and psycopg builds each row's message in Python: in an alert 
 most of what the engine and PostgreSQL spend on a chunk's pages, timeline lines and events. Here
 the rows go as one JSON array (`json_to_recordset`, typed by the columns), in a statement whose
 text depends only on the table and the columns, so it is built once and the server prepares it
-once, whatever the number of rows; Python's C encoder writes the parameter.
+once, whatever the number of rows; orjson writes the parameter.
 
 On SQLite (in-process, no round trips) an executemany is already the cheap way, but SQLAlchemy's
 builds a dictionary of processed parameters per row, which in an alert storm was a sixth of the
@@ -20,7 +20,6 @@ prepares it once and the server stops parsing and planning it afresh for every c
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -33,6 +32,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
+
+from .db import json_text
 
 
 class among(ColumnElement[bool]):  # noqa: N801 (used like a function: among(t.c.id, "ids"))
@@ -99,7 +100,7 @@ def update_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], 
 
 def as_json(rows: Sequence[dict[str, Any]]) -> str:
     """The rows as one JSON array (the C encoder: far cheaper than binding value by value)."""
-    return json.dumps(rows, default=_plain, separators=(",", ":"))
+    return json_text(rows, default=_plain)
 
 
 def _plain(value: Any) -> Any:

@@ -6,6 +6,7 @@ build several independent `Database` objects against one database (two engines r
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -16,6 +17,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import orjson
 from sqlalchemy import DateTime, create_engine, event
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
@@ -43,6 +45,49 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
 
+    # On SQLite a time is text, "2026-03-02 03:00:00.000000", which SQLAlchemy writes with a
+    # %-format of a dictionary of the fields after the conversion above: 5 µs a value, and the
+    # engine binds a score of times for each step it fires (its lines, events, pages, attempts).
+    # The same text straight from isoformat() costs 2 µs; reading back, fromisoformat() 1.4 µs
+    # against 2.2. What is stored is unchanged (tests/test_set_wise_writes_store_exactly_...).
+
+    def bind_processor(self, dialect: Any) -> Callable[[Any], Any] | None:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        def process(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to a UTCDateTime column")
+            if value.utcoffset():
+                value = value.astimezone(UTC)
+            return value.isoformat(" ", "microseconds")[:26]  # without its "+00:00"
+
+        return process
+
+    def result_processor(self, dialect: Any, coltype: Any) -> Callable[[Any], Any] | None:
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+
+        def process(value: str | None) -> datetime | None:
+            return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+        return process
+
+
+_ORJSON = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
+def json_text(value: Any, default: Callable[[Any], Any] | None = None) -> str:
+    """The JSON text a JSON column stores, compact: by orjson (a fifth of json.dumps's time for
+    an event's snapshot), or by json.dumps for what orjson refuses (integers beyond 64 bits, lone
+    surrogates). A time is handed to `default`, as json.dumps would hand it."""
+    try:
+        return orjson.dumps(value, default=default, option=_ORJSON).decode()
+    except TypeError:
+        return json.dumps(value, default=default, separators=(",", ":"))
+
 
 def normalise_url(url: str) -> URL:
     u = make_url(url)
@@ -56,7 +101,7 @@ class Database:
         self.url = normalise_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.is_postgres = self.url.get_backend_name() == "postgresql"
-        kwargs: dict[str, Any] = {"echo": echo, "future": True}
+        kwargs: dict[str, Any] = {"echo": echo, "future": True, "json_serializer": json_text}
         if self.is_sqlite:
             if self.url.database and self.url.database != ":memory:":
                 os.makedirs(os.path.dirname(os.path.abspath(self.url.database)), exist_ok=True)
