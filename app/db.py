@@ -49,7 +49,8 @@ class UTCDateTime(TypeDecorator[datetime]):
     # %-format of a dictionary of the fields after the conversion above: 5 µs a value, and the
     # engine binds a score of times for each step it fires (its lines, events, pages, attempts).
     # The same text straight from isoformat() costs 2 µs; reading back, fromisoformat() 1.4 µs
-    # against 2.2. What is stored is unchanged (tests/test_set_wise_writes_store_exactly_...).
+    # against 2.2. What is stored is unchanged: see
+    # tests/test_times_and_json_are_stored_as_before_by_the_faster_writers.py.
 
     def bind_processor(self, dialect: Any) -> Callable[[Any], Any] | None:
         if dialect.name != "sqlite":
