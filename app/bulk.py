@@ -66,7 +66,7 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
         return
     if conn.dialect.name == "sqlite" and (plain := _sqlite_insert(table, tuple(rows[0]), conn.dialect)) is not None:
         sql, get, procs = plain
-        conn.exec_driver_sql(sql, [tuple([v if p is None else p(v) for v, p in zip(get(row), procs, strict=True)]) for row in rows])
+        conn.exec_driver_sql(sql, _parameters(rows, get, procs))
         return
     if conn.dialect.name != "postgresql" or len(rows) == 1:
         conn.execute(insert(table), list(rows))
@@ -82,6 +82,19 @@ def insert_returning(conn: Connection, table: Table, rows: Sequence[dict[str, An
         return []
     if conn.dialect.name == "postgresql" and len(rows) > 1:
         return list(conn.execute(_insert_sql(table, tuple(rows[0]), returning), {"rows": as_json(rows)}))
+    if conn.dialect.name == "sqlite" and (plain := _sqlite_insert(table, tuple(rows[0]), conn.dialect)) is not None:
+        # One multi-row INSERT ... RETURNING per 500 rows (SQLite allows 32,766 parameters).
+        sql, get, procs = plain
+        head, values = sql.split(" VALUES ")
+        made, read = _returned(table, returning, conn.dialect)
+        out = []
+        for start in range(0, len(rows), 500):
+            batch = rows[start:start + 500]
+            flat = [v for row in _parameters(batch, get, procs) for v in row]
+            text_ = f"{head} VALUES {', '.join([values] * len(batch))} RETURNING {', '.join(returning)}"
+            out += [made(*[v if p is None else p(v) for v, p in zip(r, read, strict=True)])
+                    for r in conn.exec_driver_sql(text_, tuple(flat))]
+        return out
     return list(conn.execute(insert(table).returning(*(table.c[c] for c in returning)), list(rows)))
 
 
@@ -92,6 +105,10 @@ def update_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], 
         return
     rows = list({row[key]: row for row in rows}.values())
     keys = tuple(rows[0])
+    if conn.dialect.name == "sqlite" and (plain := _sqlite_update(table, keys, key, conn.dialect)) is not None:
+        sql, get, procs = plain
+        conn.exec_driver_sql(sql, _parameters(rows, get, procs))
+        return
     if conn.dialect.name != "postgresql" or len(rows) == 1:
         conn.execute(_update_each(table, keys, key), [{f"b_{k}": v for k, v in row.items()} for row in rows])
         return
@@ -134,6 +151,32 @@ def _sqlite_insert(table: Table, keys: tuple[str, ...], dialect: Any) -> tuple[s
         return None
     procs = [table.c[k].type._cached_bind_processor(dialect) for k in order]
     return str(compiled), (itemgetter(*order) if len(order) > 1 else lambda row: (row[order[0]],)), procs
+
+
+def _parameters(rows: Sequence[dict[str, Any]], get: Any, procs: list[Any]) -> list[tuple[Any, ...]]:
+    """Each row's values in the statement's order, each through its bind processor."""
+    return [tuple([v if p is None else p(v) for v, p in zip(get(row), procs, strict=True)]) for row in rows]
+
+
+@lru_cache(maxsize=256)
+def _sqlite_update(table: Table, keys: tuple[str, ...], key: str, dialect: Any) -> tuple[str, Any, list[Any]] | None:
+    """_update_each in the driver's own terms (see _sqlite_insert). None when SQLAlchemy would
+    set more than the given columns (a Python-side onupdate): then it does the update."""
+    compiled = _update_each(table, keys, key).compile(dialect=dialect)
+    order = [name.removeprefix("b_") for name in compiled.positiontup or []]
+    if len(order) < 2 or sorted(order) != sorted(keys) or any(c.onupdate is not None for c in table.c if c.name not in keys):
+        return None
+    procs = [table.c[k].type._cached_bind_processor(dialect) for k in order]
+    return str(compiled), itemgetter(*order), procs
+
+
+@lru_cache(maxsize=64)
+def _returned(table: Table, returning: tuple[str, ...], dialect: Any) -> tuple[Any, list[Any]]:
+    """A row type for these returned columns, and each one's result processor."""
+    from collections import namedtuple
+
+    return (namedtuple(f"{table.name}_returned", returning),  # noqa: PYI024 (a row, read by name)
+            [table.c[c].type._cached_result_processor(dialect, None) for c in returning])
 
 
 @lru_cache(maxsize=64)

@@ -56,14 +56,19 @@ class UTCDateTime(TypeDecorator[datetime]):
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
 
+        last: list[tuple[datetime | None, str | None]] = [(None, None)]
+
         def process(value: datetime | None) -> str | None:
             if value is None:
                 return None
+            seen, text = last[0]
+            if value is seen:  # a batch's rows mostly carry the one `now` (times are immutable)
+                return text
             if value.tzinfo is None:
                 raise ValueError("naive datetime given to a UTCDateTime column")
-            if value.utcoffset():
-                value = value.astimezone(UTC)
-            return value.isoformat(" ", "microseconds")[:26]  # without its "+00:00"
+            text = (value.astimezone(UTC) if value.utcoffset() else value).isoformat(" ", "microseconds")[:26]
+            last[0] = (value, text)  # one assignment: another thread sees the old pair or this one
+            return text
 
         return process
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from app import bulk
 from app.models import Incident, StepFiring, TimelineEntry
@@ -57,3 +57,25 @@ def test_rows_inserted_set_wise_give_back_their_new_ids_matched_by_a_unique_key(
                   for f in s.execute(select(StepFiring).where(StepFiring.engine == "test")).scalars()}
     assert {(r.incident_id, r.seq): r.id for r in written} == {k: v[0] for k, v in stored.items()}
     assert len(written) == 3 and all(v[1:] == ([1, 2], clock.now()) for v in stored.values())
+
+
+def test_rows_updated_set_wise_are_stored_as_sqlalchemys_own_update_stores_them(client, world, database,
+                                                                               clock) -> None:
+    for k in "abcd":
+        assert post_alert(client, world.keys["acme_generic"], dedup=k).status_code == 202
+    i = Incident.__table__
+    with database.session() as s:
+        a, b, c, d = s.execute(select(i.c.id).order_by(i.c.id)).scalars().all()
+    later = datetime(2026, 3, 2, 5, 0, 0, 500000, tzinfo=UTC)
+    with database.transaction() as s:
+        bulk.update_rows(s.connection(), i, [{"id": a, "esc_seq": 7, "next_escalation_at": later},
+                                             {"id": b, "esc_seq": 8, "next_escalation_at": None},
+                                             {"id": a, "esc_seq": 9, "next_escalation_at": later}])  # the later wins
+        s.execute(update(i).where(i.c.id == c).values(esc_seq=9, next_escalation_at=later))
+        s.execute(update(i).where(i.c.id == d).values(esc_seq=8, next_escalation_at=None))
+    with database.session() as s:
+        stored = dict(s.connection().exec_driver_sql(
+            f"SELECT id, esc_seq || ' ' || coalesce(CAST(next_escalation_at AS TEXT), '-') FROM incidents "
+            f"WHERE id IN ({a}, {b}, {c}, {d})").all())
+    assert (stored[a], stored[b]) == (stored[c], stored[d])
+    assert stored[a].startswith("9 2026-03-02 05:00:00.5") and stored[b] == "8 -"
