@@ -8,7 +8,7 @@ import os
 import socket
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from ..models import EngineHeartbeat
@@ -27,9 +27,9 @@ def beat(session: Session, name: str, started_at: datetime, now: datetime) -> No
         row.beat_at = now
 
 
-def alive(now: datetime) -> Select[tuple[str]]:
-    """The names of the engines that beat within DEAD_AFTER of `now` (for a subquery)."""
-    return select(EngineHeartbeat.name).where(EngineHeartbeat.beat_at >= now - DEAD_AFTER)
+# The names of the engines that beat since `dead_before` (now - DEAD_AFTER): for a subquery.
+_H = EngineHeartbeat.__table__
+ALIVE = select(_H.c.name).where(_H.c.beat_at >= bindparam("dead_before"))
 
 
 def engine_status(session: Session, now: datetime, stale_seconds: int) -> tuple[bool, datetime | None]:

@@ -52,7 +52,30 @@ CHUNK_THREADS = 3  # chunks handled at once (PostgreSQL)
 NUDGE_GAP = 0.05  # seconds between two looks for due steps prompted by commits
 YIELD_SECONDS = 0.002  # on SQLite, the rest the engine gives the write lock when another process waits for it
 
-_N = Notification.__table__
+_I, _N = Incident.__table__, Notification.__table__
+# Built once, not at every tick (five a second, and back to back in a storm).
+# The next steps to fire, earliest first (Engine._due_steps), one more than a batch: the first not
+# yet due says when to look next.
+_STEPS_AHEAD = (select(_I.c.id, _I.c.next_escalation_at)
+                .where(_I.c.status == Status.triggered.value, _I.c.next_escalation_at.is_not(None))
+                .order_by(_I.c.next_escalation_at).limit(BATCH + 1))
+_ACK_TIMEOUTS_DUE = (select(_I.c.id).where(_I.c.status == Status.acknowledged.value,
+                                           _I.c.ack_timeout_at <= bindparam("now")).limit(BATCH))
+_DEADLINES_DUE = (select(_I.c.id).where(_I.c.status == Status.triggered.value, _I.c.sla_breached_at.is_(None),
+                                        _I.c.response_deadline <= bindparam("now")).limit(BATCH))
+# Pages being sent by an engine that is gone (no heartbeat since dead_before) or past their lease
+# (Engine._requeue_expired); taken with SKIP LOCKED, the lock order (db.py): never wait on a page.
+_ORPHANS = select(_N.c.id).where(
+    _N.c.status == "sending",
+    or_(_N.c.lease_until < bindparam("now"),
+        and_(_N.c.claimed_by.is_not(None), _N.c.claimed_by != bindparam("me"),
+             _N.c.claimed_by.not_in(heartbeat.ALIVE))))
+_AN_ORPHAN = _ORPHANS.limit(1)
+# Pages due to go out, the longest waiting first (Engine._dispatch), as many as there is room for.
+_PAGES_DUE = (select(_N.c.id).where(_N.c.status == "pending", _N.c.not_before <= bindparam("now"))
+              .order_by(_N.c.not_before, _N.c.id).limit(bindparam("room")))
+_REQUEUE = (update(_N).where(_N.c.id.in_(_ORPHANS.with_for_update(skip_locked=True)), _N.c.status == "sending")
+            .values(status="pending", lease_until=None, claimed_by=None, not_before=bindparam("b_now")))
 # A fired chunk's pages due now, first ones first (Engine._fire_chunk).
 _CHUNK_PAGES = (select(_N.c.id).where(bulk.among(_N.c.incident_id), _N.c.status == "pending",
                                       _N.c.not_before <= bindparam("now"))
@@ -341,12 +364,7 @@ class Engine:
     def _due_steps(self, s: Session, now: datetime) -> list[int]:
         """The incidents whose next step is due, earliest first; and, read by the same statement,
         when the first step still to come falls due (_until_next_look)."""
-        rows = s.execute(
-            select(Incident.id, Incident.next_escalation_at)
-            .where(Incident.status == Status.triggered.value, Incident.next_escalation_at.is_not(None))
-            .order_by(Incident.next_escalation_at)
-            .limit(BATCH + 1)
-        ).all()
+        rows = s.connection().execute(_STEPS_AHEAD).all()
         due = [iid for iid, at in rows if at <= now][:BATCH]
         self._next_due = next((at for _, at in rows if at > now), None)
         self._looked_at = now
@@ -354,47 +372,23 @@ class Engine:
 
     @staticmethod
     def _due_ack_timeouts(s: Session, now: datetime) -> list[int]:
-        return list(s.execute(
-            select(Incident.id)
-            .where(Incident.status == Status.acknowledged.value, Incident.ack_timeout_at <= now)
-            .limit(BATCH)
-        ).scalars())
+        return list(s.connection().execute(_ACK_TIMEOUTS_DUE, {"now": now}).scalars())
 
     @staticmethod
     def _due_deadlines(s: Session, now: datetime) -> list[int]:
-        return list(s.execute(
-            select(Incident.id)
-            .where(
-                Incident.status == Status.triggered.value,
-                Incident.sla_breached_at.is_(None),
-                Incident.response_deadline <= now,
-            )
-            .limit(BATCH)
-        ).scalars())
+        return list(s.connection().execute(_DEADLINES_DUE, {"now": now}).scalars())
 
     def _requeue_expired(self, now: datetime) -> int:
         """Pages claimed by an engine that died (its heartbeat stopped) or that hold an expired
         lease go back to pending, to be sent by whoever claims them next. Of these, only the
         ones that were on the wire when it died can reach a phone twice: an engine records a
         page's outcome before its sending thread takes the next one (Sender.deliver)."""
-        alive = heartbeat.alive(now)
-        orphans = (
-            select(Notification.id)
-            .where(Notification.status == "sending",
-                   or_(Notification.lease_until < now,
-                       and_(Notification.claimed_by.is_not(None), Notification.claimed_by != self.name,
-                            Notification.claimed_by.not_in(alive))))
-        )
+        params = {"now": now, "b_now": now, "me": self.name, "dead_before": now - heartbeat.DEAD_AFTER}
         # Looked for first, without the write lock: there are none at almost every tick, and on
         # SQLite a write transaction five times a second is the lock taken from intake each time.
-        if self._read(lambda s: s.execute(orphans.limit(1)).first()) is None:
+        if self._read(lambda s: s.connection().execute(_AN_ORPHAN, params).first()) is None:
             return 0
-        orphaned = orphans.with_for_update(skip_locked=True)  # the lock order (db.py): never wait on a page
-        return self.transact(lambda s: s.execute(
-            update(Notification)
-            .where(Notification.id.in_(orphaned), Notification.status == "sending")
-            .values(status="pending", lease_until=None, claimed_by=None, not_before=now)
-        ).rowcount or 0)
+        return self.transact(lambda s: s.connection().execute(_REQUEUE, params).rowcount or 0)
 
     def _capacity_max(self) -> int:
         return self.workers * 4
@@ -404,12 +398,8 @@ class Engine:
         try:
             if room <= 0:
                 return 0
-            candidates = self._read(lambda s: list(s.execute(  # most looks find nothing: no write lock
-                select(Notification.id)
-                .where(Notification.status == "pending", Notification.not_before <= now)
-                .order_by(Notification.not_before, Notification.id)
-                .limit(room)
-            ).scalars()))
+            candidates = self._read(lambda s: list(  # most looks find nothing: no write lock
+                s.connection().execute(_PAGES_DUE, {"now": now, "room": room}).scalars()))
             if not candidates:
                 return 0
             jobs = self.transact(lambda s: self._claim(s, candidates, now))
