@@ -56,18 +56,19 @@ class UTCDateTime(TypeDecorator[datetime]):
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
 
-        last: list[tuple[datetime | None, str | None]] = [(None, None)]
+        seen: dict[datetime, str] = {}  # a batch's rows mostly carry the same few times (its `now`)
 
         def process(value: datetime | None) -> str | None:
             if value is None:
                 return None
-            seen, text = last[0]
-            if value is seen:  # a batch's rows mostly carry the one `now` (times are immutable)
+            if (text := seen.get(value)) is not None:
                 return text
             if value.tzinfo is None:
                 raise ValueError("naive datetime given to a UTCDateTime column")
             text = (value.astimezone(UTC) if value.utcoffset() else value).isoformat(" ", "microseconds")[:26]
-            last[0] = (value, text)  # one assignment: another thread sees the old pair or this one
+            if len(seen) >= 256:
+                seen.clear()
+            seen[value] = text
             return text
 
         return process
