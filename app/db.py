@@ -134,10 +134,13 @@ class Database:
         self.after_commit_hooks: list[Callable[[], None]] = []
         self._write_turn = threading.Lock()
         # How long, at most, a writer sleeps between two tries for SQLite's write lock (see
-        # _configure_sqlite). A web worker's many waiting requests poll coarsely; a process whose
-        # writes go through one thread (the engine, the mail listener) may poll finely, and so
-        # loses less time after another process lets go (one waiter, a cheap try every 2 ms).
-        self.lock_poll_max = 0.02
+        # _configure_sqlite). A process whose writes go through one thread (the engine, the mail
+        # listener) polls finely, and so loses less time after another process lets go (one
+        # waiter, a cheap try every 2 ms). A web worker's alerts wait as one batch (its group
+        # commit, batching.py) and its other writers are few: 4 ms. At 20 ms, a storm's batches
+        # slept through the engine's turns between two chunks, and the engine took the lock
+        # again: 940 new alerts/s with the engine running, 1,035 at 4 ms (bench/ingest.py).
+        self.lock_poll_max = 0.004
 
         @event.listens_for(self.Session, "after_commit")
         def _after_commit(session: Session) -> None:

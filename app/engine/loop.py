@@ -50,7 +50,7 @@ LEASE = timedelta(minutes=5)  # longer than any transport timeout times the queu
 CHUNK = 40  # due incidents handled per transaction; the pages of a chunk go out before the next
 CHUNK_THREADS = 3  # chunks handled at once (PostgreSQL)
 NUDGE_GAP = 0.05  # seconds between two looks for due steps prompted by commits
-YIELD_SECONDS = 0.002  # on SQLite, the rest the engine gives the write lock when another process waits for it
+YIELD_SECONDS = 0.004  # on SQLite, the rest the engine gives the write lock when another process waits for it
 
 _I, _N = Incident.__table__, Notification.__table__
 # Built once, not at every tick (five a second, and back to back in a storm).
