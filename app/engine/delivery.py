@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -53,11 +54,13 @@ LinkMaker = Callable[[Session, Notification, datetime], "links.AckLink | onetime
 
 @dataclass(frozen=True)
 class Job:
-    """A claimed page for a sending thread: its message, or why it will not go out
-    (status, reason, whether it is merely pointless now)."""
+    """A claimed page for a sending thread: its message (or how to write it: a page is composed
+    by its sending thread, from what the claim read, out of the claim's transaction, which on
+    SQLite holds the one write lock), or why it will not go out (status, reason, whether it is
+    merely pointless now)."""
 
     nid: int
-    msg: OutboundMessage | None = None
+    msg: OutboundMessage | Callable[[], OutboundMessage] | None = None
     skip: tuple[str, str, bool] | None = None
 
 
@@ -137,8 +140,8 @@ class Sender:
                     self.links[n.purpose](s, n, now) if n.purpose in self.links else None)
                 to = To(n.user_id, n.user_name, n.method_id, n.method_kind, n.method_address, n.method_label,
                         n.method_p256dh, n.method_auth)
-                jobs.append(Job(n.id, compose(
-                    n, to, snap, base_url=base_url, details=details.get(n.incident_id),
+                jobs.append(Job(n.id, partial(
+                    compose, n, to, snap, base_url=base_url, details=details.get(n.incident_id),
                     ack_url=link.url if link else None, ack_token=link.token if link else None)))
         return jobs
 
@@ -147,8 +150,16 @@ class Sender:
         if job.skip is not None:
             status, why, pointless = job.skip
             return self._not_sent(job.nid, status, why, self.clock.now(), pointless)
-        msg, nid = job.msg, job.nid
-        assert msg is not None
+        nid = job.nid
+        assert job.msg is not None
+        try:
+            msg = job.msg if isinstance(job.msg, OutboundMessage) else job.msg()
+        except Exception as e:  # a bug: the page fails, said on its incident, instead of waiting for its lease
+            log.exception("composing page %s failed", nid)
+            now = self.clock.now()
+            self.outcomes.put((nid, None, TransportError(f"the message could not be written: {type(e).__name__}: {e}",
+                                                         permanent=True), now, now, 0))
+            return
         transport = self.transports[msg.kind]
         # No transaction is open while we wait on the network.
         started = self.clock.now()
