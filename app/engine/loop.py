@@ -76,10 +76,6 @@ _PAGES_DUE = (select(_N.c.id).where(_N.c.status == "pending", _N.c.not_before <=
               .order_by(_N.c.not_before, _N.c.id).limit(bindparam("room")))
 _REQUEUE = (update(_N).where(_N.c.id.in_(_ORPHANS.with_for_update(skip_locked=True)), _N.c.status == "sending")
             .values(status="pending", lease_until=None, claimed_by=None, not_before=bindparam("b_now")))
-# A fired chunk's pages due now, first ones first (Engine._fire_chunk).
-_CHUNK_PAGES = (select(_N.c.id).where(bulk.among(_N.c.incident_id), _N.c.status == "pending",
-                                      _N.c.not_before <= bindparam("now"))
-                .order_by(_N.c.id).limit(bindparam("limit")))
 # The claim (Engine._claim): of these pages, the ones still pending and not locked, now sending.
 _CLAIM = (update(_N)
           .where(_N.c.id.in_(select(_N.c.id).where(bulk.among(_N.c.id), _N.c.status == "pending")
@@ -245,18 +241,22 @@ class Engine:
                     held: list[int], claim: bool) -> tuple[int, list[Job], bool]:
         """Fire a chunk's due steps and, in the same transaction, claim the pages now due for its
         incidents, as many as the sending threads have room for (held[0] of it is reserved, to be
-        released by the caller); a claim of their own would re-read what firing just wrote, in one
-        more transaction. Returns (fired, the claimed pages, whether pages were left behind)."""
+        released by the caller): they are written claimed (incidents.PageClaim). A claim of their
+        own would re-read what firing just wrote, in one more transaction, and write each page
+        again. Returns (fired, the claimed pages, whether pages were left behind)."""
+        def reserve(want: int) -> int:  # the room for `want` pages, held for this transaction
+            self._release(held[0])
+            held[0] = self._reserve(want)
+            return held[0]
+
         snaps: dict[int, dict[str, Any]] = {}
-        fired = incidents.fire_due(s, chunk, now, engine=self.name, cache=cache, snaps=snaps)
-        if not fired or not claim:
+        pages = incidents.PageClaim(self.name, now + LEASE, reserve) if claim else None
+        fired = incidents.fire_due(s, chunk, now, engine=self.name, cache=cache, snaps=snaps, claim=pages)
+        if not fired or pages is None:
             return fired, [], bool(fired)
-        ids = list(s.connection().execute(_CHUNK_PAGES, {"ids": chunk, "now": now, "limit": self._capacity_max() + 1})
-                   .scalars())
-        self._release(held[0])
-        held[0] = room = self._reserve(len(ids))
-        jobs = self._claim(s, ids[:room], now, snaps)
-        return fired, jobs, len(ids) > room
+        # Written claimed (PageClaim), composed here with the claim: the sending threads then only send.
+        jobs = self.sender.prepare(s, pages.ids, now, self.ack_link, snaps) if pages.ids else []
+        return fired, jobs, pages.left
 
     def _in_transaction(self, action: Callable[..., int], now: datetime) -> Callable[[list[int]], int]:
         """`action(session, chunk, now)` as a chunk's work for _each_due, in a transaction of its own."""

@@ -23,6 +23,7 @@ from .actions import (
 )
 from .firing import (
     FiringCache,
+    PageClaim,
     breach_due,
     fire_due,
     fire_step,
@@ -38,7 +39,7 @@ from .record import MAX_TEXT, Actor, Outcome, snapshot, snapshot_of, snapshots, 
 from .trigger import IngestResult, find_open, ingest, ingest_steps, trigger, write_alerts
 
 __all__ = [
-    "MAX_TEXT", "ActionError", "Actor", "FiringCache", "IngestResult", "Outcome", "Processed", "pending_mail",
+    "MAX_TEXT", "ActionError", "Actor", "FiringCache", "IngestResult", "Outcome", "PageClaim", "Processed", "pending_mail",
     "mail_processor", "process_mail", "release_mail", "sweep_mail", "acknowledge", "breach_due",
     "claim_slot", "escalate_now", "find_open", "fire_due", "fire_step", "hand_over", "ingest", "ingest_steps",
     "log_action", "mark_sla_breach", "note_delivery", "reopen", "resolve", "retrigger", "retrigger_due", "run_once",

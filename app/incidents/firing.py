@@ -4,8 +4,8 @@ acknowledgements, mark missed response deadlines, note deliveries on the timelin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -43,21 +43,37 @@ _FIRING_READS = select(_I.c.id, _I.c.status, _I.c.urgency, _I.c.policy_id, _I.c.
                        _I.c.esc_seq, _I.c.esc_step, _I.c.esc_loop)
 
 
+@dataclass
+class PageClaim:
+    """The engine's claim on the pages a chunk's firing writes: they are written already claimed
+    (sending, by `engine`, leased until `lease_until`), as many of those due now as `reserve(n)`
+    grants room for in its sending threads; the rest are written pending. fire_many fills in the
+    claimed pages' ids and whether some due now were left pending. Written claimed, a page is one
+    row version instead of two: on PostgreSQL every version of a page is an entry in each of the
+    table's nine indexes."""
+
+    engine: str
+    lease_until: datetime
+    reserve: Callable[[int], int]
+    ids: list[int] = field(default_factory=list)
+    left: bool = False
+
+
 def fire_due(
     session: Session, incident_ids: list[int], now: datetime, engine: str, cache: FiringCache | None = None,
-    snaps: dict[int, dict[str, Any]] | None = None,
+    snaps: dict[int, dict[str, Any]] | None = None, claim: PageClaim | None = None,
 ) -> int:
     """Fire the due step of each of these incidents (an engine's chunk). The rows are locked in
     one statement, skipping those another engine holds, and each is re-checked under the lock;
     the chunk's steps are then written together (fire_many). Returns how many were due; `snaps`,
     if given, receives the fired incidents' snapshots as moved on (for the pages composed next, in
-    the same transaction)."""
+    the same transaction); `claim`, if given, claims their pages as they are written."""
     query = _FIRING_READS.where(bulk.among(_I.c.id)).order_by(_I.c.id)
     if session.get_bind().dialect.name == "postgresql":  # SQLite: the transaction holds the write lock
         query = query.with_for_update(skip_locked=True, key_share=True)  # the lock of record.try_lock_many
     due = [r for r in session.connection().execute(query, {"ids": incident_ids})
            if r.status == Status.triggered.value and r.next_escalation_at is not None and r.next_escalation_at <= now]
-    fired = fire_many(session, due, now, engine=engine, cache=cache or FiringCache(), snaps=snaps)
+    fired = fire_many(session, due, now, engine=engine, cache=cache or FiringCache(), snaps=snaps, claim=claim)
     if stopped := [{"id": r.id, "next_escalation_at": None} for r, ok in zip(due, fired, strict=True) if not ok]:
         bulk.update_rows(session.connection(), _I, stopped)  # nothing left to fire: stop looking at them
     return len(due)
@@ -121,6 +137,7 @@ def fire_many(
     engine: str = "",
     cache: FiringCache,
     snaps: dict[int, dict[str, Any]] | None = None,
+    claim: PageClaim | None = None,
 ) -> list[bool]:
     """Fire the next step of each of these incidents (rows of _FIRING_READS, locked by the
     caller): resolve its targets (once per chunk, FiringCache), record the firing, plan the
@@ -181,7 +198,8 @@ def fire_many(
                     "ESCALATION EXHAUSTED: every step has fired and nobody has acknowledged.", now, at_commit=True)
         moves.append({"id": inc_id, "esc_seq": p.row.esc_seq + 1, "esc_step": p.next_pos.step,
                       "esc_loop": p.next_pos.loop, "next_escalation_at": p.next_due})
-    bulk.insert_rows(conn, Notification.__table__, pages)
+    if pages:
+        _claim_as_written(conn, pages, firing_ids, now, claim)
     bulk.update_rows(conn, _I, moves)
     read = snapshots(session, [p.row.id for p in plans])  # as moved on
     if snaps is not None:
@@ -192,6 +210,24 @@ def fire_many(
                        data={"incident": snap, "step": p.pos.step, "loop": p.pos.loop,
                              "users": [u.name for u in p.users]})
     return out
+
+
+def _claim_as_written(conn: Any, pages: list[dict[str, Any]], firing_ids: list[int], now: datetime,
+                      claim: PageClaim | None) -> None:
+    """Write the planned pages, those due now claimed as far as there is room (PageClaim)."""
+    for p in pages:  # every row with the same keys: one statement
+        p["claimed_by"] = p["lease_until"] = None
+    if claim is None:
+        bulk.insert_rows(conn, Notification.__table__, pages)
+        return
+    due_now = [p for p in pages if p["not_before"] <= now]
+    room = claim.reserve(len(due_now)) if due_now else 0
+    for p in due_now[:room]:
+        p.update(status="sending", claimed_by=claim.engine, lease_until=claim.lease_until, attempts=1)
+    bulk.insert_rows(conn, Notification.__table__, pages)
+    claim.left = len(due_now) > room
+    if room:
+        claim.ids = list(conn.execute(_CLAIMED_NOW, {"ids": firing_ids, "engine": claim.engine}).scalars())
 
 
 @dataclass
@@ -295,6 +331,10 @@ class FiringCache:
         return [self._people[i] for i in ids if i in self._people]
 
 
+_N = Notification.__table__
+# The pages just written claimed for these firings (ids in order: the order they go out in).
+_CLAIMED_NOW = (select(_N.c.id).where(bulk.among(_N.c.firing_id), _N.c.status == "sending",
+                                      _N.c.claimed_by == bindparam("engine")).order_by(_N.c.id))
 _U, _R, _CM = User.__table__, NotificationRule.__table__, ContactMethod.__table__
 _PEOPLE = select(_U.c.id, _U.c.name, _U.c.timezone).where(bulk.among(_U.c.id), _U.c.active)
 _RULES = (select(_R.c.user_id, _R.c.urgency, _R.c.kind, _R.c.delay_minutes, _R.c.window_start, _R.c.window_end)
