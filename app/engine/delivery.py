@@ -100,10 +100,11 @@ class Sender:
                 known: dict[int, dict[str, Any]] | None = None) -> list[Job]:
         """In the transaction that claimed these pages: read them (with whom and how they
         reach, their incidents' snapshots and details: a few statements for the whole batch,
-        no ORM objects) and compose each message, with a fresh one-time ack link, written before
-        the page goes out. The sending threads then only send. Nothing else is locked here:
-        pages that will not go out are settled by their sending thread (_not_sent), which locks
-        properly."""
+        no ORM objects) and write each page's fresh one-time ack link, before the page goes out.
+        A page's message is composed from these by its sending thread, once this transaction has
+        committed (a user's page; a message to someone who is not a user was written when it was
+        queued). Nothing else is locked here: pages that will not go out are settled by their
+        sending thread (_not_sent), which locks properly."""
         conn = s.connection()
         found = conn.execute(_CLAIMED, {"ids": ids}).all()
         incident_ids = {n.incident_id for n in found if n.incident_id}

@@ -254,7 +254,7 @@ class Engine:
         fired = incidents.fire_due(s, chunk, now, engine=self.name, cache=cache, snaps=snaps, claim=pages)
         if not fired or pages is None:
             return fired, [], bool(fired)
-        # Written claimed (PageClaim), composed here with the claim: the sending threads then only send.
+        # Read with the claim, for the whole batch, each page's ack link written (Sender.prepare).
         jobs = self.sender.prepare(s, pages.ids, now, self.ack_link, snaps) if pages.ids else []
         return fired, jobs, pages.left
 
@@ -419,8 +419,7 @@ class Engine:
             return []
         claimed = list(s.connection().execute(  # Core: nothing of the session's to synchronise
             _CLAIM, {"ids": candidates, "b_lease": now + LEASE, "b_engine": self.name}).scalars())
-        # Composed here, with the claim, for the whole batch (and each page's ack link
-        # written): the sending threads then only send.
+        # Read with the claim, for the whole batch, each page's ack link written (Sender.prepare).
         return self.sender.prepare(s, claimed, now, self.ack_link, snaps) if claimed else []
 
     def _send(self, jobs: list[Job]) -> None:
