@@ -4,14 +4,15 @@ the number of channels), night-time interruptions (pages between 22:00 and 07:00
 engineer's own zone), weekend interruptions (Saturday and Sunday in their zone), and time spent
 on incidents (from their acknowledgement to the resolution).
 
-SQL counts pages per engineer and UTC hour; each hour is then placed on the engineer's clock, so
-a page at 21:30 UTC is a night page for someone in Paris in winter (22:30) and not in London.
+SQL counts pages per engineer and UTC quarter hour; each is then placed on the engineer's clock,
+so a page at 21:30 UTC is a night page for someone in Paris in winter (22:30) and not in London,
+and one at 16:40 UTC is one for someone in India (22:10).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -77,10 +78,8 @@ def compute(session: Session, *, start: datetime | None, end: datetime | None, n
     for uid, secs in session.execute(q):
         if (r := row(uid)) is not None:
             r.seconds_on_incidents = round(float(secs or 0), 3)
-    # Pages: per person and UTC hour, then on the person's clock.
-    hour = (func.date_trunc("hour", Notification.created_at) if d == "postgresql"
-            # SQLite keeps "YYYY-MM-DD HH:MM:SS.ffffff": its first 13 characters are the hour
-            else func.substr(Notification.created_at, 1, 13)).label("h")
+    # Pages: per person and UTC quarter hour, then on the person's clock.
+    hour = sql.quarter_hour(d, Notification.created_at).label("h")
     q = (select(Notification.user_id, hour, func.count(func.distinct(Notification.firing_id)))
          .where(Notification.purpose == "page", Notification.user_id.is_not(None),
                 Notification.firing_id.is_not(None)))
@@ -98,8 +97,7 @@ def compute(session: Session, *, start: datetime | None, end: datetime | None, n
             tz = ZoneInfo(r.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             tz = ZoneInfo("UTC")
-        at = h if isinstance(h, datetime) else datetime.strptime(h, "%Y-%m-%d %H")  # date_trunc: a naive UTC time
-        local = at.replace(tzinfo=UTC).astimezone(tz)
+        local = sql.quarter_start(h).astimezone(tz)
         r.pages += n
         night, weekend = is_night(local), local.weekday() >= 5
         r.night += n if night else 0
