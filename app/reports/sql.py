@@ -34,21 +34,24 @@ def dialect(session: Session) -> str:
 
 
 def quarter_hour(d: str, t: Any) -> ColumnElement[Any]:
-    """The UTC quarter hour a time falls in, as text "YYYY-MM-DD HH:MM" (MM 00, 15, 30 or 45),
-    for a GROUP BY: every zone's offset is a whole number of quarter hours (India's 5:30,
+    """The UTC quarter hour a time falls in (PostgreSQL: its start; SQLite: text "YYYY-MM-DD HH:Q",
+    Q the quarter, 0 to 3; quarter_start reads either), for a GROUP BY: every zone's offset is a whole number of quarter hours (India's 5:30,
     Nepal's 5:45), so each quarter lands whole in one hour of anyone's clock, where a UTC hour
     would put a page at 10:40 UTC in 15:00 for India (it is 16:10 there)."""
     if d == "postgresql":
-        return func.to_char(t, "YYYY-MM-DD HH24:", type_=String) + func.lpad(
-            cast(cast(func.extract("minute", t), Integer) // 15 * 15, String), 2, "0", type_=String)
-    # SQLite keeps "YYYY-MM-DD HH:MM:SS.ffffff"
-    return func.substr(t, 1, 14, type_=String) + func.printf(
-        "%02d", cast(func.substr(t, 15, 2), Integer) // 15 * 15, type_=String)
+        # date_trunc and arithmetic on the time: text (to_char) made the load report 1.6 times slower
+        return func.date_trunc("hour", t) + func.make_interval(
+            0, 0, 0, 0, 0, cast(func.extract("minute", t), Integer) // 15 * 15)
+    # SQLite keeps "YYYY-MM-DD HH:MM:SS.ffffff"; its minutes' text divides as a number
+    return func.substr(t, 1, 14, type_=String) + func.substr(t, 15, 2).op("/")(15)
 
 
 def quarter_start(key: Any) -> datetime:
     """The UTC time a quarter_hour() key stands for."""
-    return datetime.strptime(key, "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+    if isinstance(key, datetime):  # PostgreSQL's, naive UTC
+        return key.replace(tzinfo=UTC)
+    # fromisoformat: strptime takes 10 µs each, for up to 35,000 a year
+    return datetime.fromisoformat(key[:13]).replace(minute=15 * int(key[14:]), tzinfo=UTC)
 
 
 def seconds_between(d: str, later: Any, earlier: Any) -> ColumnElement[Any]:
