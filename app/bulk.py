@@ -20,6 +20,7 @@ prepares it once and the server stops parsing and planning it afresh for every c
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -57,7 +58,6 @@ def _among(element: among, compiler: Any, **kw: Any) -> str:
 @compiles(among, "postgresql")
 def _among_pg(element: among, compiler: Any, **kw: Any) -> str:
     return compiler.process(element.column == any_(bindparam(element.name, type_=ARRAY(Integer))), **kw)
-
 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -116,7 +116,7 @@ def update_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], 
 
 
 def as_json(rows: Sequence[dict[str, Any]]) -> str:
-    """The rows as one JSON array (the C encoder: far cheaper than binding value by value)."""
+    """The rows as one JSON array (orjson: far cheaper than binding value by value)."""
     return json_text(rows, default=_plain)
 
 
@@ -164,7 +164,9 @@ def _sqlite_update(table: Table, keys: tuple[str, ...], key: str, dialect: Any) 
     set more than the given columns (a Python-side onupdate): then it does the update."""
     compiled = _update_each(table, keys, key).compile(dialect=dialect)
     order = [name.removeprefix("b_") for name in compiled.positiontup or []]
-    if len(order) < 2 or sorted(order) != sorted(keys) or any(c.onupdate is not None for c in table.c if c.name not in keys):
+    if len(order) < 2 or sorted(order) != sorted(keys):
+        return None
+    if any(c.onupdate is not None for c in table.c if c.name not in keys):
         return None
     procs = [table.c[k].type._cached_bind_processor(dialect) for k in order]
     return str(compiled), itemgetter(*order), procs
@@ -173,8 +175,6 @@ def _sqlite_update(table: Table, keys: tuple[str, ...], key: str, dialect: Any) 
 @lru_cache(maxsize=64)
 def _returned(table: Table, returning: tuple[str, ...], dialect: Any) -> tuple[Any, list[Any]]:
     """A row type for these returned columns, and each one's result processor."""
-    from collections import namedtuple
-
     return (namedtuple(f"{table.name}_returned", returning),  # noqa: PYI024 (a row, read by name)
             [table.c[c].type._cached_result_processor(dialect, None) for c in returning])
 

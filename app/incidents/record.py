@@ -82,22 +82,15 @@ def snapshots(session: Session, incident_ids: set[int] | list[int]) -> dict[int,
     paths: the engine recording a batch of deliveries)."""
     if not incident_ids:
         return {}
-    out = {}
-    # snapshot_of's dictionary, written out: an alert storm's engine builds one per page it fires.
-    for (iid, status, summary, urgency, source, client_id, client_name, slug, tier, service_id, service_name,
-         alert_count, created_at, deadline, ack_name, acked_at, resolved_at, slot1_id, slot1_name, slot2_id,
-         slot2_name, next_at) in session.connection().execute(_snapshots_query(), {"ids": list(incident_ids)}):
-        out[iid] = {
-            "id": iid, "number": iid, "status": status, "summary": summary, "urgency": urgency,
-            "client": {"id": client_id, "name": client_name, "slug": slug},
-            "service": {"id": service_id, "name": service_name}, "source": source, "alert_count": alert_count,
-            "created_at": created_at.isoformat(), "response_deadline": deadline.isoformat(),
-            "acknowledged_by": ack_name, "acknowledged_at": acked_at.isoformat() if acked_at else None,
-            "resolved_at": resolved_at.isoformat() if resolved_at else None,
-            "slots": {"1": {"user_id": slot1_id, "name": slot1_name}, "2": {"user_id": slot2_id, "name": slot2_name}},
-            "dual": tier == "1h", "next_escalation_at": next_at.isoformat() if next_at else None,
-        }
-    return out
+    rows = session.connection().execute(_snapshots_query(), {"ids": list(incident_ids)}).all()
+    return {r.id: snapshot_of(
+        id=r.id, status=r.status, summary=r.summary, urgency=r.urgency, source=r.source,
+        client={"id": r.client_id, "name": r.client_name, "slug": r.slug},
+        service={"id": r.service_id, "name": r.service_name}, tier=r.tier, alert_count=r.alert_count,
+        created_at=r.created_at, response_deadline=r.response_deadline, acknowledged_by=r.ack_name,
+        acknowledged_at=r.acknowledged_at, resolved_at=r.resolved_at, slot1=(r.slot1_user_id, r.slot1_name),
+        slot2=(r.slot2_user_id, r.slot2_name), next_escalation_at=r.next_escalation_at,
+    ) for r in rows}
 
 
 @lru_cache(maxsize=1)

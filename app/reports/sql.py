@@ -34,10 +34,11 @@ def dialect(session: Session) -> str:
 
 
 def quarter_hour(d: str, t: Any) -> ColumnElement[Any]:
-    """The UTC quarter hour a time falls in (PostgreSQL: its start; SQLite: text "YYYY-MM-DD HH:Q",
-    Q the quarter, 0 to 3; quarter_start reads either), for a GROUP BY: every zone's offset is a whole number of quarter hours (India's 5:30,
-    Nepal's 5:45), so each quarter lands whole in one hour of anyone's clock, where a UTC hour
-    would put a page at 10:40 UTC in 15:00 for India (it is 16:10 there)."""
+    """The UTC quarter hour a time falls in, for a GROUP BY (PostgreSQL: its start; SQLite: text
+    "YYYY-MM-DD HH:Q", Q the quarter, 0 to 3; quarter_start reads either). Every zone's offset is
+    a whole number of quarter hours (India's 5:30, Nepal's 5:45), so each quarter lands whole in
+    one hour of anyone's clock, where a UTC hour would put a page at 10:40 UTC in India's 15:00
+    hour (it is 16:10 there)."""
     if d == "postgresql":
         # date_trunc and arithmetic on the time: text (to_char) made the load report 1.6 times slower
         return func.date_trunc("hour", t) + func.make_interval(
