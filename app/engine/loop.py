@@ -75,7 +75,7 @@ _AN_ORPHAN = _ORPHANS.limit(1)
 _PAGES_DUE = (select(_N.c.id).where(_N.c.status == "pending", _N.c.not_before <= bindparam("now"))
               .order_by(_N.c.not_before, _N.c.id).limit(bindparam("room")))
 _REQUEUE = (update(_N).where(_N.c.id.in_(_ORPHANS.with_for_update(skip_locked=True)), _N.c.status == "sending")
-            .values(status="pending", lease_until=None, claimed_by=None, not_before=bindparam("b_now")))
+            .values(status="pending", lease_until=None, claimed_by=None, not_before=bindparam("now")))
 # The claim (Engine._claim): of these pages, the ones still pending and not locked, now sending.
 _CLAIM = (update(_N)
           .where(_N.c.id.in_(select(_N.c.id).where(bulk.among(_N.c.id), _N.c.status == "pending")
@@ -383,7 +383,7 @@ class Engine:
         lease go back to pending, to be sent by whoever claims them next. Of these, only the
         ones that were on the wire when it died can reach a phone twice: an engine records a
         page's outcome before its sending thread takes the next one (Sender.deliver)."""
-        params = {"now": now, "b_now": now, "me": self.name, "dead_before": now - heartbeat.DEAD_AFTER}
+        params = {"now": now, "me": self.name, "dead_before": now - heartbeat.DEAD_AFTER}
         # Looked for first, without the write lock: there are none at almost every tick, and on
         # SQLite a write transaction five times a second is the lock taken from intake each time.
         if self._read(lambda s: s.connection().execute(_AN_ORPHAN, params).first()) is None:
@@ -408,9 +408,8 @@ class Engine:
         finally:
             self._release(room)
 
-    def _claim(self, s: Session, candidates: list[int], now: datetime,
-               snaps: dict[int, dict[str, Any]] | None = None) -> list[Job]:
-        """The claim: pending -> sending, and each claimed page composed (Sender.prepare). Of two
+    def _claim(self, s: Session, candidates: list[int], now: datetime) -> list[Job]:
+        """The claim: pending -> sending, and each claimed page read (Sender.prepare). Of two
         engines, each row goes to exactly one. SKIP LOCKED: a page that a phone's acknowledgement
         is cancelling right now is not waited for (the lock order of db.py: the web holds the
         incident and then its pages; we hold pages of several incidents and must not wait on one
@@ -420,7 +419,7 @@ class Engine:
         claimed = list(s.connection().execute(  # Core: nothing of the session's to synchronise
             _CLAIM, {"ids": candidates, "b_lease": now + LEASE, "b_engine": self.name}).scalars())
         # Read with the claim, for the whole batch, each page's ack link written (Sender.prepare).
-        return self.sender.prepare(s, claimed, now, self.ack_link, snaps) if claimed else []
+        return self.sender.prepare(s, claimed, now, self.ack_link) if claimed else []
 
     def _send(self, jobs: list[Job]) -> None:
         """Hand claimed pages (their claim committed) to the sending threads."""

@@ -66,8 +66,8 @@ def fire_due(
     """Fire the due step of each of these incidents (an engine's chunk). The rows are locked in
     one statement, skipping those another engine holds, and each is re-checked under the lock;
     the chunk's steps are then written together (fire_many). Returns how many were due; `snaps`,
-    if given, receives the fired incidents' snapshots as moved on (for the pages composed next, in
-    the same transaction); `claim`, if given, claims their pages as they are written."""
+    if given, receives the fired incidents' snapshots as moved on (their pages' messages are
+    written from them); `claim`, if given, claims their pages as they are written."""
     query = _FIRING_READS.where(bulk.among(_I.c.id)).order_by(_I.c.id)
     if session.get_bind().dialect.name == "postgresql":  # SQLite: the transaction holds the write lock
         query = query.with_for_update(skip_locked=True, key_share=True)  # the lock of record.try_lock_many
