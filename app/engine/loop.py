@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from .. import bulk, incidents
@@ -54,11 +55,17 @@ YIELD_SECONDS = 0.004  # on SQLite, the rest the engine gives the write lock whe
 
 _I, _N = Incident.__table__, Notification.__table__
 # Built once, not at every tick (five a second, and back to back in a storm).
-# The next steps to fire, earliest first (Engine._due_steps), one more than a batch: the first not
-# yet due says when to look next.
-_STEPS_AHEAD = (select(_I.c.id, _I.c.next_escalation_at)
-                .where(_I.c.status == Status.triggered.value, _I.c.next_escalation_at.is_not(None))
-                .order_by(_I.c.next_escalation_at).limit(BATCH + 1))
+# The steps due now, earliest first, a batch at most (Engine._due_steps): ids only. And, when
+# fewer than a batch were due, when the first step still to come falls due (_until_next_look).
+# Two reads of the same index: in a storm, the steps ahead (each fired incident's M+30) were
+# read and their times parsed at every look, twenty looks a second, to keep one of them. Both
+# ORDER BY the index's order: PostgreSQL, with statistics from before a storm (few open
+# incidents), read min() through the open-dedup index instead, every open incident at each look.
+_DUE_NOW = (select(_I.c.id).where(_I.c.status == Status.triggered.value, _I.c.next_escalation_at <= bindparam("now"))
+            .order_by(_I.c.next_escalation_at).limit(BATCH))
+_NEXT_DUE = (select(_I.c.next_escalation_at).where(_I.c.status == Status.triggered.value,
+                                                   _I.c.next_escalation_at > bindparam("now"))
+             .order_by(_I.c.next_escalation_at).limit(1))
 _ACK_TIMEOUTS_DUE = (select(_I.c.id).where(_I.c.status == Status.acknowledged.value,
                                            _I.c.ack_timeout_at <= bindparam("now")).limit(BATCH))
 _DEADLINES_DUE = (select(_I.c.id).where(_I.c.status == Status.triggered.value, _I.c.sla_breached_at.is_(None),
@@ -120,6 +127,7 @@ class Engine:
         self._last_beat: datetime | None = None
         self._next_due: datetime | None = None  # the earliest step to come, at the last look
         self._looked_at: datetime | None = None  # when that look was (the clock's time)
+        self._drained, self._drained_at = False, 0.0  # the last look for due pages took them all, and when
         self.jobs = jobs.registered(config)  # periodic work: coverage gaps ahead... (engine/jobs.py)
 
     # --- the loop ---------------------------------------------------------------------------
@@ -155,9 +163,12 @@ class Engine:
                     last_fire = time.monotonic()
                     self._fire(self.clock.now())
                     continue
-                else:
+                elif not self._drained or time.monotonic() - self._drained_at >= NUDGE_GAP:
                     # Woken by a finished delivery: there is room for more pages. The rest of a
                     # tick can wait for its time (an alert storm wakes us once per delivery).
+                    # When the last look found every due page taken, the next is made a
+                    # NUDGE_GAP later at the soonest (a storm's deliveries end hundreds of times a
+                    # second, and the engine's own pages are claimed as they are written).
                     self._dispatch(self.clock.now())
             except Exception:  # a bad tick must never kill the loop that pages people
                 log.exception("engine tick failed")
@@ -235,6 +246,8 @@ class Engine:
             fired = self._each_due(fire_due, self._due_steps, now, progress=pages_out)
         finally:
             self.sender.firing_done.set()
+        if left:
+            self._drained = False  # pages are waiting for room: look as soon as there is some
         return fired, dispatched
 
     def _fire_chunk(self, s: Session, chunk: list[int], now: datetime, cache: incidents.FiringCache,
@@ -330,9 +343,15 @@ class Engine:
         with self.db.Session(bind=self.db.read_engine) as s:
             return work(s)
 
-    def _each_due(self, action: Callable[[list[int]], int], finder: Callable[[Session, datetime], list[int]],
+    def _look(self, work: Callable[[Connection], T]) -> T:
+        """Run `work` on a read-only connection: _read without a session, for the looks made many
+        times a second in a storm (a Session costs more to make than such a read)."""
+        with self.db.read_engine.connect() as conn:
+            return work(conn)
+
+    def _each_due(self, action: Callable[[list[int]], int], finder: Callable[[Connection, datetime], list[int]],
                   now: datetime, progress: Callable[[int], None] | None = None) -> int:
-        ids = self._read(lambda s: finder(s, now))
+        ids = self._look(lambda c: finder(c, now))
 
         def run(chunk: list[int]) -> int:
             # Several incidents per transaction: fewer commits in an alert storm (event-writing
@@ -361,22 +380,21 @@ class Engine:
                 progress(done)
         return done
 
-    def _due_steps(self, s: Session, now: datetime) -> list[int]:
-        """The incidents whose next step is due, earliest first; and, read by the same statement,
-        when the first step still to come falls due (_until_next_look)."""
-        rows = s.connection().execute(_STEPS_AHEAD).all()
-        due = [iid for iid, at in rows if at <= now][:BATCH]
-        self._next_due = next((at for _, at in rows if at > now), None)
+    def _due_steps(self, conn: Connection, now: datetime) -> list[int]:
+        """The incidents whose next step is due, earliest first; and when the first step still to
+        come falls due (_until_next_look)."""
+        due = list(conn.execute(_DUE_NOW, {"now": now}).scalars())
+        self._next_due = conn.execute(_NEXT_DUE, {"now": now}).scalar() if len(due) < BATCH else None
         self._looked_at = now
         return due
 
     @staticmethod
-    def _due_ack_timeouts(s: Session, now: datetime) -> list[int]:
-        return list(s.connection().execute(_ACK_TIMEOUTS_DUE, {"now": now}).scalars())
+    def _due_ack_timeouts(conn: Connection, now: datetime) -> list[int]:
+        return list(conn.execute(_ACK_TIMEOUTS_DUE, {"now": now}).scalars())
 
     @staticmethod
-    def _due_deadlines(s: Session, now: datetime) -> list[int]:
-        return list(s.connection().execute(_DEADLINES_DUE, {"now": now}).scalars())
+    def _due_deadlines(conn: Connection, now: datetime) -> list[int]:
+        return list(conn.execute(_DEADLINES_DUE, {"now": now}).scalars())
 
     def _requeue_expired(self, now: datetime) -> int:
         """Pages claimed by an engine that died (its heartbeat stopped) or that hold an expired
@@ -386,7 +404,7 @@ class Engine:
         params = {"now": now, "me": self.name, "dead_before": now - heartbeat.DEAD_AFTER}
         # Looked for first, without the write lock: there are none at almost every tick, and on
         # SQLite a write transaction five times a second is the lock taken from intake each time.
-        if self._read(lambda s: s.connection().execute(_AN_ORPHAN, params).first()) is None:
+        if self._look(lambda c: c.execute(_AN_ORPHAN, params).first()) is None:
             return 0
         return self.transact(lambda s: s.connection().execute(_REQUEUE, params).rowcount or 0)
 
@@ -398,8 +416,9 @@ class Engine:
         try:
             if room <= 0:
                 return 0
-            candidates = self._read(lambda s: list(  # most looks find nothing: no write lock
-                s.connection().execute(_PAGES_DUE, {"now": now, "room": room}).scalars()))
+            candidates = self._look(lambda c: list(  # most looks find nothing: no write lock
+                c.execute(_PAGES_DUE, {"now": now, "room": room}).scalars()))
+            self._drained, self._drained_at = len(candidates) < room, time.monotonic()
             if not candidates:
                 return 0
             jobs = self.transact(lambda s: self._claim(s, candidates, now))
