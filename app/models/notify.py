@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .core import Base, BigId, ContactMethod, Incident, User
@@ -23,7 +23,17 @@ class Notification(Base):
     __table_args__ = (
         # The backstop of "exactly once": a step can reach a contact method only once.
         UniqueConstraint("firing_id", "contact_method_id"),
-        Index("ix_notifications_due", "status", "not_before"),
+        # Partial indexes (migration 0019): a page's row is written and then updated once or
+        # twice, each version an entry in every index that holds it, and most pages never
+        # have a client or a once_key, and are done (sent, failed) for the rest of their life.
+        # Only pages still to send or being sent are looked for by state and time.
+        Index("ix_notifications_due", "status", "not_before",
+              postgresql_where=text("status IN ('pending', 'sending')"),
+              sqlite_where=text("status IN ('pending', 'sending')")),
+        Index("ix_notifications_client_id", "client_id",
+              postgresql_where=text("client_id IS NOT NULL"), sqlite_where=text("client_id IS NOT NULL")),
+        Index("uq_notifications_once_key", "once_key", unique=True,
+              postgresql_where=text("once_key IS NOT NULL"), sqlite_where=text("once_key IS NOT NULL")),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
@@ -41,10 +51,10 @@ class Notification(Base):
     address: Mapped[str | None] = mapped_column(String(320))
     subject: Mapped[str | None] = mapped_column(String(300))
     headers: Mapped[dict[str, str] | None] = mapped_column(JSON)
-    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
     # "At most one message for this": a feature's own key (a monthly report per client and
     # month, a step of a hand-over chain...). Queued twice, the second is refused by the index.
-    once_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    once_key: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sending|sent|failed|cancelled
     not_before: Mapped[datetime]
     lease_until: Mapped[datetime | None]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .core import Alert, Base, Client, Incident, TimelineEntry, User
@@ -48,7 +48,8 @@ class ReportContact(Base):
 # and time, alerts per source; incidents per client and state, messages per channel and outcome
 # (/metrics).
 Index("ix_incidents_created", Incident.created_at)
-Index("ix_incidents_acknowledged_by", Incident.acknowledged_by_id, Incident.created_at)
+Index("ix_incidents_acknowledged_by", Incident.acknowledged_by_id, Incident.created_at,  # partial: 0019
+      postgresql_where=text("acknowledged_by_id IS NOT NULL"), sqlite_where=text("acknowledged_by_id IS NOT NULL"))
 Index("ix_timeline_kind_incident", TimelineEntry.kind, TimelineEntry.incident_id)
 Index("ix_notifications_user_created", Notification.user_id, Notification.created_at)
 Index("ix_alerts_source", Alert.source)
