@@ -190,10 +190,14 @@ def _insert_sql(table: Table, keys: tuple[str, ...], returning: tuple[str, ...] 
 
 @lru_cache(maxsize=64)
 def _update_sql(table: Table, keys: tuple[str, ...], key: str) -> Any:
+    # The rows to update are found by their keys as an array (the index on the key, whatever the
+    # table's size), then matched to their values. Joined to json_to_recordset alone, which
+    # PostgreSQL takes for 100 rows, a table of a few thousand rows was read whole and hashed
+    # for every chunk (a plan kept by the prepared statement while the table grew).
     sets = ", ".join(f'"{k}" = u."{k}"' for k in keys if k != key)
-    return text(f'UPDATE "{table.name}" AS t SET {sets} '
-                f"FROM json_to_recordset(CAST(:rows AS JSON)) AS u({record(table, keys)}) "
-                f'WHERE t."{key}" = u."{key}"')
+    return text(f"WITH u AS (SELECT * FROM json_to_recordset(CAST(:rows AS JSON)) AS u({record(table, keys)})) "
+                f'UPDATE "{table.name}" AS t SET {sets} FROM u '
+                f'WHERE t."{key}" = u."{key}" AND t."{key}" = ANY(ARRAY(SELECT "{key}" FROM u))')
 
 
 @lru_cache(maxsize=64)
