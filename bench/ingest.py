@@ -4,6 +4,7 @@ a `vigil engine` process paging the incidents the alerts open, as in production.
     python bench/ingest.py                     # SQLite
     python bench/ingest.py --db postgresql://postgres@127.0.0.1:5432/bench
     python bench/ingest.py --engine with       # only the run with the engine
+    python bench/ingest.py --history 0         # on a new, empty database (default: 20,000 incidents)
 
 Prints, per run, alerts/s for new alerts (each opens an incident) and for duplicates (each
 attaches to an open incident), posted by 32 concurrent keep-alive clients on the same machine,
@@ -27,14 +28,14 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 from _support import ROOT, CpuMeter, gunicorn, postgres_backends, tree, vigil_env
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select, text
 
 from app.db import Database
-from app.models import ContactMethod, User
+from app.models import Alert, ContactMethod, Event, Incident, Notification, Service, StepFiring, User
 
 
 async def fire(base: str, key: str, bodies: list[dict], concurrency: int) -> tuple[float, dict[int, int]]:
@@ -99,6 +100,47 @@ def recording_only(url: str) -> None:
     db.dispose()
 
 
+def history(url: str, n: int) -> None:
+    """A database in use: n resolved incidents of the last months (each with its alert, its first
+    step's firing, a page sent and two events), then ANALYZE, as autovacuum would have done. On a new, empty
+    database PostgreSQL plans the storm's statements for tables of a few rows, and keeps those
+    plans (prepared statements) while the tables grow by thousands of rows a second."""
+    if n <= 0:
+        return
+    db = Database(url)
+    now = datetime.now(UTC)
+    with db.transaction() as s:
+        sv = s.execute(select(Service)).scalars().first()
+        user = s.execute(select(User.id).where(User.active)).scalars().first()
+        for start in range(0, n, 5000):
+            rows = []
+            for i in range(start, min(n, start + 5000)):
+                at = now - timedelta(days=120) + timedelta(seconds=i * 10_000_000 // n)
+                rows.append({"client_id": sv.client_id, "service_id": sv.id, "policy_id": None,
+                             "summary": f"Past alert {i}", "details": "", "source": "generic", "severity": "critical",
+                             "urgency": "high", "dedup_key": f"past-{i}", "status": "resolved", "alert_count": 1,
+                             "created_at": at, "last_alert_at": at, "response_deadline": at + timedelta(hours=4),
+                             "acknowledged_at": at + timedelta(minutes=5), "acknowledged_by_id": user,
+                             "responded_at": at + timedelta(minutes=5), "resolved_at": at + timedelta(hours=1),
+                             "resolved_by_id": user, "esc_seq": 1, "esc_step": 1, "esc_loop": 0})
+            made = list(s.execute(insert(Incident).returning(Incident.id, Incident.created_at), rows))
+            s.execute(insert(Alert), [{"incident_id": i, "service_id": sv.id, "source": "generic", "action": "trigger",
+                                       "dedup_key": f"past-{i}", "summary": "Past alert", "outcome": "created",
+                                       "received_at": at, "payload": {}} for i, at in made])
+            fired = list(s.execute(insert(StepFiring).returning(StepFiring.id, StepFiring.incident_id, StepFiring.fired_at), [
+                {"incident_id": i, "seq": 0, "step_index": 0, "loop": 0, "due_at": at, "fired_at": at,
+                 "lateness_ms": 20, "manual": False, "engine": "past", "targets": [user]} for i, at in made]))
+            s.execute(insert(Event), [{"at": at, "kind": kind, "incident_id": i, "client_id": sv.client_id, "data": {}}
+                                      for i, at in made for kind in ("incident.triggered", "incident.resolved")])
+            s.execute(insert(Notification), [
+                {"incident_id": i, "firing_id": f, "user_id": user, "kind": "recording", "purpose": "page",
+                 "status": "sent", "not_before": at, "created_at": at, "sent_at": at, "attempts": 1}
+                for f, i, at in fired])
+    with db.engine.connect() as c:
+        c.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
+    db.dispose()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--db", default=None, help="database URL (default: a fresh SQLite file)")
@@ -106,12 +148,14 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--engine", choices=["both", "with", "without"], default="both")
+    ap.add_argument("--history", type=int, default=20000, help="resolved incidents in the database before the storm")
     args = ap.parse_args()
     with vigil_env(args.db) as env:
         info = json.loads(subprocess.run([sys.executable, "-m", "app.cli", "demo", "--json"], env=env, cwd=ROOT,
                                          check=True, capture_output=True, text=True).stdout)
         key = next(k["key"] for k in info["integration_keys"] if k["source"] == "generic")
         recording_only(env["VIGIL_DATABASE_URL"])
+        history(env["VIGIL_DATABASE_URL"], args.history)
         backend = "postgresql" if (args.db or "").startswith("postgres") else "sqlite"
         runs = {"both": (False, True), "with": (True,), "without": (False,)}[args.engine]
         rate: dict[bool, float] = {}
