@@ -35,7 +35,16 @@ from _support import ROOT, CpuMeter, gunicorn, postgres_backends, tree, vigil_en
 from sqlalchemy import delete, insert, select, text
 
 from app.db import Database
-from app.models import Alert, ContactMethod, Event, Incident, Notification, Service, StepFiring, User
+from app.models import (
+    Alert,
+    ContactMethod,
+    Event,
+    Incident,
+    Notification,
+    Service,
+    StepFiring,
+    User,
+)
 
 
 async def fire(base: str, key: str, bodies: list[dict], concurrency: int) -> tuple[float, dict[int, int]]:
