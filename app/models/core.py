@@ -261,6 +261,10 @@ class Incident(Base):
         ),
         Index("ix_incidents_due", "status", "next_escalation_at"),
         Index("ix_incidents_client_created", "client_id", "created_at"),
+        # Response deadlines still to watch (the engine looks at every tick): by the status
+        # prefix of ix_incidents_due, every open incident was read at each look (migration 0019).
+        Index("ix_incidents_deadline", "status", "response_deadline",
+              sqlite_where=text("sla_breached_at IS NULL"), postgresql_where=text("sla_breached_at IS NULL")),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
