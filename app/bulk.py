@@ -116,8 +116,18 @@ def update_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], 
 
 
 def as_json(rows: Sequence[dict[str, Any]]) -> str:
-    """The rows as one JSON array (orjson: far cheaper than binding value by value)."""
-    return json_text(rows, default=_plain)
+    """The rows as one JSON array (orjson: far cheaper than binding value by value). A chunk's
+    rows carry the same few times again and again (its `now`): each is written out once."""
+    memo: dict[Any, Any] = {}
+
+    def plain(value: Any) -> Any:
+        try:
+            return memo[value]
+        except KeyError:
+            memo[value] = out = _plain(value)
+            return out
+
+    return json_text(rows, default=plain)
 
 
 def _plain(value: Any) -> Any:

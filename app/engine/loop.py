@@ -413,7 +413,14 @@ class Engine:
         return self.transact(lambda s: s.connection().execute(_REQUEUE, params).rowcount or 0)
 
     def _capacity_max(self) -> int:
-        return self.workers * 4
+        """Pages in flight at most: being sent, or claimed and queued for a sending thread. A
+        burst's chunks (three at once on PostgreSQL, 40 steps each) claim their pages as they
+        write them only while there is room: with four per thread, the second and third chunk
+        found none and wrote theirs pending, to be claimed again by a transaction of their own
+        (1,000 steps due at once: p99 487–535 ms; eight per thread: 407–456 ms, 0.39 ms of CPU a
+        step instead of 0.43). Queued pages are claimed but not on the wire: an engine that dies
+        holding them sends none twice (they go back when its heartbeat stops)."""
+        return self.workers * 8
 
     def _dispatch(self, now: datetime) -> int:
         room = self._reserve()
