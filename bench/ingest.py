@@ -111,9 +111,9 @@ def recording_only(url: str) -> None:
 
 def history(url: str, n: int) -> None:
     """A database in use: n resolved incidents of the last months (each with its alert, its first
-    step's firing, a page sent and two events), then ANALYZE, as autovacuum would have done. On a new, empty
-    database PostgreSQL plans the storm's statements for tables of a few rows, and keeps those
-    plans (prepared statements) while the tables grow by thousands of rows a second."""
+    step's firing, a page sent and two events), then ANALYZE, as autovacuum would have done. On a
+    new, empty database PostgreSQL plans the storm's statements for tables of a few rows, and
+    keeps those plans (prepared statements) while the tables grow by thousands of rows a second."""
     if n <= 0:
         return
     db = Database(url)

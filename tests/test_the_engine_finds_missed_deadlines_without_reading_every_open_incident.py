@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import insert, select, text
 
 from app import incidents
+from app.engine.loop import _DEADLINES_DUE
 from app.intake.base import IntakeEvent
 from app.intake.keys import lookup
 from app.models import Incident
@@ -49,7 +50,6 @@ def test_the_deadlines_just_missed_are_found_by_their_index_among_thousands_open
     if BACKEND == "postgres":
         assert seq_read == 0 and index_read < 20
     else:
-        from app.engine.loop import _DEADLINES_DUE
         with database.engine.connect() as c:
             compiled = _DEADLINES_DUE.compile(c)
             plan = c.exec_driver_sql("EXPLAIN QUERY PLAN " + str(compiled),
