@@ -50,7 +50,7 @@ class PageClaim:
     grants room for in its sending threads; the rest are written pending. fire_many fills in the
     claimed pages' ids and whether some due now were left pending. Written claimed, a page is one
     row version instead of two: on PostgreSQL every version of a page is an entry in each of the
-    table's nine indexes."""
+    table's eight indexes."""
 
     engine: str
     lease_until: datetime

@@ -79,8 +79,8 @@ def compute(session: Session, *, start: datetime | None, end: datetime | None, n
         if (r := row(uid)) is not None:
             r.seconds_on_incidents = round(float(secs or 0), 3)
     # Pages: per person and UTC quarter hour, then on the person's clock.
-    hour = sql.quarter_hour(d, Notification.created_at).label("h")
-    q = (select(Notification.user_id, hour, func.count(func.distinct(Notification.firing_id)))
+    quarter = sql.quarter_hour(d, Notification.created_at).label("h")
+    q = (select(Notification.user_id, quarter, func.count(func.distinct(Notification.firing_id)))
          .where(Notification.purpose == "page", Notification.user_id.is_not(None),
                 Notification.firing_id.is_not(None)))
     if start is not None:
@@ -89,7 +89,7 @@ def compute(session: Session, *, start: datetime | None, end: datetime | None, n
         q = q.where(Notification.created_at < end)
     if visible is not None:
         q = q.where(Notification.incident_id.in_(select(Incident.id).where(Incident.client_id.in_(sorted(visible)))))
-    for uid, h, n in session.execute(q.group_by(Notification.user_id, hour)):
+    for uid, h, n in session.execute(q.group_by(Notification.user_id, quarter)):
         r = row(uid)
         if r is None:
             continue
