@@ -24,7 +24,7 @@ def rota(world, database, clock):
 
 def warnings(database) -> list[dict]:
     with database.transaction() as s:
-        return [e.data for e in s.execute(select(Event).where(Event.kind == "schedule.gap")).scalars()]
+        return [e.data for e in s.execute(select(Event).where(Event.kind == "schedule.gap").order_by(Event.id)).scalars()]
 
 
 def test_the_engine_warns_once_about_an_unclaimed_open_slot(rota, engine, database, clock) -> None:
