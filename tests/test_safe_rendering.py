@@ -4,6 +4,7 @@ allow-list after it, and a CR/LF cannot add an e-mail header."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from email import message_from_string
 from email.message import EmailMessage
@@ -34,7 +35,8 @@ def test_alert_summaries_and_details_are_escaped_on_every_page(client, world, br
         alice.post(f"/api/v1/incidents/{iid}/actions", json={"text": f"tried {p}"})
         for page in (alice.get("/incidents").get_data(as_text=True), alice.get(f"/incidents/{iid}").get_data(as_text=True)):
             assert "<script>alert" not in page and "<img src=x" not in page and "<svg onload" not in page
-            assert "49" not in page.split("<main>")[1]  # no template evaluation either
+            text = re.sub(r'value="[^"]*"', "", page.split("<main>")[1])  # CSRF tokens are random
+            assert not re.search(r"(disk|output:|tried) 49\b", text)  # no template evaluation either
         detail = alice.get(f"/incidents/{iid}").get_data(as_text=True)
         assert "&lt;" in detail or "javascript:alert" in detail or "{{ 7*7 }}" in detail
 
