@@ -66,8 +66,10 @@ _DUE_NOW = (select(_I.c.id).where(_I.c.status == Status.triggered.value, _I.c.ne
 _NEXT_DUE = (select(_I.c.next_escalation_at).where(_I.c.status == Status.triggered.value,
                                                    _I.c.next_escalation_at > bindparam("now"))
              .order_by(_I.c.next_escalation_at).limit(1))
+# By ix_incidents_ack_timeout, the earliest first (as the deadlines below).
 _ACK_TIMEOUTS_DUE = (select(_I.c.id).where(_I.c.status == Status.acknowledged.value,
-                                           _I.c.ack_timeout_at <= bindparam("now")).limit(BATCH))
+                                           _I.c.ack_timeout_at <= bindparam("now"))
+                     .order_by(_I.c.ack_timeout_at).limit(BATCH))
 # By ix_incidents_deadline, the earliest first: the deadlines not yet missed, of open incidents
 # (before it, the status prefix of ix_incidents_due: every open incident read at each tick). The
 # ORDER BY is the index's order, which both planners then take whatever their statistics say.

@@ -265,6 +265,11 @@ class Incident(Base):
         # prefix of ix_incidents_due, every open incident was read at each look (migration 0019).
         Index("ix_incidents_deadline", "status", "response_deadline",
               sqlite_where=text("sla_breached_at IS NULL"), postgresql_where=text("sla_breached_at IS NULL")),
+        # Acknowledgements that time out (the engine looks at every tick): only the incidents that
+        # have one. PostgreSQL read them through the whole table or ix_incidents_due's status,
+        # 4 ms a tick with 26,000 incidents (migration 0020).
+        Index("ix_incidents_ack_timeout", "status", "ack_timeout_at",
+              sqlite_where=text("ack_timeout_at IS NOT NULL"), postgresql_where=text("ack_timeout_at IS NOT NULL")),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
