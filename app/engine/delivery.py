@@ -371,7 +371,7 @@ class _Delivered:
     pages_read: dict[int, Any] = field(default_factory=dict)
     attempts: list[dict[str, Any]] = field(default_factory=list)
     pages: list[dict[str, Any]] = field(default_factory=list)
-    methods: list[dict[str, Any]] = field(default_factory=list)
+    methods: dict[int, datetime] = field(default_factory=dict)  # a method's last success, once a batch
 
     @classmethod
     def read(cls, s: Session, ids: list[int]) -> _Delivered:
@@ -395,7 +395,7 @@ class _Delivered:
         self.pages.append({"id": n.id, "status": "sent", "sent_at": now, "provider_id": result.provider_id,
                            "lease_until": None, "last_error": None})
         if n.contact_method_id is not None:
-            self.methods.append({"id": n.contact_method_id, "last_success_at": now})
+            self.methods[n.contact_method_id] = max(now, self.methods.get(n.contact_method_id, now))
         if n.incident_client_id is not None:  # the page's incident exists
             message = f"{_where_text(n.kind, n.user_name, n.label, n.address)}: delivered in {latency} ms."
             note_id(s, n.incident_id, "delivered", incidents.Actor.system("notifications"), message, now,
@@ -407,7 +407,7 @@ class _Delivered:
         conn = s.connection()
         bulk.insert_rows(conn, DeliveryAttempt.__table__, self.attempts)
         bulk.update_rows(conn, _N, self.pages)
-        bulk.update_rows(conn, _M, self.methods)
+        bulk.update_rows(conn, _M, [{"id": m, "last_success_at": at} for m, at in sorted(self.methods.items())])
 
 
 _WITH_NAMES = [joinedload(Incident.client), joinedload(Incident.service)]  # what snapshot() reads
