@@ -5,13 +5,17 @@ a `vigil engine` process paging the incidents the alerts open, as in production.
     python bench/ingest.py --db postgresql://postgres@127.0.0.1:5432/bench
     python bench/ingest.py --engine with       # only the run with the engine
     python bench/ingest.py --history 0         # on a new, empty database (default: 20,000 incidents)
+    python bench/ingest.py --rounds 1          # one run without the engine, then one with it
 
 Prints, per run, alerts/s for new alerts (each opens an incident) and for duplicates (each
 attaches to an open incident), posted by 32 concurrent keep-alive clients on the same machine,
 and the CPU each alert cost: the web workers (gunicorn's process tree), the engine (its
 process), PostgreSQL (the server processes serving this database) and the load generator.
 Only processes this bench started, or that serve its database, are counted. Then the share of
-the intake rate kept with the engine running. Everyone is reached on the recording channel (an
+the intake rate kept with the engine running: the runs go without, with, with, without (two
+rounds; ABBA, so that a drift of the box's speed, or the database growing by each run's
+incidents, weighs on both sides alike), and the share is the alerts of the runs with the engine
+over their seconds, divided by the same of the runs without. Everyone is reached on the recording channel (an
 in-memory log), so the engine does all its database work for each page and no network call.
 What ran beside: the load generator, gunicorn, the engine and PostgreSQL, on the same cores.
 This box's throughput drifts by a quarter within minutes (a shared VM); CPU per alert drifts less.
@@ -158,6 +162,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--engine", choices=["both", "with", "without"], default="both")
     ap.add_argument("--history", type=int, default=20000, help="resolved incidents in the database before the storm")
+    ap.add_argument("--rounds", type=int, default=2, help="with --engine both: rounds of without, with (ABBA)")
     args = ap.parse_args()
     with vigil_env(args.db) as env:
         info = json.loads(subprocess.run([sys.executable, "-m", "app.cli", "demo", "--json"], env=env, cwd=ROOT,
@@ -166,16 +171,17 @@ def main() -> None:
         recording_only(env["VIGIL_DATABASE_URL"])
         history(env["VIGIL_DATABASE_URL"], args.history)
         backend = "postgresql" if (args.db or "").startswith("postgres") else "sqlite"
-        runs = {"both": (False, True), "with": (True,), "without": (False,)}[args.engine]
-        rate: dict[bool, float] = {}
+        runs = {"both": [(False, True), (True, False)] * args.rounds, "with": [(True,)], "without": [(False,)]}[args.engine]
+        runs = [r for pair in runs for r in pair][:2 * args.rounds] if args.engine == "both" else runs[0]
+        taken: dict[bool, list[tuple[int, float]]] = {False: [], True: []}  # (alerts, seconds) of each run
         with gunicorn(env, args.workers) as base:
             warm = [{"summary": "warm-up", "dedup_key": f"warm-{i}"} for i in range(200)]
             asyncio.run(fire(base, key, warm, args.concurrency))
-            for with_engine in runs:
+            for run, with_engine in enumerate(runs):
                 tag = "with" if with_engine else "without"
-                new = [{"summary": f"Disk full on web-{i}", "dedup_key": f"{tag}-disk-{i}", "severity": "critical"}
+                new = [{"summary": f"Disk full on web-{i}", "dedup_key": f"{run}-{tag}-disk-{i}", "severity": "critical"}
                        for i in range(args.n)]
-                dup = [{"summary": "Disk full on web-1", "dedup_key": f"{tag}-disk-{i % 50}", "severity": "critical"}
+                dup = [{"summary": "Disk full on web-1", "dedup_key": f"{run}-{tag}-disk-{i % 50}", "severity": "critical"}
                        for i in range(args.n)]
                 with engine(env, with_engine) as engine_pid:
                     for name, bodies in (("new", new), ("duplicate", dup)):
@@ -191,15 +197,16 @@ def main() -> None:
                         ms = {k: m.seconds() / args.n * 1000 for k, m in (("web", web), ("engine", eng), ("db", pg))}
                         client = (time.process_time() - me0) / args.n * 1000
                         if name == "new":
-                            rate[with_engine] = args.n / secs
+                            taken[with_engine].append((args.n, secs))
                         cpu = f"web_cpu_ms={ms['web']:.2f}"
                         cpu += f" engine_cpu_ms={ms['engine']:.2f}" if with_engine else ""
                         cpu += f" db_cpu_ms={ms['db']:.2f}" if backend == "postgresql" else ""
                         print(f"ingest_{name}_alerts backend={backend} engine={tag} n={args.n} seconds={secs:.2f} "
                               f"alerts_per_s={args.n / secs:.0f} {cpu} client_cpu_ms={client:.2f} statuses={st}",
                               flush=True)
-        if len(rate) == 2:
-            print(f"ingest_with_engine_share backend={backend} new_alerts_per_s_with={rate[True]:.0f} "
+        if taken[True] and taken[False]:
+            rate = {k: sum(n for n, _ in v) / sum(t for _, t in v) for k, v in taken.items()}
+            print(f"ingest_with_engine_share backend={backend} runs={len(runs)} new_alerts_per_s_with={rate[True]:.0f} "
                   f"without={rate[False]:.0f} ratio={rate[True] / rate[False]:.2f}")
 
 
