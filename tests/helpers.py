@@ -272,3 +272,51 @@ def commits_during(database: Database, work: Callable[[], Any]) -> tuple[Any, in
         return work(), seen[0]
     finally:
         event.remove(database.engine, "commit", commit)
+
+
+def rows_read(conn: Any, table: str) -> tuple[int, int]:
+    """PostgreSQL: the rows of `table` this connection's transaction read by sequential scans,
+    and fetched through indexes, so far."""
+    from sqlalchemy import text
+
+    return conn.execute(text("SELECT seq_tup_read, coalesce(idx_tup_fetch, 0) FROM pg_stat_xact_user_tables "
+                             "WHERE relname = :t"), {"t": table}).one()
+
+
+def sqlite_plan(database: Database, query: Any, **params: Any) -> str:
+    """SQLite's query plan for a Core query (EXPLAIN QUERY PLAN), as text."""
+    with database.engine.connect() as c:
+        compiled = query.compile(c)
+        return str(c.exec_driver_sql("EXPLAIN QUERY PLAN " + str(compiled),
+                                     tuple(compiled.construct_params(params).values())).all())
+
+
+def looked_up(database: Database, look: Callable[[Any, datetime], list[int]], now: datetime,
+              table: str = "incidents") -> tuple[list[int], tuple[int, int] | None]:
+    """What one of the engine's looks (`look(connection, now)`) finds, and on PostgreSQL the rows
+    of `table` it read (rows_read), after an ANALYZE as autovacuum would have made."""
+    with database.engine.connect() as c:
+        if c.dialect.name != "postgresql":
+            return look(c, now), None
+        c.exec_driver_sql(f"ANALYZE {table}")
+        found = look(c, now)
+        return found, rows_read(c, table)
+
+
+def incident_like(database: Database, key: str, now: datetime) -> tuple[int, dict[str, Any]]:
+    """An incident opened through intake with `key` at `now` (its id), and its columns as a row
+    to insert many more like it at once."""
+    from app import incidents
+    from app.intake.base import IntakeEvent
+    from app.intake.keys import lookup
+    from app.models import Incident
+
+    with database.session() as s:
+        target = lookup(s, key)
+    with database.transaction() as s:
+        first = incidents.ingest(s, target, IntakeEvent("trigger", "Disk full", "first"), {}, now).incident_id
+    with database.session() as s:
+        inc = s.get(Incident, first)
+        return first, {c: getattr(inc, c) for c in (
+            "client_id", "service_id", "policy_id", "summary", "details", "source", "severity", "urgency", "status",
+            "alert_count", "created_at", "last_alert_at", "response_deadline", "esc_seq", "esc_step", "esc_loop")}
