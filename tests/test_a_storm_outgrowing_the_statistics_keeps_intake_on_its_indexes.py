@@ -12,7 +12,7 @@ from sqlalchemy import text
 from app import incidents
 from app.intake.base import IntakeEvent
 from app.intake.keys import lookup
-from tests.helpers import BACKEND
+from tests.helpers import BACKEND, rows_read
 
 pytestmark = pytest.mark.skipif(BACKEND != "postgres", reason="PostgreSQL's planner: the PostgreSQL pass (VIGIL_TEST_DB=postgres)")
 
@@ -23,7 +23,6 @@ SELECT client_id, service_id, policy_id, summary, details, source, severity, urg
     created_at, last_alert_at, response_deadline, CASE WHEN CAST(:status AS TEXT) = 'triggered' THEN created_at END, 0, 0, 0
 FROM incidents, generate_series(1, :n) AS n WHERE incidents.id = :id
 """
-_READ = "SELECT seq_tup_read, coalesce(idx_tup_fetch, 0) FROM pg_stat_xact_user_tables WHERE relname = 'incidents'"
 
 
 def storm(world, database, clock) -> object:
@@ -53,7 +52,7 @@ def test_a_group_of_alerts_finds_its_open_incidents_by_key_after_a_storm_opened_
              for _, step in incidents.ingest_steps(target, [IntakeEvent("trigger", "Disk full", key)], {}, now)]
     with database.transaction() as s:
         results = type(steps[0]).run_many(s, steps)
-        seq_read, index_read = s.execute(text(_READ)).one()
+        seq_read, index_read = rows_read(s.connection(), "incidents")
     assert [r.outcome for r in results] == ["attached"] * 5 + ["created"] * 5
     # Each key is one probe of the open-dedup index, and the incidents moved are read by id: tens
     # of rows, not the 3,000 open ones.
