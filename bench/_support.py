@@ -152,6 +152,28 @@ class CpuMeter:
         return total
 
 
+class BusyMeter:
+    """How busy the machine's cores were between start() and share(), from /proc/stat: every
+    process's, not only this bench's (a figure about the run, not about Vigil). Below 1, cores
+    sat idle during the run: something waited (a lock, the network) rather than computed."""
+
+    def __init__(self) -> None:
+        self.before = (0, 0)
+
+    @staticmethod
+    def _read() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            ticks = [int(x) for x in f.readline().split()[1:]]
+        return ticks[3] + ticks[4], sum(ticks)  # idle + iowait, all
+
+    def start(self) -> None:
+        self.before = self._read()
+
+    def share(self) -> float:
+        idle, total = self._read()
+        return 1 - (idle - self.before[0]) / max(1, total - self.before[1])
+
+
 def percentile(values: list[float], p: float) -> float:
     if not values:
         return float("nan")

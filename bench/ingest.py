@@ -11,7 +11,10 @@ Prints, per run, alerts/s for new alerts (each opens an incident) and for duplic
 attaches to an open incident), posted by 32 concurrent keep-alive clients on the same machine,
 and the CPU each alert cost: the web workers (gunicorn's process tree), the engine (its
 process), PostgreSQL (the server processes serving this database) and the load generator.
-Only processes this bench started, or that serve its database, are counted. Then the share of
+Only processes this bench started, or that serve its database, are counted. `cores_busy`: how
+busy the machine's cores were while the alerts went in (all processes, from /proc/stat): on
+SQLite with the engine it falls to ~0.9, the time web workers wait for the write lock while the
+engine holds it and nothing else is left to compute. Then the share of
 the intake rate kept with the engine running: the runs go without, with, with, without (two
 rounds; ABBA, so that a drift of the box's speed, or the database growing by each run's
 incidents, weighs on both sides alike), and the share is the alerts of the runs with the engine
@@ -36,7 +39,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
-from _support import ROOT, CpuMeter, gunicorn, postgres_backends, tree, vigil_env
+from _support import ROOT, BusyMeter, CpuMeter, gunicorn, postgres_backends, tree, vigil_env
 from sqlalchemy import delete, insert, select, text
 
 from app.db import Database
@@ -192,7 +195,10 @@ def main() -> None:
                         for meter in (web, eng, pg):
                             meter.start()
                         me0 = time.process_time()
+                        busy = BusyMeter()
+                        busy.start()
                         secs, st = asyncio.run(fire(base, key, bodies, args.concurrency))
+                        busy_share = busy.share()
                         if with_engine and name == "new":
                             time.sleep(1.0)  # the engine pages the last incidents: their cost is counted too
                         ms = {k: m.seconds() / args.n * 1000 for k, m in (("web", web), ("engine", eng), ("db", pg))}
@@ -203,7 +209,8 @@ def main() -> None:
                         cpu += f" engine_cpu_ms={ms['engine']:.2f}" if with_engine else ""
                         cpu += f" db_cpu_ms={ms['db']:.2f}" if backend == "postgresql" else ""
                         print(f"ingest_{name}_alerts backend={backend} engine={tag} n={args.n} seconds={secs:.2f} "
-                              f"alerts_per_s={args.n / secs:.0f} {cpu} client_cpu_ms={client:.2f} statuses={st}",
+                              f"alerts_per_s={args.n / secs:.0f} {cpu} client_cpu_ms={client:.2f} cores_busy={busy_share:.2f} "
+                              f"statuses={st}",
                               flush=True)
         if taken[True] and taken[False]:
             rate = {k: sum(n for n, _ in v) / sum(t for _, t in v) for k, v in taken.items()}
