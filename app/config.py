@@ -139,4 +139,7 @@ def notifications() -> dict[str, Any]:
         "SMTP_CA_FILE": env("VIGIL_SMTP_CA_FILE"),  # a private CA for the mail server, if any
         # Acknowledgement links must outlive a night on a lock screen.
         "ACK_LINK_HOURS": env_float("VIGIL_ACK_LINK_HOURS", 24.0),
+        # An alert storm: pages due at once to one contact method for this many incidents or more,
+        # in one look of the engine, go as one page listing them (notify/plan.bundle); 0: never.
+        "PAGE_BUNDLE_AT": env_int("VIGIL_PAGE_BUNDLE_AT", 3),
     }

@@ -320,3 +320,19 @@ def incident_like(database: Database, key: str, now: datetime) -> tuple[int, dic
         return first, {c: getattr(inc, c) for c in (
             "client_id", "service_id", "policy_id", "summary", "details", "source", "severity", "urgency", "status",
             "alert_count", "created_at", "last_alert_at", "response_deadline", "esc_seq", "esc_step", "esc_loop")}
+
+
+def firings_reached(session: Any, status: str = "sent") -> list[int]:
+    """The step firings that a page of this status reached someone for, once per page: a page's
+    own firing, or each of a bundled page's (an alert storm: one page for many incidents). A
+    firing listed twice was reached twice."""
+    from sqlalchemy import select
+
+    from app.models import Notification, PageIncident
+
+    bundled = select(PageIncident.notification_id)
+    alone = session.execute(select(Notification.firing_id).where(
+        Notification.status == status, Notification.firing_id.is_not(None), Notification.id.not_in(bundled))).scalars()
+    inside = session.execute(select(PageIncident.firing_id).join(
+        Notification, Notification.id == PageIncident.notification_id).where(Notification.status == status)).scalars()
+    return [*alone, *inside]

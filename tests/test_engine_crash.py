@@ -43,6 +43,7 @@ def test_an_engine_killed_mid_send_loses_no_page_and_sends_again_at_most_one_per
             "VIGIL_TWILIO_BASE_URL": twilio.url, "VIGIL_TWILIO_ACCOUNT_SID": twilio.account_sid,
             "VIGIL_TWILIO_AUTH_TOKEN": twilio.auth_token, "VIGIL_TWILIO_FROM": "+15005550006",
             "VIGIL_ENGINE_WORKERS": str(WORKERS),
+            "VIGIL_PAGE_BUNDLE_AT": "0",  # a page per incident: this test counts them (bundles: test_a_storm_pages...)
         }
         with database.transaction() as s:
             target = lookup(s, world.keys["globex_generic"])

@@ -39,6 +39,7 @@ def transactions(database) -> tuple[list[list[str]], Any]:
 
 def test_a_chunks_steps_are_fired_and_their_pages_claimed_in_one_transaction(client, world, engine, clock,
                                                                               database) -> None:
+    engine.config = {**engine.config, "PAGE_BUNDLE_AT": 0}  # a page per incident (a storm's bundles: their own test)
     for i in range(5):
         assert post_alert(client, world.keys["acme_generic"], summary=f"Disk full on web-{i}",
                           dedup=f"disk-{i}").status_code == 202
@@ -76,7 +77,7 @@ def test_pages_beyond_the_sending_threads_room_stay_pending_and_go_out_once_in_o
                                                                                      database) -> None:
     RecordingTransport.clear()
     Held.release.clear()
-    engine = Engine(database, clock, {**app.config, "ENGINE_WORKERS": 1}, name="engine-small",
+    engine = Engine(database, clock, {**app.config, "ENGINE_WORKERS": 1, "PAGE_BUNDLE_AT": 0}, name="engine-small",
                     transports={"recording": Held})
     room = engine._capacity_max()  # pages in flight at most, for one sending thread
     try:

@@ -22,6 +22,7 @@ def test_a_tick_with_no_orphaned_page_commits_nothing_for_them(client, world, en
 
 def test_a_page_held_by_a_dead_engine_or_past_its_lease_goes_back_to_pending(client, world, engine, clock,
                                                                              database) -> None:
+    engine.config = {**engine.config, "PAGE_BUNDLE_AT": 0}  # three incidents, three pages
     for dedup in ("a", "b", "c"):
         assert post_alert(client, world.keys["acme_generic"], dedup=dedup).status_code == 202
     engine.tick()

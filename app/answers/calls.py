@@ -6,9 +6,10 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from datetime import datetime
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, object_session
 
-from ..models import AckToken, Status
+from ..models import AckToken, Incident, Status
 from ..notify.twiml import document, element
 from . import links
 
@@ -27,6 +28,9 @@ def _script(tok: AckToken | None, token: str, now: datetime, base_url: str, roun
     if tok is None:
         return [element("Say", "This Vigil alert is not valid any more. Please open Vigil. Goodbye."), element("Hangup")]
     inc = tok.incident
+    waiting = _waiting(tok)  # a bundled page's incidents still waiting
+    if waiting:
+        inc = waiting[0]
     where = f"{inc.client.name}, {inc.service.name}"
     if inc.status != Status.triggered.value or links.state(tok, now) is not None:
         who = f" by {inc.acknowledged_by.name}" if inc.status == "acknowledged" and inc.acknowledged_by else ""
@@ -35,12 +39,29 @@ def _script(tok: AckToken | None, token: str, now: datetime, base_url: str, roun
     base = base_url.rstrip("/")
     gather = element("Gather", None, numDigits="1", action=f"{base}/twilio/voice/{token}/gather", method="POST",
                  timeout="8")
-    gather.append(element("Say", f"This is Vigil. {inc.urgency.capitalize()} urgency incident {inc.number}, for "
-                             f"{where}: {inc.summary[:300]}. Press 1 to acknowledge."))
+    if len(waiting) > 1:
+        clients = ", ".join(dict.fromkeys(i.client.name for i in waiting))
+        gather.append(element("Say", f"This is Vigil. {len(waiting)} incidents need a response, for {clients[:200]}. "
+                                 f"The first: {inc.urgency} urgency incident {inc.number}, for {where}: "
+                                 f"{inc.summary[:200]}. Press 1 to acknowledge all {len(waiting)}."))
+    else:
+        gather.append(element("Say", f"This is Vigil. {inc.urgency.capitalize()} urgency incident {inc.number}, for "
+                                 f"{where}: {inc.summary[:300]}. Press 1 to acknowledge."))
     if round_ >= MAX_ROUNDS:
         return [gather, element("Say", "No answer. Vigil keeps escalating. Goodbye."), element("Hangup")]
     return [gather, element("Say", "We did not get your answer."),
             element("Redirect", f"{base}/twilio/voice/{token}?round={round_ + 1}", method="POST")]
+
+
+def _waiting(tok: AckToken) -> list[Incident]:
+    """The incidents still triggered of the bundled page this call is for (none: not a bundle)."""
+    session = object_session(tok)
+    members = links.bundle(session, tok) if session is not None else []
+    if not members:
+        return []
+    return list(session.execute(select(Incident).where(Incident.id.in_(members),  # type: ignore[union-attr]
+                                                       Incident.status == Status.triggered.value)
+                                .order_by(Incident.id)).scalars())
 
 
 def gathered(session: Session, token: str, digits: str, call_sid: str, now: datetime, base_url: str) -> str:

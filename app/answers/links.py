@@ -24,7 +24,7 @@ from .. import incidents
 from ..errors import ActionError
 from ..incidents import Actor, Outcome
 from ..live import events
-from ..models import AckToken, Incident, Notification
+from ..models import AckToken, Incident, Notification, PageIncident
 
 _TOKENS = AckToken.__table__
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
@@ -112,8 +112,41 @@ def acknowledge(session: Session, token: str, now: datetime, op_id: str | None =
     if why is not None and not replay:
         raise why
     assert tok is not None
-    out = incidents.acknowledge(session, tok.incident_id, Actor.of(tok.user, via=via), now,
-                                op_id=f"ack-link:{tok.id}")
+    members = bundle(session, tok)
+    if members:  # a bundled page's link: each of its incidents (in id order: the lock order)
+        outs = [incidents.acknowledge(session, iid, Actor.of(tok.user, via=via), now, op_id=f"ack-link:{tok.id}:{iid}")
+                for iid in members]
+        out = summary(outs)
+    else:
+        out = incidents.acknowledge(session, tok.incident_id, Actor.of(tok.user, via=via), now,
+                                    op_id=f"ack-link:{tok.id}")
     if not replay:
         tok.used_at, tok.used_op_id = now, op_id
     return out
+
+
+def bundle(session: Session, tok: AckToken) -> list[int]:
+    """The incidents of the bundled page this link came with (notify/plan.bundle), in id order;
+    empty when the page was about one incident."""
+    if tok.notification_id is None:
+        return []
+    return list(session.execute(select(PageIncident.incident_id).where(PageIncident.notification_id == tok.notification_id)
+                                .order_by(PageIncident.incident_id)).scalars())
+
+
+def summary(outs: list[Outcome]) -> Outcome:
+    """What acknowledging a bundle's incidents came to, in one answer: those acknowledged now,
+    and those someone else had answered (or that were closed) before."""
+    done = [o for o in outs if o.outcome in ("acknowledged", "already_acknowledged")]
+    if not done:  # nothing left for this person: the first refusal says why
+        return next((o for o in outs if o.status != 200), outs[0])
+    # An operation replayed (the same op_id again) answers from its record: the incident as it was then.
+    seen = [{"id": o.incident.id, "number": o.incident.number} if o.incident is not None else o.data.get("incident", {})
+            for o in done]
+    numbers = ", ".join(f"#{i['number']}" for i in seen if "number" in i)
+    others = [o.message for o in outs if o not in done]
+    message = f"{len(done)} incident{'s' if len(done) != 1 else ''} acknowledged: {numbers}." + (
+        " " + " ".join(others) if others else "")
+    first = done[0]
+    return Outcome("acknowledged" if any(o.outcome == "acknowledged" for o in done) else first.outcome, message,
+                   first.incident, 200, {"acknowledged": len(done), "incidents": [i["id"] for i in seen if "id" in i]})

@@ -32,12 +32,13 @@ from ..models import (
     Incident,
     Notification,
     NotificationAttachment,
+    PageIncident,
     Status,
     User,
 )
 from ..notify import onetime
 from ..notify.base import Delivered, OutboundMessage, Transport, TransportError, answer_text
-from ..notify.message import To, compose, compose_outbound
+from ..notify.message import To, compose, compose_bundle, compose_outbound
 from ..notify.outbound import LINK
 
 log = logging.getLogger("vigil.engine")
@@ -107,11 +108,14 @@ class Sender:
         sending thread (_not_sent), which locks properly."""
         conn = s.connection()
         found = conn.execute(_CLAIMED, {"ids": ids}).all()
-        incident_ids = {n.incident_id for n in found if n.incident_id}
+        bundled = bundles_of(conn, [n.id for n in found if n.purpose == "page"])
+        incident_ids = {n.incident_id for n in found if n.incident_id} | {i for b in bundled.values() for i, _ in b}
         known = known or {}  # snapshots read in this transaction already (the chunk just fired)
         snaps = {i: known[i] for i in incident_ids if i in known}
         snaps.update(incidents.snapshots(s, incident_ids - snaps.keys()))
-        details = dict(conn.execute(_DETAILS, {"ids": list(incident_ids)}).all()) if incident_ids else {}
+        # A page about one incident carries its details; a bundle lists summaries only.
+        alone = {n.incident_id for n in found if n.incident_id and n.id not in bundled}
+        details = dict(conn.execute(_DETAILS, {"ids": list(alone)}).all()) if alone else {}
         outbound = [n.id for n in found if n.user_id is None]
         attached: dict[int, list[tuple[str, str, bytes]]] = {}
         if outbound:
@@ -121,7 +125,14 @@ class Sender:
         base_url = self.config.get("BASE_URL", "")
         for n in found:
             snap = snaps.get(n.incident_id) if n.incident_id else None
-            if why := _pointless(n.purpose, snap):
+            # A bundle goes out about those of its incidents still waiting (about one: as its own page).
+            live = [snaps[i] for i, _ in bundled.get(n.id, ()) if i in snaps and not _pointless(n.purpose, snaps[i])]
+            if n.id in bundled:
+                snap = live[0] if live else snap
+            if n.id in bundled and not live:
+                jobs.append(Job(n.id, skip=("cancelled", "every incident of the page was acknowledged or closed "
+                                                         "before sending", True)))
+            elif why := _pointless(n.purpose, snap):
                 jobs.append(Job(n.id, skip=("cancelled", why, True)))
             elif n.user_id is None:  # to someone who is not a user (notify/outbound.py)
                 if n.kind not in self.transports:
@@ -141,8 +152,13 @@ class Sender:
                     self.links[n.purpose](s, n, now) if n.purpose in self.links else None)
                 to = To(n.user_id, n.user_name, n.method_id, n.method_kind, n.method_address, n.method_label,
                         n.method_p256dh, n.method_auth)
+                if len(live) > 1:
+                    jobs.append(Job(n.id, partial(compose_bundle, n, to, live, base_url=base_url,
+                                                  ack_url=link.url if link else None,
+                                                  ack_token=link.token if link else None)))
+                    continue
                 jobs.append(Job(n.id, partial(
-                    compose, n, to, snap, base_url=base_url, details=details.get(n.incident_id),
+                    compose, n, to, snap, base_url=base_url, details=details.get(snap["id"] if snap else n.incident_id),
                     ack_url=link.url if link else None, ack_token=link.token if link else None)))
         return jobs
 
@@ -274,8 +290,8 @@ class Sender:
             attempt.outcome = "retry"
             wait = backoff(n.attempts, err.retry_after)
             n.status, n.lease_until, n.not_before = "pending", None, now + wait
-            if n.incident_id:
-                incidents.note_delivery(s, n.incident_id, "delivery_retry",
+            for incident_id in _incidents_of(s, n):
+                incidents.note_delivery(s, incident_id, "delivery_retry",
                                         f"{where}: failed ({detail}); retrying in {int(wait.total_seconds())} s.",
                                         now, notification=n.id, channel=n.kind)
 
@@ -295,34 +311,40 @@ class Sender:
 
     def _record_failure(self, s: Session, n: Notification, detail: str, now: datetime, extra: str = "",
                         where: str | None = None) -> None:
-        if not n.incident_id:
-            return
-        incidents.note_delivery(s, n.incident_id, "delivery_failed", f"{where or _where(n)}: FAILED ({detail}).{extra}",
-                                now, notification=n.id, channel=n.kind)
+        where = where or _where(n)
+        for incident_id in _incidents_of(s, n):
+            incidents.note_delivery(s, incident_id, "delivery_failed", f"{where}: FAILED ({detail}).{extra}",
+                                    now, notification=n.id, channel=n.kind)
         self._check_reached(s, n, now)
 
     def _check_reached(self, s: Session, n: Notification, now: datetime) -> None:
         if n.firing_id is None or n.incident_id is None or n.user_id is None:
             return
-        inc = _lock_incident(s, n.incident_id)
-        if inc is None or inc.status != Status.triggered.value and n.purpose == "page":
-            return  # acknowledged (or closed) meanwhile: nobody needs to be told who was unreachable
-        s.flush()
-        # When every channel of a person has failed for this step, say so loudly; escalation
-        # carries on regardless (the next step is already scheduled).
-        open_or_ok = s.execute(
-            select(func.count()).select_from(Notification).where(
-                Notification.firing_id == n.firing_id,
-                Notification.user_id == n.user_id,
-                Notification.status.in_(("pending", "sending", "sent")),
-            )
-        ).scalar_one()
-        if open_or_ok == 0:
-            incidents.note_delivery(
-                s, n.incident_id, "unreachable",
-                f"ALL CHANNELS FAILED for {n.user.name}: they have not been reached. Escalation continues.",
-                now, user=n.user_id,
-            )
+        firings = [(r.incident_id, r.firing_id) for r in s.execute(
+            select(PageIncident.incident_id, PageIncident.firing_id).where(PageIncident.notification_id == n.id)
+            .order_by(PageIncident.incident_id))] or [(n.incident_id, n.firing_id)]
+        for incident_id, firing_id in firings:  # a bundle: each incident's own step
+            inc = _lock_incident(s, incident_id)
+            if inc is None or inc.status != Status.triggered.value and n.purpose == "page":
+                continue  # acknowledged (or closed) meanwhile: nobody needs to be told who was unreachable
+            s.flush()
+            # When every channel of a person has failed for this step, say so loudly; escalation
+            # carries on regardless (the next step is already scheduled). A page that reached them
+            # for this step may be a bundle's, written for another of its incidents.
+            in_bundles = select(PageIncident.notification_id).where(PageIncident.firing_id == firing_id)
+            open_or_ok = s.execute(
+                select(func.count()).select_from(Notification).where(
+                    (Notification.firing_id == firing_id) | Notification.id.in_(in_bundles),
+                    Notification.user_id == n.user_id,
+                    Notification.status.in_(("pending", "sending", "sent")),
+                )
+            ).scalar_one()
+            if open_or_ok == 0:
+                incidents.note_delivery(
+                    s, incident_id, "unreachable",
+                    f"ALL CHANNELS FAILED for {n.user.name}: they have not been reached. Escalation continues.",
+                    now, user=n.user_id,
+                )
 
 
 def _pointless(purpose: str, snap: dict[str, Any] | None) -> str | None:
@@ -346,12 +368,29 @@ _CLAIMED = (select(_N, _U.c.name.label("user_name"), _M.c.id.label("method_id"),
             .select_from(_N.outerjoin(_U, _U.c.id == _N.c.user_id).outerjoin(_M, _M.c.id == _N.c.contact_method_id))
             .where(bulk.among(_N.c.id)))
 _I = Incident.__table__
-_DELIVERED = (select(_N.c.id, _N.c.kind, _N.c.incident_id, _N.c.contact_method_id, _N.c.address, _N.c.client_id,
+_DELIVERED = (select(_N.c.id, _N.c.kind, _N.c.purpose, _N.c.incident_id, _N.c.contact_method_id, _N.c.address, _N.c.client_id,
                      _U.c.name.label("user_name"), _M.c.label, _M.c.address.label("method_address"),
                      _I.c.client_id.label("incident_client_id"))
               .select_from(_N.outerjoin(_U, _U.c.id == _N.c.user_id).outerjoin(_M, _M.c.id == _N.c.contact_method_id)
                            .outerjoin(_I, _I.c.id == _N.c.incident_id))
               .where(bulk.among(_N.c.id)))
+_P = PageIncident.__table__
+# A bundled page's incidents (notify/plan.bundle), with their clients: its first incident first.
+_BUNDLED = (select(_P.c.notification_id, _P.c.incident_id, _I.c.client_id)
+            .select_from(_P.join(_I, _I.c.id == _P.c.incident_id))
+            .where(bulk.among(_P.c.notification_id)).order_by(_P.c.notification_id, _P.c.incident_id))
+
+
+def bundles_of(conn: Any, notification_ids: list[int]) -> dict[int, list[tuple[int, int]]]:
+    """The bundled pages among these, with their incidents (id, client id) in incident order;
+    a page that is not bundled is not in it."""
+    out: dict[int, list[tuple[int, int]]] = {}
+    if notification_ids:
+        for r in conn.execute(_BUNDLED, {"ids": notification_ids}):
+            out.setdefault(r.notification_id, []).append((r.incident_id, r.client_id))
+    return out
+
+
 _DETAILS = select(_I.c.id, _I.c.details).where(bulk.among(_I.c.id))
 _ATTACHMENTS = select(NotificationAttachment.__table__).where(
     bulk.among(NotificationAttachment.__table__.c.notification_id)
@@ -369,6 +408,7 @@ class _Delivered:
     screens showing the incident read its timeline again."""
 
     pages_read: dict[int, Any] = field(default_factory=dict)
+    bundled: dict[int, list[tuple[int, int]]] = field(default_factory=dict)  # bundles_of
     attempts: list[dict[str, Any]] = field(default_factory=list)
     pages: list[dict[str, Any]] = field(default_factory=list)
     methods: dict[int, datetime] = field(default_factory=dict)  # a method's last success, once a batch
@@ -379,6 +419,7 @@ class _Delivered:
         if not ids:
             return out
         out.pages_read = {r.id: r for r in s.connection().execute(_DELIVERED, {"ids": ids})}
+        out.bundled = bundles_of(s.connection(), [r.id for r in out.pages_read.values() if r.purpose == "page"])
         return out
 
     def record(self, s: Session, nid: int, msg: Any, result: Delivered, started: datetime, now: datetime,
@@ -398,10 +439,20 @@ class _Delivered:
             self.methods[n.contact_method_id] = max(now, self.methods.get(n.contact_method_id, now))
         if n.incident_client_id is not None:  # the page's incident exists
             message = f"{_where_text(n.kind, n.user_name, n.label, n.address)}: delivered in {latency} ms."
-            note_id(s, n.incident_id, "delivered", incidents.Actor.system("notifications"), message, now,
-                    at_commit=True, notification=n.id, channel=n.kind, latency_ms=latency)
-            events.publish(s, "incident.notified", now=now, incident_id=n.incident_id, client_id=n.incident_client_id,
-                           data={"incident": {"id": n.incident_id}, "message": message})
+            # A bundle's delivery is on the timeline of each of its incidents (the proof is per
+            # incident), and told to screens in one event per client, naming its incidents there.
+            members = self.bundled.get(n.id) or [(n.incident_id, n.incident_client_id)]
+            for incident_id, _ in members:
+                note_id(s, incident_id, "delivered", incidents.Actor.system("notifications"), message, now,
+                        at_commit=True, notification=n.id, channel=n.kind, latency_ms=latency)
+            by_client: dict[int, list[int]] = {}
+            for incident_id, client_id in members:
+                by_client.setdefault(client_id, []).append(incident_id)
+            for client_id, ids in by_client.items():
+                data: dict[str, Any] = {"incident": {"id": ids[0]}, "message": message}
+                if len(members) > 1:
+                    data["incidents"] = ids
+                events.publish(s, "incident.notified", now=now, incident_id=ids[0], client_id=client_id, data=data)
 
     def write(self, s: Session) -> None:
         conn = s.connection()
@@ -423,6 +474,15 @@ def _preload(s: Session, notification_ids: list[int]) -> list[Any]:
     if incident_ids:
         found += s.execute(select(Incident).where(Incident.id.in_(incident_ids)).options(*_WITH_NAMES)).unique().scalars().all()
     return found
+
+
+def _incidents_of(s: Session, n: Notification) -> list[int]:
+    """The incidents a page is about: a bundle's every one, else its own (none for a message
+    that is about no incident)."""
+    if not n.incident_id:
+        return []
+    members = bundles_of(s.connection(), [n.id]).get(n.id) if n.purpose == "page" else None
+    return [i for i, _ in members] if members else [n.incident_id]
 
 
 def _lock_incident(s: Session, incident_id: int | None) -> Incident | None:

@@ -22,12 +22,13 @@ from ..models import (
     Incident,
     Notification,
     NotificationRule,
+    PageIncident,
     Role,
     Status,
     StepFiring,
     User,
 )
-from ..notify.plan import Recipient, Rule, page_rows
+from ..notify.plan import Recipient, Rule, bundle, page_rows
 from ..schedules.rosters import layer_oncall
 from . import escalation
 from .record import Actor, note, note_id, publish, snapshots, try_lock_many, utc_hhmm
@@ -61,19 +62,21 @@ class PageClaim:
 
 def fire_due(
     session: Session, incident_ids: list[int], now: datetime, engine: str, cache: FiringCache | None = None,
-    snaps: dict[int, dict[str, Any]] | None = None, claim: PageClaim | None = None,
+    snaps: dict[int, dict[str, Any]] | None = None, claim: PageClaim | None = None, bundle_at: int = 0,
 ) -> int:
     """Fire the due step of each of these incidents (an engine's chunk). The rows are locked in
     one statement, skipping those another engine holds, and each is re-checked under the lock;
     the chunk's steps are then written together (fire_many). Returns how many were due; `snaps`,
     if given, receives the fired incidents' snapshots as moved on (their pages' messages are
-    written from them); `claim`, if given, claims their pages as they are written."""
+    written from them); `claim`, if given, claims their pages as they are written; `bundle_at`:
+    pages for this many incidents to one contact method go as one (notify/plan.bundle)."""
     query = _FIRING_READS.where(bulk.among(_I.c.id)).order_by(_I.c.id)
     if session.get_bind().dialect.name == "postgresql":  # SQLite: the transaction holds the write lock
         query = query.with_for_update(skip_locked=True, key_share=True)  # the lock of record.try_lock_many
     due = [r for r in session.connection().execute(query, {"ids": incident_ids})
            if r.status == Status.triggered.value and r.next_escalation_at is not None and r.next_escalation_at <= now]
-    fired = fire_many(session, due, now, engine=engine, cache=cache or FiringCache(), snaps=snaps, claim=claim)
+    fired = fire_many(session, due, now, engine=engine, cache=cache or FiringCache(), snaps=snaps, claim=claim,
+                      bundle_at=bundle_at)
     if stopped := [{"id": r.id, "next_escalation_at": None} for r, ok in zip(due, fired, strict=True) if not ok]:
         bulk.update_rows(session.connection(), _I, stopped)  # nothing left to fire: stop looking at them
     return len(due)
@@ -138,6 +141,7 @@ def fire_many(
     cache: FiringCache,
     snaps: dict[int, dict[str, Any]] | None = None,
     claim: PageClaim | None = None,
+    bundle_at: int = 0,
 ) -> list[bool]:
     """Fire the next step of each of these incidents (rows of _FIRING_READS, locked by the
     caller): resolve its targets (once per chunk, FiringCache), record the firing, plan the
@@ -199,7 +203,12 @@ def fire_many(
         moves.append({"id": inc_id, "esc_seq": p.row.esc_seq + 1, "esc_step": p.next_pos.step,
                       "esc_loop": p.next_pos.loop, "next_escalation_at": p.next_due})
     if pages:
+        bundles: list[list[dict[str, Any]]] = []
+        if not manual:  # an alert storm: one page per contact method for many incidents (plan.bundle)
+            pages, bundles = bundle(pages, bundle_at)
         _claim_as_written(conn, pages, firing_ids, now, claim)
+        if bundles:
+            _write_bundles(conn, bundles)
     bulk.update_rows(conn, _I, moves)
     read = snapshots(session, [p.row.id for p in plans])  # as moved on
     if snaps is not None:
@@ -228,6 +237,16 @@ def _claim_as_written(conn: Any, pages: list[dict[str, Any]], firing_ids: list[i
     claim.left = len(due_now) > room
     if room:
         claim.ids = list(conn.execute(_CLAIMED_NOW, {"ids": firing_ids, "engine": claim.engine}).scalars())
+
+
+def _write_bundles(conn: Any, bundles: list[list[dict[str, Any]]]) -> None:
+    """Each bundle's page (written as its first page) lists its incidents, each with its firing."""
+    leads = conn.execute(_LEADS, {"ids": [b[0]["firing_id"] for b in bundles]}).all()
+    page_of = {(r.firing_id, r.contact_method_id): r.id for r in leads}
+    bulk.insert_rows(conn, PageIncident.__table__, [
+        {"notification_id": page_of[b[0]["firing_id"], b[0]["contact_method_id"]], "incident_id": p["incident_id"],
+         "firing_id": p["firing_id"]}
+        for b in bundles for p in b])
 
 
 @dataclass
@@ -335,6 +354,8 @@ _N = Notification.__table__
 # The pages just written claimed for these firings (ids in order: the order they go out in).
 _CLAIMED_NOW = (select(_N.c.id).where(bulk.among(_N.c.firing_id), _N.c.status == "sending",
                                       _N.c.claimed_by == bindparam("engine")).order_by(_N.c.id))
+# The pages just written for these firings, to find a bundle's own (unique: firing, method).
+_LEADS = select(_N.c.id, _N.c.firing_id, _N.c.contact_method_id).where(bulk.among(_N.c.firing_id))
 _U, _R, _CM = User.__table__, NotificationRule.__table__, ContactMethod.__table__
 _PEOPLE = select(_U.c.id, _U.c.name, _U.c.timezone).where(bulk.among(_U.c.id), _U.c.active)
 _RULES = (select(_R.c.user_id, _R.c.urgency, _R.c.kind, _R.c.delay_minutes, _R.c.window_start, _R.c.window_end)

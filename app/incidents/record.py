@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, joinedload
 from .. import access, bulk
 from ..errors import ActionError
 from ..live import events
-from ..models import Incident, Notification, TimelineEntry, User
+from ..models import Incident, Notification, PageIncident, TimelineEntry, User
 
 _TIMELINE = TimelineEntry.__table__
 _INSERT_NOTE = insert(_TIMELINE)
@@ -229,13 +229,15 @@ def publish(session: Session, inc: Incident, kind: str, now: datetime, *, flush:
 
 def stop_escalation(session: Session, inc: Incident, purposes: tuple[str, ...] = ("page",)) -> None:
     inc.next_escalation_at = None
-    # Pages not yet sent are pointless now (the engine re-checks before sending anyway).
+    # Pages not yet sent are pointless now (the engine re-checks before sending anyway). Not a
+    # bundle's: it may be for other incidents still waiting (it goes out about those, or not at all).
     session.execute(
         update(Notification)
         .where(
             Notification.incident_id == inc.id,
             Notification.status == "pending",
             Notification.purpose.in_(purposes),
+            Notification.id.not_in(select(PageIncident.notification_id).where(PageIncident.incident_id == inc.id)),
         )
         .values(status="cancelled", last_error="incident no longer needs a response")
     )

@@ -83,6 +83,20 @@ class Notification(Base):
         order_by="NotificationAttachment.id", cascade="all, delete-orphan")
 
 
+class PageIncident(Base):
+    """An incident that a bundled page is about. In an alert storm one page per person and contact
+    method carries the incidents of one engine look (incidents/firing.py): its row names the
+    first of them (incident_id, firing_id), and these rows name every one of them, the first
+    included, each with its own step's firing. A page that is not bundled has none."""
+
+    __tablename__ = "page_incidents"
+    notification_id: Mapped[int] = mapped_column(BigId, ForeignKey("notifications.id", ondelete="CASCADE"),
+                                                 primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True,
+                                             index=True)
+    firing_id: Mapped[int] = mapped_column(BigId, ForeignKey("step_firings.id", ondelete="CASCADE"))
+
+
 class NotificationAttachment(Base):
     """A file an e-mail to an outsider carries (the monthly report's PDF)."""
 

@@ -68,6 +68,12 @@ def compose(
         if details:
             lines += ["", details[:1500]]
         body = "\n".join(lines)
+    return _to_user(n, to, subject, body, short, snapshot, ack_url, ack_token,
+                    urgency=snapshot["urgency"] if snapshot else ("low" if n.purpose == "warning" else "high"))
+
+
+def _to_user(n: Any, to: To, subject: str, body: str, short: str, incident: dict[str, Any] | None,
+             ack_url: str | None, ack_token: str | None, *, urgency: str, **extra: Any) -> OutboundMessage:
     return OutboundMessage(
         notification_id=n.id,
         kind=to.kind,
@@ -78,14 +84,50 @@ def compose(
         subject=" ".join(subject.split())[:300],  # one line: a CR/LF from a client or service name cannot add headers
         body=body,
         ack_url=ack_url,
-        incident=snapshot,
+        incident=incident,
         push_p256dh=to.push_p256dh,
         push_auth=to.push_auth,
-        urgency=snapshot["urgency"] if snapshot else ("low" if n.purpose == "warning" else "high"),
-        extra={"method_id": to.method_id, "label": to.label},
+        urgency=urgency,
+        extra={"method_id": to.method_id, "label": to.label, **extra},
         ack_token=ack_token,
         short=short,
     )
+
+
+BUNDLE_LISTED = 20  # incidents a bundled page's text names one by one (the rest: "and N more")
+
+
+def compose_bundle(
+    n: Any,
+    to: To,
+    snapshots: list[dict[str, Any]],
+    *,
+    base_url: str,
+    ack_url: str | None,
+    ack_token: str | None = None,
+) -> OutboundMessage:
+    """One page about several incidents (an alert storm: notify/plan.bundle): `snapshots`, those
+    of its incidents still waiting when it goes out, the first first. Its link (the lock screen's
+    button, 1 on a call) acknowledges each of them still waiting when it is used."""
+    count, first = len(snapshots), snapshots[0]
+    clients = list(dict.fromkeys(s["client"]["name"] for s in snapshots))
+    who = ", ".join(clients[:3]) + (f" and {len(clients) - 3} more" if len(clients) > 3 else "")
+    short = (f"{count} incidents ({who}): " + "; ".join(f"#{s['number']} {s['summary']}" for s in snapshots[:3])
+             + (f"; +{count - 3} more" if count > 3 else ""))
+    deadline = min(datetime.fromisoformat(s["response_deadline"]) for s in snapshots)
+    lines = [f"{count} incidents need a response ({who}):", ""]
+    lines += [f"#{s['number']} {s['urgency'].upper()} {s['client']['name']} / {s['service']['name']}: {s['summary']}"
+              for s in snapshots[:BUNDLE_LISTED]]
+    if count > BUNDLE_LISTED:
+        lines.append(f"... and {count - BUNDLE_LISTED} more.")
+    lines += ["", f"Respond by {deadline.strftime('%H:%M UTC')} (the earliest).",
+              "Reply ACK <number> to acknowledge one, RES <number> to resolve it."]
+    if ack_url:
+        lines.append(f"Acknowledge all {count}: {ack_url}")
+    lines.append(f"Open: {base_url.rstrip('/')}/incidents")
+    return _to_user(n, to, f"[Vigil] {count} incidents need a response: {who}", "\n".join(lines), short, first,
+                    ack_url, ack_token, urgency="high" if any(s["urgency"] == "high" for s in snapshots) else "low",
+                    bundle=[s["id"] for s in snapshots])
 
 
 def compose_outbound(n: Any, snapshot: dict[str, Any] | None, base_url: str = "",

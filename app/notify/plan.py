@@ -116,6 +116,27 @@ def page_rows(
     return rows
 
 
+def bundle(pages: list[dict[str, Any]], at: int) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
+    """In an alert storm one look of the engine fires steps for dozens of incidents at once. Of
+    its planned pages (page_rows of several incidents), the escalation's ("page", not "help") due
+    now that go to the same contact method for `at` incidents or more go as one page listing them
+    all (one push, one text, one call: "12 incidents need a response"), and acknowledging it
+    acknowledges each of them still waiting (config PAGE_BUNDLE_AT; 0: never). Returns the pages
+    to write (a bundle's first page stands for it) and the bundles (every page each stands for,
+    its first included, in the look's order)."""
+    if at <= 0:
+        return pages, []
+    groups: dict[int, list[dict[str, Any]]] = {}
+    for p in pages:
+        if p["purpose"] == "page" and p["not_before"] <= p["created_at"] and p["contact_method_id"] is not None:
+            groups.setdefault(p["contact_method_id"], []).append(p)
+    bundles = [g for g in groups.values() if len({p["incident_id"] for p in g}) >= max(2, at)]
+    if not bundles:
+        return pages, []
+    stood_for = {id(p) for g in bundles for p in g[1:]}
+    return [p for p in pages if id(p) not in stood_for], bundles
+
+
 # A warning is not an emergency: nobody is woken by a call or an SMS for a gap two weeks away.
 NOTICE_KINDS = ("push", "email", "recording")
 

@@ -16,6 +16,11 @@ def text(msg: OutboundMessage) -> str:
         return f"Vigil: test SMS for {msg.user_name}. If you can read this, Vigil can reach you on this number."
     n = msg.incident["number"]
     short = msg.short if len(msg.short) <= LIMIT else msg.short[: LIMIT - 1] + "…"
+    if bundle := msg.extra.get("bundle"):  # several incidents (message.compose_bundle)
+        lines = [f"Vigil {short}", "Reply ACK <number> for one"]
+        if msg.ack_url:
+            lines.append(f"All {len(bundle)}: {msg.ack_url}")
+        return "\n".join(lines)
     lines = [f"Vigil {short}", f"Reply ACK {n} or RES {n}"]
     if msg.ack_url:
         lines.append(msg.ack_url)

@@ -58,6 +58,12 @@ def payload(msg: OutboundMessage, base_url: str) -> dict[str, Any]:
         title, body, tag, url = "Vigil test notification", "If you can read this, Vigil can reach this device.", \
             f"test-{msg.extra.get('method_id', 0)}", "/"
         incident = None
+    elif bundle := msg.extra.get("bundle"):  # several incidents (message.compose_bundle): the list opens
+        title, body = _cut(msg.short.split(": ", 1)[0], 120), _cut(msg.short.split(": ", 1)[-1], 200)
+        tag, url = f"page-{msg.notification_id}", "/incidents"
+        incident = {"id": inc["id"], "number": inc["number"], "client": inc["client"]["name"][:60],
+                    "service": inc["service"]["name"][:60], "summary": body, "urgency": inc["urgency"],
+                    "status": inc["status"], "bundle": len(bundle)}
     else:
         where = f"{_cut(inc['client']['name'], 60)} / {_cut(inc['service']['name'], 60)}"
         title, body = f"#{inc['number']} {where}", _cut(inc["summary"], 200)
@@ -114,7 +120,8 @@ class WebPushTransport(Transport):
         if not (msg.push_p256dh and msg.push_auth):
             raise TransportError("this push subscription has no encryption keys", permanent=True, disable_method=True)
         headers = {"Urgency": "high" if msg.urgency == "high" else "normal"}
-        headers["Topic"] = f"incident-{msg.incident['id']}" if msg.incident else \
+        headers["Topic"] = f"page-{msg.notification_id}" if msg.extra.get("bundle") else \
+            f"incident-{msg.incident['id']}" if msg.incident else \
             f"{msg.purpose}-{msg.notification_id}" if msg.purpose in ("notice", "handoff") else \
             f"test-{msg.extra.get('method_id', 0)}"
         try:

@@ -25,6 +25,7 @@ from ..models import (
     Handover,
     Incident,
     Notification,
+    PageIncident,
     Service,
     StepFiring,
     User,
@@ -266,8 +267,16 @@ def breaches(session: Session, *, start: datetime | None, end: datetime | None, 
               .outerjoin(User, User.id == Notification.user_id)
               .where(Notification.incident_id.in_(list(pages)), Notification.purpose.in_(("page", "help")))
               .order_by(Notification.id))
-        for note, who, err in session.execute(nq):
-            pages[note.incident_id].append({
+        # A bundled page (an alert storm) names its first incident; the others are its page_incidents.
+        bq = (select(PageIncident.incident_id, Notification, User.name, last_err)
+              .join(Notification, Notification.id == PageIncident.notification_id)
+              .outerjoin(User, User.id == Notification.user_id)
+              .where(PageIncident.incident_id.in_(list(pages)), Notification.incident_id != PageIncident.incident_id)
+              .order_by(Notification.id))
+        rows = [(note.incident_id, note, who, err) for note, who, err in session.execute(nq)]
+        rows += [tuple(r) for r in session.execute(bq)]
+        for incident_id, note, who, err in sorted(rows, key=lambda r: r[1].id):
+            pages[incident_id].append({
                 "who": who or note.address or "?", "channel": note.kind, "queued_at": note.created_at,
                 "sent_at": note.sent_at, "status": note.status, "attempts": note.attempts,
                 "error": note.last_error or err,

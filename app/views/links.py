@@ -8,10 +8,11 @@ import secrets
 from typing import Any
 
 from flask import Blueprint, make_response, render_template, request
+from sqlalchemy import select
 
 from ..answers import links
 from ..incidents import Outcome
-from ..models import AckToken, Status
+from ..models import AckToken, Incident, Status
 from ..web import db_session, exempt, fail, now, optional_json_object, outcome_response
 
 bp = Blueprint("links", __name__)
@@ -20,9 +21,16 @@ bp = Blueprint("links", __name__)
 def _page(tok: AckToken | None, status: int = 200, *, refusal: links.LinkRefused | None = None,
           outcome: Outcome | None = None) -> Any:
     inc = tok.incident if tok is not None else None
-    can_ack = refusal is None and outcome is None and inc is not None and inc.status == Status.triggered.value
-    html = render_template("ack.html", tok=tok, inc=inc, refusal=refusal, outcome=outcome, can_ack=can_ack,
-                           op_id="op-" + secrets.token_urlsafe(12))
+    s = db_session()
+    # A bundled page's link (an alert storm): the page lists its incidents, and acknowledges
+    # those still waiting.
+    members = list(s.execute(select(Incident).where(Incident.id.in_(links.bundle(s, tok))).order_by(Incident.id))
+                   .scalars()) if tok is not None else []
+    waiting = [i for i in members if i.status == Status.triggered.value]
+    can_ack = refusal is None and outcome is None and inc is not None and (
+        bool(waiting) if members else inc.status == Status.triggered.value)
+    html = render_template("ack.html", tok=tok, inc=None if members else inc, members=members, waiting=waiting,
+                           refusal=refusal, outcome=outcome, can_ack=can_ack, op_id="op-" + secrets.token_urlsafe(12))
     response = make_response(html, status)
     # The URL is a credential: not cached, not indexed, not sent to other sites as a referrer
     # (same-origin still sends it, which the CSRF check on HTTPS needs).

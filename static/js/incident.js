@@ -206,7 +206,10 @@ root.addEventListener("submit", async (event) => {
   refresh();
 });
 
-live.on((event) => { if (event.incident_id === id) refresh(); });
+// A bundled page's delivery (an alert storm) is one event naming its incidents.
+live.on((event) => {
+  if (event.incident_id === id || (event.data && (event.data.incidents || []).includes(id))) refresh();
+});
 
 /* Resolve is final: the first tap arms the button ("Tap again to resolve"), a second within
  * 5 s resolves. Hand over sits right above it, so one slip of the thumb must not close it. */

@@ -6,6 +6,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from app.incidents.record import Actor, note_id
+from app.live import events
 from app.models import Incident, Operation, TimelineEntry
 from tests.e2e.conftest import controlled, eventually, login, screenshot
 
@@ -61,6 +63,28 @@ def test_a_new_alert_appears_at_the_top_of_an_open_page_without_reload(new_phone
     assert page.evaluate("() => document.querySelector('#incident-list li.incident').dataset.id") == str(iid)
     assert page.evaluate("window.__marker") == marker and navigations == []
     screenshot(page, "incidents")
+
+
+def test_an_open_incident_shows_a_bundled_pages_delivery_told_in_another_incidents_event(new_phone,
+                                                                                        server) -> None:
+    """An alert storm: one page listed several incidents, and its delivery is one event named
+    after the first of them, listing the others (engine/delivery.py). The page of another one of
+    them hears of it too, live."""
+    first = server.post_alert("Disk full on db-1", f"bundle-a-{time.time()}")
+    other = server.post_alert("Disk full on db-2", f"bundle-b-{time.time()}")
+    page = new_phone().new_page()
+    login(page, "bob")
+    page.goto(f"/incidents/{other}")
+    page.wait_for_function("() => document.body.classList.contains('live')")
+    marker = f"Recording to Bob Durand: delivered in 7 ms ({time.time()})."
+    now = datetime.now(UTC)
+    with server.db.transaction() as s:
+        client_id = s.get(Incident, first).client_id
+        note_id(s, other, "delivered", Actor.system("notifications"), marker, now, at_commit=True)
+        events.publish(s, "incident.notified", now=now, incident_id=first, client_id=client_id,
+                       data={"incident": {"id": first}, "incidents": [first, other], "message": marker})
+    page.wait_for_function("(m) => document.getElementById('timeline').innerText.includes(m)", arg=marker,
+                           timeout=15_000)
 
 
 def test_an_ack_made_offline_is_queued_then_replayed_exactly_once(new_phone, server) -> None:

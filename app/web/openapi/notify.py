@@ -151,7 +151,10 @@ PATHS: dict[str, Any] = {
     },
     "/api/v1/ack-links/{token}": {"post": {
         "summary": "Acknowledge with a one-time link's token (the service worker's Acknowledge button)",
-        "description": "No session: the token is the credential. The same op_id again returns the first answer.",
+        "description": "No session: the token is the credential. The same op_id again returns the first answer. "
+                       "A bundled page's token (an alert storm: one page listing several incidents) acknowledges "
+                       "each of its incidents still waiting; the answer then also says how many (`acknowledged`) "
+                       "and which (`incidents`, their ids), and `incident` is the first of them.",
         "parameters": [{"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}],
         "requestBody": {"required": False, "content": {"application/json": {"schema": {
             "type": "object", "properties": {"op_id": {"type": "string", "maxLength": 100}}}}}},
