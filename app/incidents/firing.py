@@ -213,11 +213,20 @@ def fire_many(
     read = snapshots(session, [p.row.id for p in plans])  # as moved on
     if snaps is not None:
         snaps.update(read)
+    by_client: dict[int, list[_Plan]] = {}
     for p in plans:
-        snap = read[p.row.id]
-        events.publish(session, "incident.escalated", now=now, incident_id=p.row.id, client_id=snap["client"]["id"],
-                       data={"incident": snap, "step": p.pos.step, "loop": p.pos.loop,
-                             "users": [u.name for u in p.users]})
+        by_client.setdefault(read[p.row.id]["client"]["id"], []).append(p)
+    for client_id, group in by_client.items():
+        # An alert storm (as many of a client's incidents as make a bundled page): one event
+        # tells screens of them all, with each one's snapshot; otherwise one event an incident.
+        storm = bundle_at > 0 and len(group) >= max(2, bundle_at)
+        for p in group[:1] if storm else group:
+            data = {"incident": read[p.row.id], "step": p.pos.step, "loop": p.pos.loop,
+                    "users": [u.name for u in p.users]}
+            if storm:
+                data.update(incidents=[q.row.id for q in group], snapshots=[read[q.row.id] for q in group])
+            events.publish(session, "incident.escalated", now=now, incident_id=p.row.id, client_id=client_id,
+                           data=data)
     return out
 
 

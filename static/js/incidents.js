@@ -56,5 +56,6 @@ live.on((event) => {
     }
     return;
   }
-  upsert(inc);
+  // An alert storm: one event carries each of its incidents' snapshots.
+  for (const one of event.data.snapshots || [inc]) upsert(one);
 });

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from app.incidents.record import Actor, note_id
+from app.incidents.record import Actor, note_id, snapshot
 from app.live import events
 from app.models import Incident, Operation, TimelineEntry
 from tests.e2e.conftest import controlled, eventually, login, screenshot
@@ -85,6 +85,30 @@ def test_an_open_incident_shows_a_bundled_pages_delivery_told_in_another_inciden
                        data={"incident": {"id": first}, "incidents": [first, other], "message": marker})
     page.wait_for_function("(m) => document.getElementById('timeline').innerText.includes(m)", arg=marker,
                            timeout=15_000)
+
+
+def test_the_open_list_takes_every_incident_of_a_storms_one_event(new_phone, server) -> None:
+    """An alert storm: the engine tells screens of a look's incidents of one client in one event
+    carrying each one's snapshot (incidents/firing.py). The list applies them all."""
+    ids = [server.post_alert(f"Packet loss on edge-{i}", f"storm-{i}-{time.time()}") for i in range(2)]
+    page = new_phone().new_page()
+    login(page, "bob")
+    page.goto("/incidents")
+    page.wait_for_function("() => document.body.classList.contains('live')")
+    for iid in ids:
+        page.wait_for_selector(f'#incident-list li[data-id="{iid}"]')
+    now = datetime.now(UTC)
+    with server.db.transaction() as s:  # both closed behind the screen's back, then told in one event
+        incs = [s.get(Incident, iid) for iid in ids]
+        for inc in incs:
+            inc.status, inc.resolved_at = "resolved", now
+        s.flush()
+        snaps = [snapshot(inc) for inc in incs]
+        events.publish(s, "incident.escalated", now=now, incident_id=ids[0], client_id=incs[0].client_id,
+                       data={"incident": snaps[0], "step": 0, "loop": 0, "users": [], "incidents": ids,
+                             "snapshots": snaps})
+    for iid in ids:
+        page.wait_for_selector(f'#incident-list li[data-id="{iid}"]', state="detached", timeout=15_000)
 
 
 def test_an_ack_made_offline_is_queued_then_replayed_exactly_once(new_phone, server) -> None:

@@ -85,7 +85,10 @@ def test_a_storm_reaches_a_person_once_per_channel_and_every_incident_keeps_its_
     assert sorted(a.channel for a in attempts(database)) == ["email", "push", "sms", "voice"]  # 4 pages, not 20
     with database.transaction() as s:  # screens hear of each delivery once, with the incidents it reached
         told = s.execute(select(Event.incident_id, Event.data).where(Event.kind == "incident.notified")).all()
+        escalated = s.execute(select(Event.incident_id, Event.data).where(Event.kind == "incident.escalated")).all()
     assert [(i, d["incidents"]) for i, d in told] == [(ids[0], ids)] * 4
+    [(first, data)] = escalated  # and of the step fired for them all, once, with each one's snapshot
+    assert (first, data["incidents"], [snap["id"] for snap in data["snapshots"]]) == (ids[0], ids, ids)
     for iid in ids:  # the proof is per incident: its step, and each channel that reached Alice
         lines = timeline(database, iid)
         assert any(m.startswith("Step 1 (M+0): notifying Alice Martin") for m in lines), lines
