@@ -11,6 +11,8 @@ idempotency key or Message-ID. When nothing is left to do, it prints:
 
     steps expected / fired / missing / doubled
     deliveries expected / received / missing / doubled (and the bound: kills x sending threads)
+    bundled pages (steps due in the same look page each person once: notify/plan.bundle), steps
+    paged, and steps whose pages (their own or a bundle's) never reached a provider
 
     python bench/chaos.py
     python bench/chaos.py --db postgresql://postgres@127.0.0.1:5432/bench --incidents 300 --kills 6
@@ -42,7 +44,15 @@ from app.db import Database
 from app.incidents import escalation
 from app.intake.base import IntakeEvent
 from app.intake.keys import lookup
-from app.models import ContactMethod, EscalationPolicy, Incident, Notification, StepFiring, User
+from app.models import (
+    ContactMethod,
+    EscalationPolicy,
+    Incident,
+    Notification,
+    PageIncident,
+    StepFiring,
+    User,
+)
 from tests.fakes.smtp import FakeSMTPServer
 from tests.fakes.twilio import FakeTwilio
 from tests.helpers import build_world
@@ -163,16 +173,25 @@ def report(db: Database, backend: str, args: argparse.Namespace, kills: int, twi
         pages = set(s.execute(select(Notification.id).where(Notification.not_before <= now)).scalars())
         failed = s.execute(select(func.count()).select_from(Notification).where(
             Notification.status != "sent", Notification.not_before <= now)).scalar_one()
+        # Each step's pages: its own, or a bundled page listing it (notify/plan.bundle), which
+        # reaches it when that page reaches the provider.
+        own = s.execute(select(Notification.id, Notification.firing_id).where(
+            Notification.not_before <= now, Notification.firing_id.is_not(None))).all()
+        listed = s.execute(select(PageIncident.notification_id, PageIncident.firing_id)).all()
+        bundled = len({nid for nid, _ in listed})
     fired = len(set(firings))
     received = Counter(int(m.idempotency_key.rsplit("-n", 1)[1]) for m in [*twilio.messages, *twilio.calls])
     received.update(int(str(m.message["Message-ID"]).split(".")[2].split("@")[0]) for m in smtp.messages)
     doubled = sum(c - 1 for c in received.values())
+    steps_paged = {fid for nid, fid in [*own, *listed]}
+    unreached = steps_paged - {fid for nid, fid in [*own, *listed] if nid in received}
     print(f"chaos backend={backend} engines={args.engines} workers={args.workers} kills={kills} "
           f"incidents={args.incidents} "
           f"steps expected={expected_steps} fired={fired} missing={expected_steps - fired} "
           f"doubled={len(firings) - fired} "
           f"deliveries expected={len(pages)} received={len(received)} missing={len(pages - set(received))} "
-          f"doubled={doubled} (bound: kills x sending threads = {kills * args.workers}) not_sent={failed}")
+          f"doubled={doubled} (bound: kills x sending threads = {kills * args.workers}) not_sent={failed} "
+          f"bundled_pages={bundled} steps_paged={len(steps_paged)} steps_unreached={len(unreached)}")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ before the first falls due. Two figures per step, from its due time:
 - to the firing committed: the moment a separate reader, polling the step_firings table every
   5 ms on its own connection, first sees the row (so within ~5 ms of the commit, never before);
 - to the first delivery attempt of its page (the attempt's start, on the engine's clock): the
-  assignee is reached on the recording channel only, so no network call adds to it.
+  assignee is reached on the recording channel only, so no network call adds to it. Steps due
+  together go out as one page per person and look, listing their incidents (notify/plan.bundle):
+  `paged` counts the incidents reached, `pages` the pages that reached them.
 And the engine process's CPU per step (fired, paged and recorded), from a second before the first
 step falls due until the last page's attempt.
 What ran beside: the engine, this script's reader, and PostgreSQL when used, on the same cores.
@@ -30,7 +32,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from _support import ROOT, CpuMeter, percentile, tree, vigil_env
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, union_all, update
 
 from app import incidents
 from app.db import Database
@@ -43,6 +45,7 @@ from app.models import (
     DeliveryAttempt,
     Incident,
     Notification,
+    PageIncident,
     Service,
     StepFiring,
     User,
@@ -122,10 +125,17 @@ def main() -> None:
             time.sleep(2)  # the last pages' attempts
             engine_ms = meter.seconds() / args.n * 1000
             with db.transaction() as s:
-                first_attempt = dict(s.execute(
-                    select(Notification.incident_id, func.min(DeliveryAttempt.started_at))
-                    .join(DeliveryAttempt, DeliveryAttempt.notification_id == Notification.id)
-                    .group_by(Notification.incident_id)).all())
+                # An incident is reached by its own page, or by a bundled page listing it (a burst
+                # pages each person once a look: notify/plan.bundle).
+                reached = union_all(
+                    select(Notification.incident_id.label("iid"), DeliveryAttempt.started_at)
+                    .join(DeliveryAttempt, DeliveryAttempt.notification_id == Notification.id),
+                    select(PageIncident.incident_id.label("iid"), DeliveryAttempt.started_at)
+                    .join(DeliveryAttempt, DeliveryAttempt.notification_id == PageIncident.notification_id),
+                ).subquery()
+                first_attempt = dict(s.execute(select(reached.c.iid, func.min(reached.c.started_at))
+                                               .group_by(reached.c.iid)).all())
+                pages = s.execute(select(func.count(func.distinct(DeliveryAttempt.notification_id)))).scalar_one()
                 open_count = s.execute(select(func.count()).select_from(Incident).where(
                     Incident.status == "triggered")).scalar_one()
         finally:
@@ -140,7 +150,7 @@ def main() -> None:
               f"due_to_committed_p50_ms={percentile(committed, 50):.0f} p99_ms={percentile(committed, 99):.0f} "
               f"max_ms={max(committed, default=float('nan')):.0f} "
               f"due_to_first_attempt_p50_ms={percentile(attempted, 50):.0f} p99_ms={percentile(attempted, 99):.0f} "
-              f"paged={len(attempted)} engine_cpu_ms_per_step={engine_ms:.2f} "
+              f"paged={len(attempted)} pages={pages} engine_cpu_ms_per_step={engine_ms:.2f} "
               f"engine_poll_s={os.environ.get('VIGIL_ENGINE_POLL_SECONDS', '0.2')}")
 
 

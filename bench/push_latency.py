@@ -3,6 +3,8 @@ API of a real server (gunicorn, gevent workers) with a real `vigil engine` proce
 incident, the time to the first Web Push request the (local, VAPID-checking, decrypting) push
 service accepted for it, counted from the incident's creation (the server's record) and from the
 start of its intake HTTP call (which adds the web tier's queue under 100 simultaneous calls).
+Incidents whose steps fall due in the same look of the engine are paged together, one push
+listing them (notify/plan.bundle): an incident's first push is the first that named it.
 
     python bench/push_latency.py
     python bench/push_latency.py --db postgresql://postgres@127.0.0.1:5432/bench
@@ -17,11 +19,13 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import requests
 from _support import ROOT, gunicorn, percentile, vigil_env
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, union_all
 
 from app.db import Database
 from app.models import ContactMethod, User
@@ -65,7 +69,7 @@ def main() -> None:
                         raise SystemExit("the engine did not start")
                     time.sleep(0.1)
                 started, walls = fire(base, key, args.n) if args.via == "http" else create(env, key, args.n)
-                received = push.wait_for(args.n, timeout=60)
+                received, reached = every_incident_pushed(push, env["VIGIL_DATABASE_URL"], set(started))
             stages, created = breakdown(env["VIGIL_DATABASE_URL"], walls)
         finally:
             for e in engines:
@@ -74,11 +78,9 @@ def main() -> None:
                 e.wait(30)
     first: dict[int, tuple[float, float]] = {}  # incident -> (monotonic, wall) of its first push
     for r in received:
-        if r.json().get("kind") != "incident":
-            continue
-        iid = r.json()["incident"]["id"]
-        if iid not in first or r.received_at < first[iid][0]:
-            first[iid] = (r.received_at, r.received_at_wall.timestamp())
+        for iid in reached(r):
+            if iid not in first or r.received_at < first[iid][0]:
+                first[iid] = (r.received_at, r.received_at_wall.timestamp())
     from_call = [(first[iid][0] - t0) * 1000 for iid, t0 in started.items()]
     from_creation = [(first[iid][1] - created[iid]) * 1000 for iid in started]
     print(f"push_latency backend={backend} via={args.via} engines={args.engines} incidents={len(started)} pushes={len(received)} rejected={len(push.rejected)} "
@@ -86,19 +88,59 @@ def main() -> None:
           f"from_intake_call_p50_ms={percentile(from_call, 50):.0f} p99_ms={percentile(from_call, 99):.0f} ({stages})")
 
 
+def every_incident_pushed(push: FakePushService, url: str, incidents: set[int],
+                          timeout: float = 60) -> tuple[list[Any], Callable[[Any], list[int]]]:
+    """Wait until a push has reached each of these incidents: its own page's, or a bundled
+    page's that lists it (100 alerts at once page each person once a look: notify/plan.bundle;
+    its Topic is page-<id>). Returns the pushes received, and which incidents a push reached."""
+    from app.models import PageIncident
+
+    db = Database(url)
+    members: dict[int, list[int]] = {}
+
+    def reached(r: Any) -> list[int]:
+        body = r.json()
+        if body.get("kind") != "incident":
+            return []
+        if not (r.topic or "").startswith("page-"):
+            return [body["incident"]["id"]]
+        nid = int(r.topic.split("-", 1)[1])
+        if nid not in members:
+            with db.transaction() as s:
+                members[nid] = list(s.execute(select(PageIncident.incident_id)
+                                              .where(PageIncident.notification_id == nid)).scalars())
+        return members[nid]
+
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            received = list(push.received)
+            if incidents <= {i for r in received for i in reached(r)}:
+                return received, reached
+            if time.monotonic() > deadline:
+                raise SystemExit(f"only {len(received)} pushes in {timeout:.0f} s, not every incident reached")
+            time.sleep(0.05)
+    finally:
+        db.dispose()
+
+
 def breakdown(url: str, walls: dict[int, float]) -> tuple[str, dict[int, float]]:
     """Where the time goes, from the server's own records (p50/p99 of each stage); and when
     each incident was created (wall clock)."""
-    from app.models import DeliveryAttempt, Incident, Notification, StepFiring
+    from app.models import DeliveryAttempt, Incident, Notification, PageIncident, StepFiring
 
     db = Database(url)
     with db.transaction() as s:
+        # A step's page: its own, or the bundled page that lists it.
+        page_of = union_all(select(Notification.firing_id.label("fid"), Notification.id.label("nid")),
+                            select(PageIncident.firing_id.label("fid"), PageIncident.notification_id.label("nid")))
+        pages = page_of.subquery()
         rows = s.execute(
             select(Incident.id, Incident.created_at, StepFiring.fired_at, DeliveryAttempt.started_at,
-                   DeliveryAttempt.latency_ms)
+                   DeliveryAttempt.latency_ms).distinct()
             .join(StepFiring, StepFiring.incident_id == Incident.id)
-            .join(Notification, Notification.firing_id == StepFiring.id)
-            .join(DeliveryAttempt, DeliveryAttempt.notification_id == Notification.id)
+            .join(pages, pages.c.fid == StepFiring.id)
+            .join(DeliveryAttempt, DeliveryAttempt.notification_id == pages.c.nid)
         ).all()
     db.dispose()
     stages = {
