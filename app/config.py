@@ -142,4 +142,7 @@ def notifications() -> dict[str, Any]:
         # An alert storm: pages due at once to one contact method for this many incidents or more,
         # in one look of the engine, go as one page listing them (notify/plan.bundle); 0: never.
         "PAGE_BUNDLE_AT": env_int("VIGIL_PAGE_BUNDLE_AT", 3),
+        # ...and such a page for a call or an SMS waits until the last one to that number is this
+        # many seconds old, later looks adding their incidents to it (notify/plan.PACED); 0: never.
+        "STORM_PAGE_PACE_SECONDS": env_float("VIGIL_STORM_PAGE_PACE_SECONDS", 60.0),
     }

@@ -442,6 +442,9 @@ class _Delivered:
             # A bundle's delivery is on the timeline of each of its incidents (the proof is per
             # incident), and told to screens in one event per client, naming its incidents there.
             members = self.bundled.get(n.id) or [(n.incident_id, n.incident_client_id)]
+            if n.id in self.bundled and msg is not None:  # those it named: not those answered before it went
+                named = set(msg.extra.get("bundle") or ([msg.incident["id"]] if msg.incident else []))
+                members = [m for m in members if m[0] in named] or members
             for incident_id, _ in members:
                 note_id(s, incident_id, "delivered", incidents.Actor.system("notifications"), message, now,
                         at_commit=True, notification=n.id, channel=n.kind, latency_ms=latency)

@@ -282,7 +282,8 @@ class Engine:
         snaps: dict[int, dict[str, Any]] = {}
         pages = incidents.PageClaim(self.name, now + LEASE, reserve) if claim else None
         fired = incidents.fire_due(s, chunk, now, engine=self.name, cache=cache, snaps=snaps, claim=pages,
-                                   bundle_at=int(self.config.get("PAGE_BUNDLE_AT", 0)))
+                                   bundle_at=int(self.config.get("PAGE_BUNDLE_AT", 0)),
+                                   pace=timedelta(seconds=float(self.config.get("STORM_PAGE_PACE_SECONDS", 0))))
         if not fired or pages is None:
             return fired, [], bool(fired)
         # Read with the claim, for the whole batch, each page's ack link written (Sender.prepare).

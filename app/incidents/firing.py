@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import Row, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from .. import bulk
@@ -28,7 +28,7 @@ from ..models import (
     StepFiring,
     User,
 )
-from ..notify.plan import Recipient, Rule, bundle, page_rows
+from ..notify.plan import PACED, Recipient, Rule, bundle, next_ring, page_rows
 from ..schedules.rosters import layer_oncall
 from . import escalation
 from .record import Actor, note, note_id, publish, snapshots, try_lock_many, utc_hhmm
@@ -63,20 +63,22 @@ class PageClaim:
 def fire_due(
     session: Session, incident_ids: list[int], now: datetime, engine: str, cache: FiringCache | None = None,
     snaps: dict[int, dict[str, Any]] | None = None, claim: PageClaim | None = None, bundle_at: int = 0,
+    pace: timedelta = timedelta(0),
 ) -> int:
     """Fire the due step of each of these incidents (an engine's chunk). The rows are locked in
     one statement, skipping those another engine holds, and each is re-checked under the lock;
     the chunk's steps are then written together (fire_many). Returns how many were due; `snaps`,
     if given, receives the fired incidents' snapshots as moved on (their pages' messages are
     written from them); `claim`, if given, claims their pages as they are written; `bundle_at`:
-    pages for this many incidents to one contact method go as one (notify/plan.bundle)."""
+    pages for this many incidents to one contact method go as one (notify/plan.bundle), and
+    such a page ringing a phone waits until the last one to it is `pace` old (_paced)."""
     query = _FIRING_READS.where(bulk.among(_I.c.id)).order_by(_I.c.id)
     if session.get_bind().dialect.name == "postgresql":  # SQLite: the transaction holds the write lock
         query = query.with_for_update(skip_locked=True, key_share=True)  # the lock of record.try_lock_many
     due = [r for r in session.connection().execute(query, {"ids": incident_ids})
            if r.status == Status.triggered.value and r.next_escalation_at is not None and r.next_escalation_at <= now]
     fired = fire_many(session, due, now, engine=engine, cache=cache or FiringCache(), snaps=snaps, claim=claim,
-                      bundle_at=bundle_at)
+                      bundle_at=bundle_at, pace=pace)
     if stopped := [{"id": r.id, "next_escalation_at": None} for r, ok in zip(due, fired, strict=True) if not ok]:
         bulk.update_rows(session.connection(), _I, stopped)  # nothing left to fire: stop looking at them
     return len(due)
@@ -142,6 +144,7 @@ def fire_many(
     snaps: dict[int, dict[str, Any]] | None = None,
     claim: PageClaim | None = None,
     bundle_at: int = 0,
+    pace: timedelta = timedelta(0),
 ) -> list[bool]:
     """Fire the next step of each of these incidents (rows of _FIRING_READS, locked by the
     caller): resolve its targets (once per chunk, FiringCache), record the firing, plan the
@@ -204,11 +207,14 @@ def fire_many(
                       "esc_loop": p.next_pos.loop, "next_escalation_at": p.next_due})
     if pages:
         bundles: list[list[dict[str, Any]]] = []
+        joins: list[tuple[int, list[dict[str, Any]]]] = []
         if not manual:  # an alert storm: one page per contact method for many incidents (plan.bundle)
             pages, bundles = bundle(pages, bundle_at)
+            if bundles and pace:
+                pages, bundles, joins = _paced(conn, pages, bundles, now, pace)
         _claim_as_written(conn, pages, firing_ids, now, claim)
-        if bundles:
-            _write_bundles(conn, bundles)
+        if bundles or joins:
+            _write_bundles(conn, bundles, joins)
     bulk.update_rows(conn, _I, moves)
     read = snapshots(session, [p.row.id for p in plans])  # as moved on
     if snaps is not None:
@@ -248,14 +254,43 @@ def _claim_as_written(conn: Any, pages: list[dict[str, Any]], firing_ids: list[i
         claim.ids = list(conn.execute(_CLAIMED_NOW, {"ids": firing_ids, "engine": claim.engine}).scalars())
 
 
-def _write_bundles(conn: Any, bundles: list[list[dict[str, Any]]]) -> None:
-    """Each bundle's page (written as its first page) lists its incidents, each with its firing."""
-    leads = conn.execute(_LEADS, {"ids": [b[0]["firing_id"] for b in bundles]}).all()
+def _write_bundles(conn: Any, bundles: list[list[dict[str, Any]]], joins: list[tuple[int, list[dict[str, Any]]]]) -> None:
+    """Each bundle's page (written as its first page) lists its incidents, each with its firing;
+    a bundle joining a page that waits (_paced) adds its incidents to that page's list."""
+    leads = conn.execute(_LEADS, {"ids": [b[0]["firing_id"] for b in bundles]}).all() if bundles else []
     page_of = {(r.firing_id, r.contact_method_id): r.id for r in leads}
+    placed = [(page_of[b[0]["firing_id"], b[0]["contact_method_id"]], b) for b in bundles] + joins
     bulk.insert_rows(conn, PageIncident.__table__, [
-        {"notification_id": page_of[b[0]["firing_id"], b[0]["contact_method_id"]], "incident_id": p["incident_id"],
-         "firing_id": p["firing_id"]}
-        for b in bundles for p in b])
+        {"notification_id": nid, "incident_id": p["incident_id"], "firing_id": p["firing_id"]}
+        for nid, b in placed for p in b])
+
+
+def _paced(conn: Any, pages: list[dict[str, Any]], bundles: list[list[dict[str, Any]]], now: datetime,
+           every: timedelta) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]], list[tuple[int, list[dict[str, Any]]]]]:
+    """A storm rings a phone once in a while, not at every look (notify/plan.PACED): a bundle for
+    a call or an SMS to a number rung less than `every` ago joins the bundle already waiting for
+    it, or waits itself until `every` after the last ring. Returns the pages to write, the
+    bundles to write, and the bundles joining a waiting page (its id)."""
+    ringing = [b for b in bundles if b[0]["kind"] in PACED]
+    if not ringing:
+        return pages, bundles, []
+    ids = {"users": sorted({b[0]["user_id"] for b in ringing}), "methods": [b[0]["contact_method_id"] for b in ringing],
+           "since": now - 2 * every, "now": now}
+    waiting_q = _WAITING.with_for_update(of=_N) if conn.dialect.name == "postgresql" else _WAITING
+    waiting = {r.contact_method_id: r.id for r in conn.execute(waiting_q, ids)}  # locked: no claim meanwhile
+    last = dict(conn.execute(_LAST_RUNG, ids).all())
+    kept, joins, joined = [], [], set()
+    for b in bundles:
+        method = b[0]["contact_method_id"]
+        if b[0]["kind"] not in PACED:
+            kept.append(b)
+        elif method in waiting:
+            joins.append((waiting[method], b))
+            joined.add(id(b[0]))
+        else:
+            b[0]["not_before"] = next_ring(last.get(method), now, every)
+            kept.append(b)
+    return [p for p in pages if id(p) not in joined], kept, joins
 
 
 @dataclass
@@ -363,6 +398,18 @@ _N = Notification.__table__
 # The pages just written claimed for these firings (ids in order: the order they go out in).
 _CLAIMED_NOW = (select(_N.c.id).where(bulk.among(_N.c.firing_id), _N.c.status == "sending",
                                       _N.c.claimed_by == bindparam("engine")).order_by(_N.c.id))
+# A storm's pages waiting to ring these people's phones (_paced), and when each phone last rang
+# or is due to (by the index on user and creation time: the last two paces' pages).
+_P = PageIncident.__table__
+_RECENT = (bulk.among(_N.c.user_id, "users"), _N.c.created_at >= bindparam("since"),
+           bulk.among(_N.c.contact_method_id, "methods"), _N.c.purpose.in_(("page", "help")))
+_WAITING = (select(_N.c.id, _N.c.contact_method_id)
+            .where(*_RECENT, _N.c.status == "pending", _N.c.not_before > bindparam("now"),
+                   select(_P.c.incident_id).where(_P.c.notification_id == _N.c.id).exists())
+            .order_by(_N.c.id))
+_LAST_RUNG = (select(_N.c.contact_method_id, func.max(func.coalesce(_N.c.sent_at, _N.c.not_before)))
+              .where(*_RECENT, _N.c.status.in_(("pending", "sending", "sent")))
+              .group_by(_N.c.contact_method_id))
 # The pages just written for these firings, to find a bundle's own (unique: firing, method).
 _LEADS = select(_N.c.id, _N.c.firing_id, _N.c.contact_method_id).where(bulk.among(_N.c.firing_id))
 _U, _R, _CM = User.__table__, NotificationRule.__table__, ContactMethod.__table__

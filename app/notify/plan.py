@@ -137,6 +137,18 @@ def bundle(pages: list[dict[str, Any]], at: int) -> tuple[list[dict[str, Any]], 
     return [p for p in pages if id(p) not in stood_for], bundles
 
 
+# A phone that rings or buzzes for a storm does so once in a while, not at every look of the
+# engine: a bundle for a call or an SMS waits until the last one to that number is this old
+# (config STORM_PAGE_PACE_SECONDS), and the looks meanwhile add their incidents to it.
+PACED = ("voice", "sms")
+
+
+def next_ring(last: datetime | None, now: datetime, every: timedelta) -> datetime:
+    """When a storm's next bundled page may ring a phone last rung (or due to ring) at `last`:
+    now, or `every` after it."""
+    return now if last is None or last + every <= now else last + every
+
+
 # A warning is not an emergency: nobody is woken by a call or an SMS for a gap two weeks away.
 NOTICE_KINDS = ("push", "email", "recording")
 

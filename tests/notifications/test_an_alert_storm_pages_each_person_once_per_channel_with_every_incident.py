@@ -12,16 +12,16 @@ import requests
 from sqlalchemy import select
 
 from app.models import Event, Incident, Notification, PageIncident, StepFiring
-from app.notify.plan import bundle
+from app.notify.plan import bundle, next_ring
 from app.reports import figures
 from tests.notifications.reach import attempts, open_incident, reach, timeline
 
 ALICE = "+33612345678"
 
 
-def storm(client, world, n: int = 5) -> list[int]:
+def storm(client, world, n: int = 5, first: int = 0) -> list[int]:
     return [open_incident(client, world.keys["acme_generic"], summary=f"Disk full on web-{i}", dedup=f"disk-{i}")
-            for i in range(n)]
+            for i in range(first, first + n)]
 
 
 def statuses(database, ids: list[int]) -> dict[int, tuple[str, str | None]]:
@@ -45,6 +45,14 @@ def test_pages_due_at_once_to_one_contact_method_for_enough_incidents_go_as_one(
     assert kept == [pages[0], pages[1], pages[3], pages[5], pages[6], pages[7]]
     assert bundle(pages, 0) == (pages, [])  # PAGE_BUNDLE_AT=0: never
     assert len(bundle(pages, 2)[1]) == 2  # two incidents to method 9 are enough at 2
+
+
+def test_a_storms_call_rings_at_once_or_a_pace_after_the_last_ring() -> None:
+    now, minute = datetime(2026, 12, 6, 3, 0), timedelta(seconds=60)
+    assert next_ring(None, now, minute) == now  # never rang
+    assert next_ring(now - timedelta(seconds=90), now, minute) == now  # long enough ago
+    assert next_ring(now - timedelta(seconds=20), now, minute) == now + timedelta(seconds=40)
+    assert next_ring(now + timedelta(seconds=30), now, minute) == now + timedelta(seconds=90)  # one still to ring
 
 
 def test_a_storm_reaches_a_person_once_per_channel_and_every_incident_keeps_its_proof(
@@ -196,3 +204,39 @@ def test_the_missed_deadlines_report_shows_a_bundles_page_under_each_of_its_inci
         late = figures.breaches(s, start=None, end=None, now=clock.now() + timedelta(hours=5))
     pages = {b.incident.id: [(p["who"], p["channel"], p["status"]) for p in b.pages] for b in late}
     assert {i: pages[i] for i in ids} == {i: [("Alice Martin", "recording", "sent")] for i in ids}
+
+
+def test_a_storm_rings_a_phone_once_a_minute_and_its_next_call_lists_what_came_meanwhile(
+        client, world, engine, clock, push_service, twilio, database, browser) -> None:
+    reach(database, world.alice, push=push_service.new_subscription(), phone=ALICE)
+    storm(client, world, 3)
+    engine.run_until_idle()
+    twilio.wait_for_calls(1)
+    rang = clock.now()
+    later = []
+    for wave in (1, 2):  # two more looks' worth of incidents, 5 and 10 s later
+        clock.advance(seconds=5)
+        later += storm(client, world, 3, first=3 * wave)
+        engine.run_until_idle()
+    assert len(push_service.wait_for(3)) == 3  # a push at every look: it does not ring
+    assert (len(twilio.calls), len(twilio.messages)) == (1, 1)  # the phone waits
+    with database.transaction() as s:
+        waiting = s.execute(select(Notification).where(Notification.kind == "voice", Notification.status == "pending")
+                            ).scalar_one()
+        assert waiting.not_before == rang + timedelta(seconds=60)
+        listed = s.execute(select(PageIncident.incident_id).where(PageIncident.notification_id == waiting.id)
+                           .order_by(PageIncident.incident_id)).scalars().all()
+        assert listed == later  # both later looks' incidents, on one waiting call
+    assert browser("bob").post(f"/api/v1/incidents/{later[0]}/ack").status_code == 200
+
+    clock.advance(seconds=50)  # a minute after the first call
+    engine.run_until_idle()
+    calls, texts = twilio.wait_for_calls(2), twilio.wait_for_messages(2)
+    said = ET.fromstring(twilio.fetch_twiml(calls[1])).find("Gather").find("Say").text
+    assert said.startswith("This is Vigil. 5 incidents need a response") and said.endswith("acknowledge all 5.")
+    assert texts[1].body.startswith(f"Vigil 5 incidents (Acme Retail): #{later[1]} ")
+    for iid in later[1:]:  # each reached by the call and the SMS it waited for
+        lines = timeline(database, iid)
+        assert sum(m.startswith(("Voice call to Alice Martin", "SMS to Alice Martin")) and ": delivered in " in m
+                   for m in lines) == 2, lines
+    assert not any(": delivered in " in m and "Voice" in m for m in timeline(database, later[0]))
