@@ -24,7 +24,7 @@ from .. import incidents
 from ..errors import ActionError
 from ..incidents import Actor, Outcome
 from ..live import events
-from ..models import AckToken, Incident, Notification, PageIncident
+from ..models import AckToken, Incident, Notification
 
 _TOKENS = AckToken.__table__
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
@@ -128,10 +128,7 @@ def acknowledge(session: Session, token: str, now: datetime, op_id: str | None =
 def bundle(session: Session, tok: AckToken) -> list[int]:
     """The incidents of the bundled page this link came with (notify/plan.bundle), in id order;
     empty when the page was about one incident."""
-    if tok.notification_id is None:
-        return []
-    return list(session.execute(select(PageIncident.incident_id).where(PageIncident.notification_id == tok.notification_id)
-                                .order_by(PageIncident.incident_id)).scalars())
+    return incidents.bundled(session, tok.notification_id) if tok.notification_id is not None else []
 
 
 def summary(outs: list[Outcome]) -> Outcome:

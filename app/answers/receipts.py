@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from .. import incidents
-from ..models import Notification, PageIncident
+from ..models import Notification
 
 WORDS = {
     "no-answer": "not answered", "busy": "line busy", "failed": "failed", "canceled": "cancelled",
@@ -28,9 +27,7 @@ def report(session: Session, notification_id: int, sid: str, status: str, error_
         return False
     detail = WORDS[status] + (f", error {error_code}" if error_code else "")
     # A bundled page (an alert storm) reports on each of its incidents.
-    members = session.execute(select(PageIncident.incident_id).where(PageIncident.notification_id == n.id)
-                              .order_by(PageIncident.incident_id)).scalars().all()
-    for incident_id in members or [n.incident_id]:
+    for incident_id in incidents.bundled(session, n.id) or [n.incident_id]:
         incidents.note_delivery(session, incident_id, "delivery_report",
                                 f"{CHANNEL.get(n.kind, n.kind)} to {n.user.name}: {detail}.", now,
                                 notification=n.id, channel=n.kind, status=status)

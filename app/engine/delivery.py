@@ -484,8 +484,7 @@ def _incidents_of(s: Session, n: Notification) -> list[int]:
     that is about no incident)."""
     if not n.incident_id:
         return []
-    members = bundles_of(s.connection(), [n.id]).get(n.id) if n.purpose == "page" else None
-    return [i for i, _ in members] if members else [n.incident_id]
+    return (n.purpose == "page" and incidents.bundled(s, n.id)) or [n.incident_id]
 
 
 def _lock_incident(s: Session, incident_id: int | None) -> Incident | None:

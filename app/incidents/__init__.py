@@ -25,6 +25,7 @@ from .firing import (
     FiringCache,
     PageClaim,
     breach_due,
+    bundled,
     fire_due,
     fire_step,
     mark_sla_breach,
@@ -40,7 +41,7 @@ from .trigger import IngestResult, find_open, ingest, ingest_steps, trigger, wri
 
 __all__ = [
     "MAX_TEXT", "ActionError", "Actor", "FiringCache", "IngestResult", "Outcome", "PageClaim", "Processed", "pending_mail",
-    "mail_processor", "process_mail", "release_mail", "sweep_mail", "acknowledge", "breach_due",
+    "mail_processor", "process_mail", "release_mail", "sweep_mail", "acknowledge", "breach_due", "bundled",
     "claim_slot", "escalate_now", "find_open", "fire_due", "fire_step", "hand_over", "ingest", "ingest_steps",
     "log_action", "mark_sla_breach", "note_delivery", "reopen", "resolve", "retrigger", "retrigger_due", "run_once",
     "snapshot", "snapshot_of", "snapshots", "timeline_of", "trigger", "write_alerts", "write_to_client",

@@ -28,7 +28,7 @@ from ..models import (
     StepFiring,
     User,
 )
-from ..notify.plan import PACED, Recipient, Rule, bundle, next_ring, page_rows
+from ..notify.plan import PACED, Recipient, Rule, bundle, bundles_at, next_ring, page_rows
 from ..schedules.rosters import layer_oncall
 from . import escalation
 from .record import Actor, note, note_id, publish, snapshots, try_lock_many, utc_hhmm
@@ -225,7 +225,7 @@ def fire_many(
     for client_id, group in by_client.items():
         # An alert storm (as many of a client's incidents as make a bundled page): one event
         # tells screens of them all, with each one's snapshot; otherwise one event an incident.
-        storm = bundle_at > 0 and len(group) >= max(2, bundle_at)
+        storm = bundles_at(len(group), bundle_at)
         for p in group[:1] if storm else group:
             data = {"incident": read[p.row.id], "step": p.pos.step, "loop": p.pos.loop,
                     "users": [u.name for u in p.users]}
@@ -265,6 +265,12 @@ def _write_bundles(conn: Any, bundles: list[list[dict[str, Any]]], joins: list[t
         for nid, b in placed for p in b])
 
 
+def bundled(session: Session, notification_id: int) -> list[int]:
+    """The incidents a bundled page lists (_write_bundles), in id order; none for a page about
+    one incident."""
+    return list(session.execute(_BUNDLED, {"id": notification_id}).scalars())
+
+
 def _paced(conn: Any, pages: list[dict[str, Any]], bundles: list[list[dict[str, Any]]], now: datetime,
            every: timedelta) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]], list[tuple[int, list[dict[str, Any]]]]]:
     """A storm rings a phone once in a while, not at every look (notify/plan.PACED): a bundle for
@@ -274,11 +280,11 @@ def _paced(conn: Any, pages: list[dict[str, Any]], bundles: list[list[dict[str, 
     ringing = [b for b in bundles if b[0]["kind"] in PACED]
     if not ringing:
         return pages, bundles, []
-    ids = {"users": sorted({b[0]["user_id"] for b in ringing}), "methods": [b[0]["contact_method_id"] for b in ringing],
-           "since": now - 2 * every, "now": now}
+    params = {"users": sorted({b[0]["user_id"] for b in ringing}),
+              "methods": [b[0]["contact_method_id"] for b in ringing], "since": now - 2 * every, "now": now}
     waiting_q = _WAITING.with_for_update(of=_N) if conn.dialect.name == "postgresql" else _WAITING
-    waiting = {r.contact_method_id: r.id for r in conn.execute(waiting_q, ids)}  # locked: no claim meanwhile
-    last = dict(conn.execute(_LAST_RUNG, ids).all())
+    waiting = {r.contact_method_id: r.id for r in conn.execute(waiting_q, params)}  # locked: no claim meanwhile
+    last = dict(conn.execute(_LAST_RUNG, params).all())
     kept, joins, joined = [], [], set()
     for b in bundles:
         method = b[0]["contact_method_id"]
@@ -410,6 +416,7 @@ _WAITING = (select(_N.c.id, _N.c.contact_method_id)
 _LAST_RUNG = (select(_N.c.contact_method_id, func.max(func.coalesce(_N.c.sent_at, _N.c.not_before)))
               .where(*_RECENT, _N.c.status.in_(("pending", "sending", "sent")))
               .group_by(_N.c.contact_method_id))
+_BUNDLED = select(_P.c.incident_id).where(_P.c.notification_id == bindparam("id")).order_by(_P.c.incident_id)
 # The pages just written for these firings, to find a bundle's own (unique: firing, method).
 _LEADS = select(_N.c.id, _N.c.firing_id, _N.c.contact_method_id).where(bulk.among(_N.c.firing_id))
 _U, _R, _CM = User.__table__, NotificationRule.__table__, ContactMethod.__table__

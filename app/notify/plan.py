@@ -116,6 +116,11 @@ def page_rows(
     return rows
 
 
+def bundles_at(count: int, at: int) -> bool:
+    """Whether `count` incidents of one look make a bundle (config PAGE_BUNDLE_AT: `at`; 0: never)."""
+    return at > 0 and count >= max(2, at)
+
+
 def bundle(pages: list[dict[str, Any]], at: int) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
     """In an alert storm one look of the engine fires steps for dozens of incidents at once. Of
     its planned pages (page_rows of several incidents), the escalation's ("page", not "help") due
@@ -124,13 +129,11 @@ def bundle(pages: list[dict[str, Any]], at: int) -> tuple[list[dict[str, Any]], 
     acknowledges each of them still waiting (config PAGE_BUNDLE_AT; 0: never). Returns the pages
     to write (a bundle's first page stands for it) and the bundles (every page each stands for,
     its first included, in the look's order)."""
-    if at <= 0:
-        return pages, []
     groups: dict[int, list[dict[str, Any]]] = {}
     for p in pages:
         if p["purpose"] == "page" and p["not_before"] <= p["created_at"] and p["contact_method_id"] is not None:
             groups.setdefault(p["contact_method_id"], []).append(p)
-    bundles = [g for g in groups.values() if len({p["incident_id"] for p in g}) >= max(2, at)]
+    bundles = [g for g in groups.values() if bundles_at(len({p["incident_id"] for p in g}), at)]
     if not bundles:
         return pages, []
     stood_for = {id(p) for g in bundles for p in g[1:]}

@@ -58,19 +58,17 @@ def payload(msg: OutboundMessage, base_url: str) -> dict[str, Any]:
         title, body, tag, url = "Vigil test notification", "If you can read this, Vigil can reach this device.", \
             f"test-{msg.extra.get('method_id', 0)}", "/"
         incident = None
-    elif bundle := msg.extra.get("bundle"):  # several incidents (message.compose_bundle): the list opens
-        title, body = _cut(msg.short.split(": ", 1)[0], 120), _cut(msg.short.split(": ", 1)[-1], 200)
-        tag, url = f"page-{msg.notification_id}", "/incidents"
-        incident = {"id": inc["id"], "number": inc["number"], "client": inc["client"]["name"][:60],
-                    "service": inc["service"]["name"][:60], "summary": body, "urgency": inc["urgency"],
-                    "status": inc["status"], "bundle": len(bundle)}
     else:
-        where = f"{_cut(inc['client']['name'], 60)} / {_cut(inc['service']['name'], 60)}"
-        title, body = f"#{inc['number']} {where}", _cut(inc["summary"], 200)
-        tag, url = f"incident-{inc['id']}", f"/incidents/{inc['id']}"
+        if bundle := msg.extra.get("bundle"):  # several incidents (message.compose_bundle): the list opens
+            title, body = _cut(msg.short.split(": ", 1)[0], 120), _cut(msg.short.split(": ", 1)[-1], 200)
+            tag, url = f"page-{msg.notification_id}", "/incidents"
+        else:
+            where = f"{_cut(inc['client']['name'], 60)} / {_cut(inc['service']['name'], 60)}"
+            title, body = f"#{inc['number']} {where}", _cut(inc["summary"], 200)
+            tag, url = f"incident-{inc['id']}", f"/incidents/{inc['id']}"
         incident = {"id": inc["id"], "number": inc["number"], "client": inc["client"]["name"][:60],
                     "service": inc["service"]["name"][:60], "summary": body, "urgency": inc["urgency"],
-                    "status": inc["status"]}
+                    "status": inc["status"], **({"bundle": len(bundle)} if bundle else {})}
     return {
         "v": 1,
         "kind": "warning" if msg.purpose == "warning" else "test" if inc is None else "incident",
