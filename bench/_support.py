@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -180,3 +181,16 @@ def percentile(values: list[float], p: float) -> float:
     s = sorted(values)
     k = min(len(s) - 1, max(0, round(p / 100 * (len(s) - 1))))
     return s[k]
+
+
+def pages_of(by: str) -> Any:
+    """Which page reached an incident ("incident") or a step's firing ("firing"): its own, or a
+    bundled page listing it (notify/plan.bundle), as a subquery of (key, nid)."""
+    from sqlalchemy import select, union_all
+
+    from app.models import Notification, PageIncident
+
+    return union_all(
+        select(getattr(Notification, f"{by}_id").label("key"), Notification.id.label("nid")),
+        select(getattr(PageIncident, f"{by}_id").label("key"), PageIncident.notification_id.label("nid")),
+    ).subquery()

@@ -31,8 +31,8 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-from _support import ROOT, CpuMeter, percentile, tree, vigil_env
-from sqlalchemy import delete, func, select, union_all, update
+from _support import ROOT, CpuMeter, pages_of, percentile, tree, vigil_env
+from sqlalchemy import delete, func, select, update
 
 from app import incidents
 from app.db import Database
@@ -44,8 +44,6 @@ from app.models import (
     ContactMethod,
     DeliveryAttempt,
     Incident,
-    Notification,
-    PageIncident,
     Service,
     StepFiring,
     User,
@@ -127,14 +125,11 @@ def main() -> None:
             with db.transaction() as s:
                 # An incident is reached by its own page, or by a bundled page listing it (a burst
                 # pages each person once a look: notify/plan.bundle).
-                reached = union_all(
-                    select(Notification.incident_id.label("iid"), DeliveryAttempt.started_at)
-                    .join(DeliveryAttempt, DeliveryAttempt.notification_id == Notification.id),
-                    select(PageIncident.incident_id.label("iid"), DeliveryAttempt.started_at)
-                    .join(DeliveryAttempt, DeliveryAttempt.notification_id == PageIncident.notification_id),
-                ).subquery()
-                first_attempt = dict(s.execute(select(reached.c.iid, func.min(reached.c.started_at))
-                                               .group_by(reached.c.iid)).all())
+                reached = pages_of("incident")
+                first_attempt = dict(s.execute(
+                    select(reached.c.key, func.min(DeliveryAttempt.started_at))
+                    .join(DeliveryAttempt, DeliveryAttempt.notification_id == reached.c.nid)
+                    .group_by(reached.c.key)).all())
                 pages = s.execute(select(func.count(func.distinct(DeliveryAttempt.notification_id)))).scalar_one()
                 open_count = s.execute(select(func.count()).select_from(Incident).where(
                     Incident.status == "triggered")).scalar_one()

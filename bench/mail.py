@@ -30,11 +30,11 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from _support import ROOT, free_port, vigil_env
-from sqlalchemy import func, select, union_all
+from _support import ROOT, free_port, pages_of, vigil_env
+from sqlalchemy import func, select
 
 from app.db import Database
-from app.models import Client, ClientMail, Incident, Notification, PageIncident
+from app.models import Client, ClientMail, Incident, Notification
 
 DOMAIN = "mail.bench.test"
 
@@ -118,12 +118,10 @@ def latency(db: Database, port: int, m: int) -> list[float]:
     while True:
         with db.session() as s:
             # An incident's page: its own, or a bundled page listing it (notify/plan.bundle).
-            page_of = union_all(select(Notification.incident_id.label("iid"), Notification.id.label("nid")),
-                                select(PageIncident.incident_id.label("iid"), PageIncident.notification_id.label("nid")))
-            pages = page_of.subquery()
+            pages = pages_of("incident")
             rows = s.execute(
                 select(Incident.summary, func.min(Notification.sent_at))
-                .join(pages, pages.c.iid == Incident.id).join(Notification, Notification.id == pages.c.nid)
+                .join(pages, pages.c.key == Incident.id).join(Notification, Notification.id == pages.c.nid)
                 .where(Incident.summary.like(f"[{tag}]%"), Notification.purpose == "page", Notification.sent_at.is_not(None))
                 .group_by(Incident.summary)).all()
         if len(rows) >= m or time.monotonic() > deadline:

@@ -24,8 +24,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import requests
-from _support import ROOT, gunicorn, percentile, vigil_env
-from sqlalchemy import delete, select, union_all
+from _support import ROOT, gunicorn, pages_of, percentile, vigil_env
+from sqlalchemy import delete, select
 
 from app.db import Database
 from app.models import ContactMethod, User
@@ -88,12 +88,12 @@ def main() -> None:
           f"from_intake_call_p50_ms={percentile(from_call, 50):.0f} p99_ms={percentile(from_call, 99):.0f} ({stages})")
 
 
-def every_incident_pushed(push: FakePushService, url: str, incidents: set[int],
+def every_incident_pushed(push: FakePushService, url: str, wanted: set[int],
                           timeout: float = 60) -> tuple[list[Any], Callable[[Any], list[int]]]:
-    """Wait until a push has reached each of these incidents: its own page's, or a bundled
+    """Wait until a push has reached each of the `wanted` incidents: its own page's, or a bundled
     page's that lists it (100 alerts at once page each person once a look: notify/plan.bundle;
     its Topic is page-<id>). Returns the pushes received, and which incidents a push reached."""
-    from app.models import PageIncident
+    from app import incidents
 
     db = Database(url)
     members: dict[int, list[int]] = {}
@@ -107,15 +107,14 @@ def every_incident_pushed(push: FakePushService, url: str, incidents: set[int],
         nid = int(r.topic.split("-", 1)[1])
         if nid not in members:
             with db.transaction() as s:
-                members[nid] = list(s.execute(select(PageIncident.incident_id)
-                                              .where(PageIncident.notification_id == nid)).scalars())
+                members[nid] = incidents.bundled(s, nid)
         return members[nid]
 
     deadline = time.monotonic() + timeout
     try:
         while True:
             received = list(push.received)
-            if incidents <= {i for r in received for i in reached(r)}:
+            if wanted <= {i for r in received for i in reached(r)}:
                 return received, reached
             if time.monotonic() > deadline:
                 raise SystemExit(f"only {len(received)} pushes in {timeout:.0f} s, not every incident reached")
@@ -127,19 +126,17 @@ def every_incident_pushed(push: FakePushService, url: str, incidents: set[int],
 def breakdown(url: str, walls: dict[int, float]) -> tuple[str, dict[int, float]]:
     """Where the time goes, from the server's own records (p50/p99 of each stage); and when
     each incident was created (wall clock)."""
-    from app.models import DeliveryAttempt, Incident, Notification, PageIncident, StepFiring
+    from app.models import DeliveryAttempt, Incident, StepFiring
 
     db = Database(url)
     with db.transaction() as s:
         # A step's page: its own, or the bundled page that lists it.
-        page_of = union_all(select(Notification.firing_id.label("fid"), Notification.id.label("nid")),
-                            select(PageIncident.firing_id.label("fid"), PageIncident.notification_id.label("nid")))
-        pages = page_of.subquery()
+        pages = pages_of("firing")
         rows = s.execute(
             select(Incident.id, Incident.created_at, StepFiring.fired_at, DeliveryAttempt.started_at,
                    DeliveryAttempt.latency_ms).distinct()
             .join(StepFiring, StepFiring.incident_id == Incident.id)
-            .join(pages, pages.c.fid == StepFiring.id)
+            .join(pages, pages.c.key == StepFiring.id)
             .join(DeliveryAttempt, DeliveryAttempt.notification_id == pages.c.nid)
         ).all()
     db.dispose()
