@@ -359,13 +359,13 @@ class Engine:
 
     def _read(self, work: Callable[[Session], T]) -> T:
         """Run `work` in a read-only session (no write lock on SQLite)."""
-        with self.db.Session(bind=self.db.read_engine) as s:
+        with self.db.reading() as s:
             return work(s)
 
     def _look(self, work: Callable[[Connection], T]) -> T:
         """Run `work` on a read-only connection: _read without a session, for the looks made many
         times a second in a storm (a Session costs more to make than such a read)."""
-        with self.db.read_engine.connect() as conn:
+        with self.db.looking() as conn:
             return work(conn)
 
     def _each_due(self, action: Callable[[list[int]], int], finder: Callable[[Connection, datetime], list[int]],

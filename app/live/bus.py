@@ -151,7 +151,7 @@ class EventBus:
             self._subs.discard(sub)
 
     def replay(self, since: int, limit: int = 500, visible: Callable[[int | None], bool] | None = None) -> list[dict[str, Any]]:
-        with Session(self.db.read_engine) as s:
+        with self.db.reading() as s:
             rows = s.execute(select(Event).where(Event.id > since).order_by(Event.id).limit(limit)).scalars().all()
             return [event_dict(e) for e in rows if visible is None or visible(e.client_id)]
 
