@@ -36,6 +36,7 @@ from sqlalchemy import delete, func, select, update
 
 from app import incidents
 from app.db import Database
+from app.engine.loop import CHUNK, CHUNK_THREADS
 from app.incidents import policies
 from app.incidents.escalation import TargetSpec
 from app.intake.base import IntakeEvent
@@ -50,7 +51,7 @@ from app.models import (
 )
 
 POLL = 0.005
-WINDOW = 200  # firing ids: far more than the engine's chunks in flight at once (CHUNK x CHUNK_THREADS)
+WINDOW = 2 * CHUNK * CHUNK_THREADS  # firing ids: more than the engine's chunks in flight at once take
 
 
 def watch(url: str, seen: dict[int, float], stop: threading.Event) -> None:

@@ -11,7 +11,10 @@ Prints, per run, alerts/s for new alerts (each opens an incident) and for duplic
 attaches to an open incident), posted by 32 concurrent keep-alive clients on the same machine,
 and the CPU each alert cost: the web workers (gunicorn's process tree), the engine (its
 process), PostgreSQL (the server processes serving this database) and the load generator.
-Only processes this bench started, or that serve its database, are counted. `cores_busy`: how
+Only processes this bench started, or that serve its database, are counted; with the engine, the
+new alerts' figures count until it has fired every step and sent every page they made, and
+`engine_caught_up_s` is how long after the last alert's answer that was (0: it kept up with the
+storm). `cores_busy`: how
 busy the machine's cores were while the alerts went in (all processes, from /proc/stat): on
 SQLite with the engine it falls to ~0.9, the time web workers wait for the write lock while the
 engine holds it and nothing else is left to compute. Then the share of
@@ -89,6 +92,27 @@ def engine(env: dict[str, str], running: bool) -> Iterator[int | None]:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
+
+
+def paged_all(url: str, timeout: float = 120.0) -> float:
+    """Wait until the engine has fired every step due and sent every page due: the seconds that
+    took from the last alert's answer (0 when it kept up with the storm)."""
+    db = Database(url)
+    t0 = time.monotonic()
+    try:
+        while time.monotonic() - t0 < timeout:
+            now = datetime.now(UTC)
+            with db.engine.connect() as c:
+                left = c.execute(select(Incident.id).where(
+                    Incident.status == "triggered", Incident.next_escalation_at <= now).limit(1)).first() or \
+                    c.execute(select(Notification.id).where(
+                        Notification.status.in_(("pending", "sending")), Notification.not_before <= now).limit(1)).first()
+            if left is None:
+                return time.monotonic() - t0
+            time.sleep(0.05)
+        raise RuntimeError(f"the engine left steps or pages due {timeout:.0f} s after the storm")
+    finally:
+        db.dispose()
 
 
 def settled(pid: int, timeout: float = 60.0) -> None:
@@ -199,8 +223,9 @@ def main() -> None:
                         busy.start()
                         secs, st = asyncio.run(fire(base, key, bodies, args.concurrency))
                         busy_share = busy.share()
-                        if with_engine and name == "new":
-                            time.sleep(1.0)  # the engine pages the last incidents: their cost is counted too
+                        caught_up = ""
+                        if with_engine and name == "new":  # the engine's cost for the last incidents counts too
+                            caught_up = f" engine_caught_up_s={paged_all(env['VIGIL_DATABASE_URL']):.2f}"
                         ms = {k: m.seconds() / args.n * 1000 for k, m in (("web", web), ("engine", eng), ("db", pg))}
                         client = (time.process_time() - me0) / args.n * 1000
                         if name == "new":
@@ -210,7 +235,7 @@ def main() -> None:
                         cpu += f" db_cpu_ms={ms['db']:.2f}" if backend == "postgresql" else ""
                         print(f"ingest_{name}_alerts backend={backend} engine={tag} n={args.n} seconds={secs:.2f} "
                               f"alerts_per_s={args.n / secs:.0f} {cpu} client_cpu_ms={client:.2f} cores_busy={busy_share:.2f} "
-                              f"statuses={st}",
+                              f"statuses={st}{caught_up}",
                               flush=True)
         if taken[True] and taken[False]:
             rate = {k: sum(n for n, _ in v) / sum(t for _, t in v) for k, v in taken.items()}
