@@ -10,6 +10,7 @@ seconds, or all at the same instant); one engine process (16 sending threads) is
 before the first falls due. Two figures per step, from its due time:
 - to the firing committed: the moment a separate reader, polling the step_firings table every
   5 ms on its own connection, first sees the row (so within ~5 ms of the commit, never before);
+  `first_ms` is the first step's (when the engine started firing), p50 and p99 all of them;
 - to the first delivery attempt of its page (the attempt's start, on the engine's clock): the
   assignee is reached on the recording channel only, so no network call adds to it. Steps due
   together go out as one page per person and look, listing their incidents (notify/plan.bundle):
@@ -143,7 +144,8 @@ def main() -> None:
         attempted = [(first_attempt[i] - due[i]).total_seconds() * 1000 for i in due if i in first_attempt]
         print(f"escalation backend={backend} pattern={args.pattern} open_incidents={open_count} steps={args.n} "
               f"fired={len(committed)} "
-              f"due_to_committed_p50_ms={percentile(committed, 50):.0f} p99_ms={percentile(committed, 99):.0f} "
+              f"due_to_committed_first_ms={min(committed, default=float('nan')):.0f} "
+              f"p50_ms={percentile(committed, 50):.0f} p99_ms={percentile(committed, 99):.0f} "
               f"max_ms={max(committed, default=float('nan')):.0f} "
               f"due_to_first_attempt_p50_ms={percentile(attempted, 50):.0f} p99_ms={percentile(attempted, 99):.0f} "
               f"paged={len(attempted)} pages={pages} engine_cpu_ms_per_step={engine_ms:.2f} "

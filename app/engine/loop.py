@@ -190,6 +190,9 @@ class Engine:
                     self.nudged.clear()
                     last_fire = time.monotonic()
                     last_fired = self._fire(self.clock.now())[0]
+                    # A full batch: more may be due (1,000 steps due at once), so the next look is
+                    # a tick at once, as after a tick that fired one, not a STORM_GAP later.
+                    behind = last_fired >= BATCH
                     continue
                 elif not self._drained or time.monotonic() - self._drained_at >= NUDGE_GAP:
                     # Woken by a finished delivery: there is room for more pages. The rest of a
