@@ -126,20 +126,23 @@ function notice(show) {
   return notices;
 }
 
+/* What an acknowledgement's notices call what it acknowledges: the incident, or an alert storm's
+ * page listing several (its ack link acknowledges each of them still waiting). */
 function incidentLabel(data) {
-  return `#${data.incident_number || data.incident_id}`;
+  return data.bundle > 1 ? `${data.bundle} incidents` : `#${data.incident_number || data.incident_id}`;
 }
 
 function noticeOptions(data, body, sticky) {
   return {
     body,
-    tag: `incident-${data.incident_id}`,
+    // In the place of the page it answers (a storm's page is tagged by the page, not an incident).
+    tag: data.tag || `incident-${data.incident_id}`,
     icon: "/static/icons/icon-192.png",
     badge: "/static/icons/badge-96.png",
     requireInteraction: sticky,
     // Tapping the notice opens the incident; no Acknowledge button, the ack is already on its way.
     data: { url: data.url || `/incidents/${data.incident_id}`, incident_id: data.incident_id,
-            incident_number: data.incident_number || null },
+            incident_number: data.incident_number || null, bundle: data.bundle || null, tag: data.tag || null },
   };
 }
 
@@ -263,6 +266,8 @@ function notificationFor(payload) {
       ready_token: payload.ready_token || null,
       incident_id: incident.id || null,
       incident_number: incident.number || null,
+      bundle: incident.bundle || null, // an alert storm's page: how many incidents it lists
+      tag: payload.tag || null,
     },
     actions: handoff ? [{ action: "ready", title: "I'm ready" }]
       : payload.ack_token && open ? [{ action: "ack", title: "Acknowledge" }] : [],
@@ -300,7 +305,8 @@ async function acknowledgeFrom(data) {
   const url = `/api/v1/ack-links/${encodeURIComponent(data.ack_token)}`;
   const entry = await self.VigilOutbox.queue({
     url, body: {}, kind: "ack-link", incidentId: data.incident_id, label: incidentLabel(data),
-    notice: { incident_id: data.incident_id, incident_number: data.incident_number, url: data.url },
+    notice: { incident_id: data.incident_id, incident_number: data.incident_number, url: data.url,
+              bundle: data.bundle || null, tag: data.tag || null },
   });
   await flushOutbox();
   const waiting = await self.VigilOutbox.get(entry.op_id);

@@ -15,6 +15,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app import incidents
+from app.intake.base import IntakeEvent
+from app.intake.keys import lookup
 from app.models import Incident, Operation, TimelineEntry, User
 from tests.e2e.conftest import (
     Server,
@@ -120,3 +122,44 @@ def test_a_lock_screen_ack_that_someone_else_beat_while_vigil_was_down_is_shown_
         inc = s.get(Incident, iid)
         assert inc.status == "acknowledged" and inc.acknowledged_by_id == server.world.bob
     assert acknowledgements(server, iid) == ["Acknowledged by Bob Durand."]
+
+
+def test_a_storms_page_acknowledged_from_the_lock_screen_while_vigil_is_down_says_how_many_it_acknowledged(
+        new_phone, server, push_service) -> None:
+    """An alert storm pages Alice once for the incidents of one look (notify/plan.bundle): the
+    lock screen's notices about her acknowledgement speak of them all, in the page's place."""
+    ctx = new_phone()
+    page = ctx.new_page()
+    login(page, "alice")
+    controlled(page)
+    subscribe_phone(page, push_service)
+    page.close()
+    stamp = time.time()
+    with server.db.transaction() as s:  # opened together: the engine's next look finds the three
+        target = lookup(s, server.world.keys["globex_generic"])
+        ids = [incidents.trigger(s, target, IntakeEvent("trigger", f"NFS share stale on app-{i}", f"nfs-{i}-{stamp}"),
+                                 f"nfs-{i}-{stamp}", datetime.now(UTC))[0] for i in range(3)]
+    deadline = time.monotonic() + 15
+    while not (bundles := [p for r in push_service.received if (p := r.json()).get("incident", {}).get("bundle")
+                           and p["incident"]["id"] in ids]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert bundles, "the engine sent no page listing the three"
+    payload = bundles[0]
+    assert payload["incident"]["bundle"] == 3 and payload["tag"].startswith("page-"), payload
+    assert deliver_push(ctx, server, payload)["actions"] == ["ack"]
+    worker = service_worker(ctx)
+    tag = payload["tag"]
+
+    with server.web_stopped():
+        first = tap(worker, tag)
+        assert first["status"] == "queued", first
+        queued = wait_for_notification(worker, lambda n: n["tag"] == tag and "queued" in n["title"])
+        assert queued["title"] == "3 incidents: acknowledgement queued", queued
+
+    sent = wait_for_notification(worker, lambda n: n["tag"] == tag and "sent" in n["title"], timeout=120)
+    assert sent["title"] == "3 incidents: acknowledgement sent", sent
+    assert sent["body"].startswith("3 incidents acknowledged: #"), sent
+    with server.db.transaction() as s:
+        assert [(s.get(Incident, i).status, s.get(Incident, i).acknowledged_by_id) for i in ids] == \
+            [("acknowledged", server.world.alice)] * 3
+    assert all(len(acknowledgements(server, i)) == 1 for i in ids)
