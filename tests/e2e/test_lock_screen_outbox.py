@@ -35,16 +35,22 @@ WINDOWS = "() => self.clients.matchAll({includeUncontrolled: true, type: 'window
 CLICK_WORK = "() => Promise.all(self.__vigilClickWork)"
 
 
-def a_page_on_the_locked_phone(new_phone: Any, server: Server, push_service: FakePushService,
-                               summary: str) -> tuple[Any, Any, int, str]:
-    """Alice's phone subscribed, every window of the app closed, and the engine's page for a
-    new incident shown on the lock screen with its Acknowledge button."""
+def a_locked_phone(new_phone: Any, push_service: FakePushService) -> Any:
+    """Alice's phone, subscribed to pushes, every window of the app closed."""
     ctx = new_phone()
     page = ctx.new_page()
     login(page, "alice")
     controlled(page)
     subscribe_phone(page, push_service)
     page.close()
+    return ctx
+
+
+def a_page_on_the_locked_phone(new_phone: Any, server: Server, push_service: FakePushService,
+                               summary: str) -> tuple[Any, Any, int, str]:
+    """Alice's locked phone, and the engine's page for a new incident shown on its lock screen
+    with its Acknowledge button."""
+    ctx = a_locked_phone(new_phone, push_service)
     iid = server.post_alert(summary, f"outbox-{time.time()}")
     payload = push_for(push_service, iid)
     shown = deliver_push(ctx, server, payload)
@@ -128,12 +134,7 @@ def test_a_storms_page_acknowledged_from_the_lock_screen_while_vigil_is_down_say
         new_phone, server, push_service) -> None:
     """An alert storm pages Alice once for the incidents of one look (notify/plan.bundle): the
     lock screen's notices about her acknowledgement speak of them all, in the page's place."""
-    ctx = new_phone()
-    page = ctx.new_page()
-    login(page, "alice")
-    controlled(page)
-    subscribe_phone(page, push_service)
-    page.close()
+    ctx = a_locked_phone(new_phone, push_service)
     stamp = time.time()
     with server.db.transaction() as s:  # opened together: the engine's next look finds the three
         target = lookup(s, server.world.keys["globex_generic"])
