@@ -6,7 +6,6 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
 from ..models import AckToken, Incident, Status
@@ -56,12 +55,8 @@ def _script(tok: AckToken | None, token: str, now: datetime, base_url: str, roun
 def _waiting(tok: AckToken) -> list[Incident]:
     """The incidents still triggered of the bundled page this call is for (none: not a bundle)."""
     session = object_session(tok)
-    members = links.bundle(session, tok) if session is not None else []
-    if not members:
-        return []
-    return list(session.execute(select(Incident).where(Incident.id.in_(members),  # type: ignore[union-attr]
-                                                       Incident.status == Status.triggered.value)
-                                .order_by(Incident.id)).scalars())
+    members = links.bundle_incidents(session, tok) if session is not None else []
+    return [i for i in members if i.status == Status.triggered.value]
 
 
 def gathered(session: Session, token: str, digits: str, call_sid: str, now: datetime, base_url: str) -> str:

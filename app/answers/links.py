@@ -131,6 +131,14 @@ def bundle(session: Session, tok: AckToken) -> list[int]:
     return incidents.bundled(session, tok.notification_id) if tok.notification_id is not None else []
 
 
+def bundle_incidents(session: Session, tok: AckToken) -> list[Incident]:
+    """bundle(), the incidents loaded (for the link's page, a call's script)."""
+    members = bundle(session, tok)
+    if not members:
+        return []
+    return list(session.execute(select(Incident).where(Incident.id.in_(members)).order_by(Incident.id)).scalars())
+
+
 def summary(outs: list[Outcome]) -> Outcome:
     """What acknowledging a bundle's incidents came to, in one answer: those acknowledged now,
     and those someone else had answered (or that were closed) before."""

@@ -27,7 +27,7 @@ def report(session: Session, notification_id: int, sid: str, status: str, error_
         return False
     detail = WORDS[status] + (f", error {error_code}" if error_code else "")
     # A bundled page (an alert storm) reports on each of its incidents.
-    for incident_id in incidents.bundled(session, n.id) or [n.incident_id]:
+    for incident_id in incidents.paged_incidents(session, n):
         incidents.note_delivery(session, incident_id, "delivery_report",
                                 f"{CHANNEL.get(n.kind, n.kind)} to {n.user.name}: {detail}.", now,
                                 notification=n.id, channel=n.kind, status=status)

@@ -290,7 +290,7 @@ class Sender:
             attempt.outcome = "retry"
             wait = backoff(n.attempts, err.retry_after)
             n.status, n.lease_until, n.not_before = "pending", None, now + wait
-            for incident_id in _incidents_of(s, n):
+            for incident_id in incidents.paged_incidents(s, n):
                 incidents.note_delivery(s, incident_id, "delivery_retry",
                                         f"{where}: failed ({detail}); retrying in {int(wait.total_seconds())} s.",
                                         now, notification=n.id, channel=n.kind)
@@ -312,7 +312,7 @@ class Sender:
     def _record_failure(self, s: Session, n: Notification, detail: str, now: datetime, extra: str = "",
                         where: str | None = None) -> None:
         where = where or _where(n)
-        for incident_id in _incidents_of(s, n):
+        for incident_id in incidents.paged_incidents(s, n):
             incidents.note_delivery(s, incident_id, "delivery_failed", f"{where}: FAILED ({detail}).{extra}",
                                     now, notification=n.id, channel=n.kind)
         self._check_reached(s, n, now)
@@ -320,10 +320,7 @@ class Sender:
     def _check_reached(self, s: Session, n: Notification, now: datetime) -> None:
         if n.firing_id is None or n.incident_id is None or n.user_id is None:
             return
-        firings = [(r.incident_id, r.firing_id) for r in s.execute(
-            select(PageIncident.incident_id, PageIncident.firing_id).where(PageIncident.notification_id == n.id)
-            .order_by(PageIncident.incident_id))] or [(n.incident_id, n.firing_id)]
-        for incident_id, firing_id in firings:  # a bundle: each incident's own step
+        for incident_id, firing_id in incidents.bundled_steps(s, n.id) or [(n.incident_id, n.firing_id)]:  # a bundle: each incident's own step
             inc = _lock_incident(s, incident_id)
             if inc is None or inc.status != Status.triggered.value and n.purpose == "page":
                 continue  # acknowledged (or closed) meanwhile: nobody needs to be told who was unreachable
@@ -477,14 +474,6 @@ def _preload(s: Session, notification_ids: list[int]) -> list[Any]:
     if incident_ids:
         found += s.execute(select(Incident).where(Incident.id.in_(incident_ids)).options(*_WITH_NAMES)).unique().scalars().all()
     return found
-
-
-def _incidents_of(s: Session, n: Notification) -> list[int]:
-    """The incidents a page is about: a bundle's every one, else its own (none for a message
-    that is about no incident)."""
-    if not n.incident_id:
-        return []
-    return (n.purpose == "page" and incidents.bundled(s, n.id)) or [n.incident_id]
 
 
 def _lock_incident(s: Session, incident_id: int | None) -> Incident | None:

@@ -26,10 +26,12 @@ from .firing import (
     PageClaim,
     breach_due,
     bundled,
+    bundled_steps,
     fire_due,
     fire_step,
     mark_sla_breach,
     note_delivery,
+    paged_incidents,
     retrigger,
     retrigger_due,
 )
@@ -41,8 +43,8 @@ from .trigger import IngestResult, find_open, ingest, ingest_steps, trigger, wri
 
 __all__ = [
     "MAX_TEXT", "ActionError", "Actor", "FiringCache", "IngestResult", "Outcome", "PageClaim", "Processed", "pending_mail",
-    "mail_processor", "process_mail", "release_mail", "sweep_mail", "acknowledge", "breach_due", "bundled",
+    "mail_processor", "process_mail", "release_mail", "sweep_mail", "acknowledge", "breach_due", "bundled", "bundled_steps",
     "claim_slot", "escalate_now", "find_open", "fire_due", "fire_step", "hand_over", "ingest", "ingest_steps",
-    "log_action", "mark_sla_breach", "note_delivery", "reopen", "resolve", "retrigger", "retrigger_due", "run_once",
+    "log_action", "mark_sla_breach", "note_delivery", "paged_incidents", "reopen", "resolve", "retrigger", "retrigger_due", "run_once",
     "snapshot", "snapshot_of", "snapshots", "timeline_of", "trigger", "write_alerts", "write_to_client",
 ]

@@ -268,7 +268,20 @@ def _write_bundles(conn: Any, bundles: list[list[dict[str, Any]]], joins: list[t
 def bundled(session: Session, notification_id: int) -> list[int]:
     """The incidents a bundled page lists (_write_bundles), in id order; none for a page about
     one incident."""
-    return list(session.execute(_BUNDLED, {"id": notification_id}).scalars())
+    return [incident_id for incident_id, _ in bundled_steps(session, notification_id)]
+
+
+def bundled_steps(session: Session, notification_id: int) -> list[tuple[int, int]]:
+    """bundled(), each incident with the firing of its step the page is for."""
+    return [(r.incident_id, r.firing_id) for r in session.execute(_BUNDLED, {"id": notification_id})]
+
+
+def paged_incidents(session: Session, n: Notification) -> list[int]:
+    """The incidents a page is about: a bundle's every one, else its own (none for a message that
+    is about no incident)."""
+    if not n.incident_id:
+        return []
+    return (n.purpose == "page" and bundled(session, n.id)) or [n.incident_id]
 
 
 def _paced(conn: Any, pages: list[dict[str, Any]], bundles: list[list[dict[str, Any]]], now: datetime,
@@ -416,7 +429,8 @@ _WAITING = (select(_N.c.id, _N.c.contact_method_id)
 _LAST_RUNG = (select(_N.c.contact_method_id, func.max(func.coalesce(_N.c.sent_at, _N.c.not_before)))
               .where(*_RECENT, _N.c.status.in_(("pending", "sending", "sent")))
               .group_by(_N.c.contact_method_id))
-_BUNDLED = select(_P.c.incident_id).where(_P.c.notification_id == bindparam("id")).order_by(_P.c.incident_id)
+_BUNDLED = (select(_P.c.incident_id, _P.c.firing_id).where(_P.c.notification_id == bindparam("id"))
+            .order_by(_P.c.incident_id))
 # The pages just written for these firings, to find a bundle's own (unique: firing, method).
 _LEADS = select(_N.c.id, _N.c.firing_id, _N.c.contact_method_id).where(bulk.among(_N.c.firing_id))
 _U, _R, _CM = User.__table__, NotificationRule.__table__, ContactMethod.__table__

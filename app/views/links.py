@@ -8,11 +8,10 @@ import secrets
 from typing import Any
 
 from flask import Blueprint, make_response, render_template, request
-from sqlalchemy import select
 
 from ..answers import links
 from ..incidents import Outcome
-from ..models import AckToken, Incident, Status
+from ..models import AckToken, Status
 from ..web import db_session, exempt, fail, now, optional_json_object, outcome_response
 
 bp = Blueprint("links", __name__)
@@ -24,8 +23,7 @@ def _page(tok: AckToken | None, status: int = 200, *, refusal: links.LinkRefused
     s = db_session()
     # A bundled page's link (an alert storm): the page lists its incidents, and acknowledges
     # those still waiting.
-    members = list(s.execute(select(Incident).where(Incident.id.in_(links.bundle(s, tok))).order_by(Incident.id))
-                   .scalars()) if tok is not None else []
+    members = links.bundle_incidents(s, tok) if tok is not None else []
     waiting = [i for i in members if i.status == Status.triggered.value]
     can_ack = refusal is None and outcome is None and inc is not None and (
         bool(waiting) if members else inc.status == Status.triggered.value)
