@@ -289,8 +289,9 @@ def sqlite_plan(database: Database, query: Any, **params: Any) -> str:
     """SQLite's query plan for a Core query (EXPLAIN QUERY PLAN), as text."""
     with database.engine.connect() as c:
         compiled = query.compile(c)
+        values = compiled.construct_params(params)
         return str(c.exec_driver_sql("EXPLAIN QUERY PLAN " + str(compiled),
-                                     tuple(compiled.construct_params(params).values())).all())
+                                     tuple(values[name] for name in compiled.positiontup or values)).all())
 
 
 def looked_up(database: Database, look: Callable[[Any, datetime], list[int]], now: datetime,

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import insert, select, text
 
-from app.engine.loop import _DEADLINES_DUE
+from app.engine.loop import _TICK_LOOK
 from app.models import Incident
 from tests.helpers import incident_like, looked_up, sqlite_plan
 
@@ -31,12 +31,12 @@ def open_incidents(world, database, clock, n: int, missed: int) -> list[int]:
 
 def test_the_deadlines_just_missed_are_found_by_their_index_among_thousands_open(world, database, clock, engine) -> None:
     late = open_incidents(world, database, clock, 2000, 3)
-    found, read = looked_up(database, engine._due_deadlines, clock.now())
+    found, read = looked_up(database, lambda c, now: engine._due_at(c, now).deadlines, clock.now())
     assert sorted(found) == late
     if read is not None:  # PostgreSQL: none by sequential scan, a few through the index
         assert read[0] == 0 and read[1] < 20
     else:
-        assert "ix_incidents_deadline" in sqlite_plan(database, _DEADLINES_DUE, now="2026-01-01")
+        assert "ix_incidents_deadline" in sqlite_plan(database, _TICK_LOOK, now="2026-01-01", me="", dead_before="2026-01-01")
 
 
 def test_a_missed_deadline_is_marked_once_and_then_no_longer_looked_at(world, database, clock, engine) -> None:
@@ -46,4 +46,4 @@ def test_a_missed_deadline_is_marked_once_and_then_no_longer_looked_at(world, da
         marked = s.execute(select(Incident.id).where(Incident.sla_breached_at.is_not(None))).scalars().all()
     assert sorted(marked) == late
     with database.engine.connect() as c:
-        assert engine._due_deadlines(c, clock.now()) == []
+        assert engine._due_at(c, clock.now()).deadlines == []

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy import insert, select
 
-from app.engine.loop import _ACK_TIMEOUTS_DUE
+from app.engine.loop import _TICK_LOOK
 from app.models import Incident
 from tests.helpers import incident_like, looked_up, sqlite_plan
 
@@ -32,12 +32,12 @@ def open_incidents(world, database, clock, n: int, acknowledged: int, timed_out:
 def test_the_acknowledgements_just_timed_out_are_found_by_their_index_among_thousands_open(
         world, database, clock, engine) -> None:
     late = open_incidents(world, database, clock, 2000, 200, 3)
-    found, read = looked_up(database, engine._due_ack_timeouts, clock.now())
+    found, read = looked_up(database, lambda c, now: engine._due_at(c, now).ack_timeouts, clock.now())
     assert sorted(found) == late
     if read is not None:  # PostgreSQL: none by sequential scan, a few through the index
         assert read[0] == 0 and read[1] < 20
     else:
-        assert "ix_incidents_ack_timeout" in sqlite_plan(database, _ACK_TIMEOUTS_DUE, now="2026-01-01")
+        assert "ix_incidents_ack_timeout" in sqlite_plan(database, _TICK_LOOK, now="2026-01-01", me="", dead_before="2026-01-01")
 
 
 def test_a_timed_out_acknowledgement_escalates_again_once(world, database, clock, engine) -> None:
@@ -50,4 +50,4 @@ def test_a_timed_out_acknowledgement_escalates_again_once(world, database, clock
     assert sorted(again) == late
     assert len(waiting) == 5
     with database.engine.connect() as c:
-        assert engine._due_ack_timeouts(c, clock.now()) == []
+        assert engine._due_at(c, clock.now()).ack_timeouts == []

@@ -19,7 +19,7 @@ def test_the_watch_commits_nothing_until_a_monitor_falls_due_and_then_opens_its_
 
     def look() -> dict[str, int]:
         watch.last = None  # due by its cadence: the question is whether a monitor is
-        return jobs.run_due([watch], clock.now(), engine.transact, engine._read)
+        return jobs.run_due([watch], clock.now(), engine.transact, engine._look)
 
     assert commits_during(database, look) == ({"heartbeats_watched": 0}, 0)
     clock.advance(minutes=70)  # the period and the grace: late

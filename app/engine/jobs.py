@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from .. import incidents
@@ -40,7 +41,7 @@ class Periodic:
     # Whether there may be anything to do, asked with a read first (for a job run every second
     # that finds nothing most of the time: its write transaction would take SQLite's one write
     # lock from intake for nothing).
-    ready: Callable[[Session, datetime], bool] | None = field(default=None, compare=False)
+    ready: Callable[[Connection, datetime], bool] | None = field(default=None, compare=False)
 
     def due(self, now: datetime) -> bool:
         # A clock set back (tests travel in time) makes it due again rather than never.
@@ -79,16 +80,16 @@ def link_makers(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_due(jobs: list[Periodic], now: datetime, transact: Callable[[Callable[[Session], int]], int],
-            read: Callable[[Callable[[Session], bool]], bool] | None = None) -> dict[str, int]:
-    """Run the jobs that are due at `now`, each in its own transaction (unless a read, `read`,
-    shows it has nothing to do): {name: what it did}."""
+            look: Callable[[Callable[[Connection], bool]], bool] | None = None) -> dict[str, int]:
+    """Run the jobs that are due at `now`, each in its own transaction (unless a read on a
+    connection, `look`, shows it has nothing to do): {name: what it did}."""
     done: dict[str, int] = {}
     for job in jobs:
         if not job.due(now):
             continue
         job.last = now
         try:
-            if job.ready is not None and read is not None and not read(lambda s, job=job: job.ready(s, now)):
+            if job.ready is not None and look is not None and not look(lambda c, job=job: job.ready(c, now)):
                 done[job.name] = 0
                 continue
             done[job.name] = transact(lambda s, job=job: job.run(s, now))

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ..intake import heartbeat_schedule as due
@@ -38,9 +39,9 @@ def _due(now: datetime) -> Any:
     return select(_M.c.id).where(_M.c.check_at <= now)
 
 
-def any_due(session: Session, now: datetime) -> bool:
+def any_due(conn: Connection, now: datetime) -> bool:
     """Whether any monitor is due a look at `now` (a read: watch() needs a write transaction)."""
-    return session.execute(_due(now).limit(1)).first() is not None
+    return conn.execute(_due(now).limit(1)).first() is not None
 
 
 def watch(session: Session, now: datetime) -> int:
