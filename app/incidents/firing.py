@@ -4,6 +4,7 @@ acknowledgements, mark missed response deadlines, note deliveries on the timelin
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -374,30 +375,45 @@ def resolve_target(session: Session, target: escalation.TargetSpec, now: datetim
 
 class FiringCache:
     """What an engine tick reads again and again: policies, and how to reach people. The engine
-    makes a fresh one every tick, so nothing here is older than one tick."""
+    makes a fresh one every tick, so nothing here is older than one tick. The chunks of a look,
+    fired at once in threads on PostgreSQL, share it: what one is reading, the others wait for
+    rather than read too (the first chunks of a storm's look all wanted the same policy, layer
+    and people at the same moment, and each read them)."""
 
     def __init__(self) -> None:
         self._policies: dict[int | None, escalation.PolicySpec] = {}
         self._people: dict[int, Recipient] = {}
+        self._not_people: set[int] = set()  # read, and found gone or inactive
         self._targets: dict[tuple[escalation.TargetSpec, datetime], tuple[list[int], str]] = {}
+        self._reading = threading.Lock()
 
     def target(self, session: Session, target: escalation.TargetSpec, now: datetime) -> tuple[list[int], str]:
         """Who a step target means at `now` (an alert storm asks about the same layer a hundred
         times in one tick)."""
         key = (target, now)
         if key not in self._targets:
-            self._targets[key] = resolve_target(session, target, now)
+            with self._reading:
+                if key not in self._targets:
+                    self._targets[key] = resolve_target(session, target, now)
         return self._targets[key]
 
     def policy(self, session: Session, policy_id: int | None) -> escalation.PolicySpec:
         if policy_id not in self._policies:
-            self._policies[policy_id] = _load_policy(session, policy_id)
+            with self._reading:
+                if policy_id not in self._policies:
+                    self._policies[policy_id] = _load_policy(session, policy_id)
         return self._policies[policy_id]
 
     def people(self, session: Session, ids: list[int]) -> list[Recipient]:
         """The active ones of these people, with their notification rules and enabled contact
         methods (plain rows: three statements for all of a look's new names)."""
-        if missing := [i for i in ids if i not in self._people]:
+        if any(i not in self._people and i not in self._not_people for i in ids):
+            with self._reading:
+                self._read_people(session, ids)
+        return [self._people[i] for i in ids if i in self._people]
+
+    def _read_people(self, session: Session, ids: list[int]) -> None:
+        if missing := [i for i in ids if i not in self._people and i not in self._not_people]:
             conn = session.connection()
             found = conn.execute(_PEOPLE, {"ids": missing}).all()
             rules: dict[int, list[Rule]] = {}
@@ -410,7 +426,7 @@ class FiringCache:
             for u in found:
                 self._people[u.id] = Recipient(u.id, u.name, tuple(rules.get(u.id, ())), tuple(methods.get(u.id, ())),
                                                u.timezone or "UTC")
-        return [self._people[i] for i in ids if i in self._people]
+            self._not_people.update(i for i in missing if i not in self._people)
 
 
 _N = Notification.__table__
