@@ -130,3 +130,32 @@ def test_every_tap_target_is_at_least_44_px_and_nothing_scrolls_sideways_on_a_ph
         problems += [f"{path}: {t}" for t in admin.evaluate(TARGETS)]
 
     assert problems == [], "\n".join(problems)
+
+
+def test_the_access_report_and_the_audit_log_fit_a_phone_once_they_have_entries(new_phone, server) -> None:
+    """The sideways check above sees whatever the suite left in the database before it: the access
+    report was 512 px wide with one entry (an admin's name and e-mail address in one cell)."""
+    from datetime import UTC, datetime
+
+    from app.clients import connections
+    from app.models import User
+
+    with server.db.transaction() as s:
+        conn = connections.create(s, server.vault, s.get(User, server.world.admin), server.world.acme, {
+            "kind": "ssh", "label": "Acme bastion", "host": "bastion.acme.test", "port": 2222, "user": "oncall",
+            "password": "correct-battery-9"}, datetime.now(UTC))
+        conn_id = conn.id
+    iid = server.post_alert("Disk full on web-2", f"wide-{time.time()}", key="acme_generic")
+    page = new_phone().new_page()
+    login(page, "alice")
+    page.goto(f"/incidents/{iid}")
+    page.click(f'form[data-reveal="{conn_id}"] button.big')  # a reveal: its address and device too
+    page.wait_for_selector(f'form[data-reveal="{conn_id}"] .revealed:not([hidden])')
+    widths = {}
+    for who, path in (("maya", "/reports/access?client=acme"), ("admin", "/admin/audit")):
+        screen = new_phone().new_page()
+        login(screen, who)
+        screen.goto(path)
+        assert screen.locator("text=revealed connection info").count() >= 1, path
+        widths[path] = screen.evaluate("document.scrollingElement.scrollWidth")
+    assert all(w <= PHONE["viewport"]["width"] for w in widths.values()), widths
