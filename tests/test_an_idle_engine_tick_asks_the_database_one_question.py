@@ -29,7 +29,7 @@ def statements_during(database, work) -> tuple[Any, list[str]]:
 
 
 def settled(client, world, engine, clock) -> None:
-    """An incident paged and acknowledged: nothing due until its acknowledgement times out."""
+    """An incident paged: nothing due until its next step, half an hour on."""
     assert post_alert(client, world.keys["acme_generic"]).status_code == 202
     engine.tick()
     engine.drain()
