@@ -192,5 +192,6 @@ def test_connection_info_is_revealed_with_copy_buttons_and_an_ssh_link_and_the_r
     screenshot(page, "connection-revealed")
     with server.db.transaction() as s:
         reveals = s.execute(select(AuditEntry).where(AuditEntry.action.like("connection.reveal%"),
-                                                     AuditEntry.client_id == server.world.acme)).scalars().all()
+                                                     AuditEntry.client_id == server.world.acme,
+                                                     AuditEntry.target == f"connection:{conn_id}")).scalars().all()
     assert len(reveals) == 1 and reveals[0].actor_id == server.world.alice
