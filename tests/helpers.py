@@ -276,6 +276,24 @@ def commits_during(database: Database, work: Callable[[], Any]) -> tuple[Any, in
         event.remove(database.engine, "commit", commit)
 
 
+def statements_during(database: Database, work: Callable[[], Any]) -> tuple[Any, list[str]]:
+    """What `work` returns, and the statements sent to `database` meanwhile (SQLite's BEGIN left
+    out: db.py begins each transaction itself), their whitespace squeezed."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def executed(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.strip().upper() not in ("BEGIN", "BEGIN IMMEDIATE"):
+            seen.append(" ".join(statement.split()))
+
+    event.listen(database.engine, "before_cursor_execute", executed)
+    try:
+        return work(), seen
+    finally:
+        event.remove(database.engine, "before_cursor_execute", executed)
+
+
 def rows_read(conn: Any, table: str) -> tuple[int, int]:
     """PostgreSQL: the rows of `table` this connection's transaction read by sequential scans,
     and fetched through indexes, so far."""

@@ -6,26 +6,11 @@ CPU), and then does nothing else: no write, no second read."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from app.models import Notification
-from tests.helpers import post_alert
-
-
-def statements_during(database, work) -> tuple[Any, list[str]]:
-    seen: list[str] = []
-
-    def executed(conn, cursor, statement, *args) -> None:
-        if statement.strip().upper() not in ("BEGIN", "BEGIN IMMEDIATE"):  # SQLite's (db.py)
-            seen.append(statement)
-
-    event.listen(database.engine, "before_cursor_execute", executed)
-    try:
-        return work(), seen
-    finally:
-        event.remove(database.engine, "before_cursor_execute", executed)
+from tests.helpers import post_alert, statements_during
 
 
 def settled(client, world, engine, clock) -> None:
@@ -42,7 +27,7 @@ def test_a_tick_with_nothing_due_makes_one_read_and_no_write(client, world, engi
     stats, statements = statements_during(database, engine.tick)
     assert not any(stats.values())
     assert len(statements) == 1, statements
-    assert statements[0].lstrip().upper().startswith("SELECT")
+    assert statements[0].upper().startswith("SELECT")
 
 
 def test_a_page_that_falls_due_later_is_found_by_that_look_and_sent(client, world, engine, clock, database) -> None:

@@ -5,13 +5,11 @@ chunk that needs them, while the others wait for that answer instead of asking t
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import event, insert
+from sqlalchemy import insert
 
 from app.engine.loop import BATCH, CHUNK
 from app.models import Incident
-from tests.helpers import incident_like
+from tests.helpers import incident_like, statements_during
 
 # What a step's firing reads about whom to page: the policy and its steps, who holds a layer, the
 # people with their rules and contact methods.
@@ -25,17 +23,9 @@ def test_a_look_of_several_chunks_reads_the_policy_and_the_layer_once(world, dat
     with database.transaction() as s:
         s.execute(insert(Incident), [dict(row, dedup_key=f"storm-{i}", next_escalation_at=now)
                                      for i in range(BATCH - 1)])
-    reads: list[str] = []  # the statements that read these tables
-
-    def statement(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
-        if sql.lstrip().startswith("SELECT") and sql.split("FROM", 1)[1].split()[0] in CONFIG:
-            reads.append(" ".join(sql.split()))
-
-    event.listen(database.engine, "before_cursor_execute", statement)
-    try:
-        fired, _ = engine._fire(now)
-    finally:
-        event.remove(database.engine, "before_cursor_execute", statement)
+    (fired, _), statements = statements_during(database, lambda: engine._fire(now))
     engine.drain()
+    # the statements that read these tables
+    reads = [sql for sql in statements if sql.startswith("SELECT") and sql.split("FROM", 1)[1].split()[0] in CONFIG]
     assert fired == BATCH > CHUNK  # several chunks: at once, in threads, on PostgreSQL
     assert reads and len(reads) == len(set(reads)), reads  # each question asked once

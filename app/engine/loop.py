@@ -105,8 +105,8 @@ _ORPHANS = select(_N.c.id).where(
              _N.c.claimed_by.not_in(heartbeat.ALIVE))))
 _AN_ORPHAN = _ORPHANS.limit(1)
 # Pages due to go out, the longest waiting first (Engine._dispatch), as many as there is room for.
-_PAGES_DUE = (select(_N.c.id).where(_N.c.status == "pending", _N.c.not_before <= bindparam("now"))
-              .order_by(_N.c.not_before, _N.c.id).limit(bindparam("room")))
+_PENDING_DUE = select(_N.c.id).where(_N.c.status == "pending", _N.c.not_before <= bindparam("now"))
+_PAGES_DUE = _PENDING_DUE.order_by(_N.c.not_before, _N.c.id).limit(bindparam("room"))
 
 
 def _arm(kind: str, query: Any, at: Any) -> Any:
@@ -122,13 +122,12 @@ def _arm(kind: str, query: Any, at: Any) -> Any:
 # second, were most of what an idle engine spends (bench/engine_idle.py, PostgreSQL: 21-25 ms
 # of CPU a second, 15-16 now; PostgreSQL's own 7-9, 6 now). Each arm still goes by its index.
 _NEXT = _NEXT_DUE.with_only_columns(_I.c.id)
-_STEPS_LOOK = union_all(_arm("step", _DUE_NOW, _I.c.next_escalation_at), _arm("next", _NEXT, _I.c.next_escalation_at))
+_STEP_ARMS = (_arm("step", _DUE_NOW, _I.c.next_escalation_at), _arm("next", _NEXT, _I.c.next_escalation_at))
+_STEPS_LOOK = union_all(*_STEP_ARMS)
 _TICK_LOOK = union_all(
-    _arm("step", _DUE_NOW, _I.c.next_escalation_at), _arm("next", _NEXT, _I.c.next_escalation_at),
+    *_STEP_ARMS,
     _arm("ack", _ACK_TIMEOUTS_DUE, _I.c.ack_timeout_at), _arm("deadline", _DEADLINES_DUE, _I.c.response_deadline),
-    _arm("orphan", _AN_ORPHAN, _N.c.lease_until),
-    _arm("page", select(_N.c.id).where(_N.c.status == "pending", _N.c.not_before <= bindparam("now")).limit(1),
-         _N.c.not_before))
+    _arm("orphan", _AN_ORPHAN, _N.c.lease_until), _arm("page", _PENDING_DUE.limit(1), _N.c.not_before))
 
 
 @dataclass
@@ -476,8 +475,11 @@ class Engine:
 
     def _due_at(self, conn: Connection, now: datetime) -> _Due:
         """Everything a tick looks for (_TICK_LOOK)."""
-        params = {"now": now, "me": self.name, "dead_before": now - heartbeat.DEAD_AFTER}
-        return self._found(_Due.of(conn.execute(_TICK_LOOK, params)), now)
+        return self._found(_Due.of(conn.execute(_TICK_LOOK, self._orphan_params(now))), now)
+
+    def _orphan_params(self, now: datetime) -> dict[str, Any]:
+        """What tells this engine's pages and the live engines' from orphans (_ORPHANS)."""
+        return {"now": now, "me": self.name, "dead_before": now - heartbeat.DEAD_AFTER}
 
     def _found(self, due: _Due, now: datetime) -> _Due:
         """Keep when the first step still to come falls due (_until_next_look); not known after
@@ -494,7 +496,7 @@ class Engine:
         asks first, without the write lock, whether there is one (_TICK_LOOK): there are none at
         almost every tick, and on SQLite a write transaction five times a second is the lock
         taken from intake each time."""
-        params = {"now": now, "me": self.name, "dead_before": now - heartbeat.DEAD_AFTER}
+        params = self._orphan_params(now)
         return self.transact(lambda s: s.connection().execute(_REQUEUE, params).rowcount or 0)
 
     def _capacity_max(self) -> int:

@@ -407,13 +407,17 @@ class FiringCache:
     def people(self, session: Session, ids: list[int]) -> list[Recipient]:
         """The active ones of these people, with their notification rules and enabled contact
         methods (plain rows: three statements for all of a look's new names)."""
-        if any(i not in self._people and i not in self._not_people for i in ids):
+        if self._unknown(ids):
             with self._reading:
                 self._read_people(session, ids)
         return [self._people[i] for i in ids if i in self._people]
 
+    def _unknown(self, ids: list[int]) -> list[int]:
+        """Of these people, the ones not read yet."""
+        return [i for i in ids if i not in self._people and i not in self._not_people]
+
     def _read_people(self, session: Session, ids: list[int]) -> None:
-        if missing := [i for i in ids if i not in self._people and i not in self._not_people]:
+        if missing := self._unknown(ids):  # again, under the lock: another chunk may have read them
             conn = session.connection()
             found = conn.execute(_PEOPLE, {"ids": missing}).all()
             rules: dict[int, list[Rule]] = {}
