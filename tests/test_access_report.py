@@ -56,3 +56,17 @@ def test_only_managers_and_admins_get_reports(client, world, browser) -> None:
     bad = browser("admin").get("/reports/access?client=acme&from=2026-03-05&to=2026-03-01")
     assert bad.status_code == 400 and "starts after it ends" in bad.get_data(as_text=True)
     assert browser("admin").get("/reports/access?client=acme&from=2020-01-01&to=2026-01-01").status_code == 400
+
+
+def test_the_default_period_ends_on_the_clients_today_not_utcs(client, world, browser, clock) -> None:
+    """At 23:30 UTC on 2 March it is 00:30 on 3 March in Paris: a reveal made then is in Acme's
+    report of "the last 30 days" (it was not, while the period ended on UTC's date)."""
+    from datetime import UTC, datetime
+
+    clock.set(datetime(2026, 3, 2, 23, 30, tzinfo=UTC))
+    maya = browser("maya")
+    cid = maya.post(f"/api/v1/clients/{world.acme}/connections",
+                    json={"kind": "ssh", "label": "bastion", "host": "h", "password": "p"}).get_json()["id"]
+    browser("alice").post(f"/api/v1/connections/{cid}/reveal")
+    page = maya.get("/reports/access?client=acme").get_data(as_text=True)
+    assert "revealed connection info" in page and 'value="2026-03-03"' in page

@@ -127,6 +127,16 @@ def test_managers_add_and_remove_report_contacts(app: Any, world: Any, browser: 
         assert s.execute(select(monthly.ReportContact)).first() is None
 
 
+def test_after_a_contact_is_added_the_page_shows_the_month_the_client_last_finished(
+        app: Any, world: Any, browser: Any, clock: Any) -> None:
+    """At 23:30 UTC on 31 December it is 00:30 on 1 January in Paris: Acme has finished December."""
+    from datetime import UTC, datetime
+
+    clock.set(datetime(2026, 12, 31, 23, 30, tzinfo=UTC))
+    r = browser("maya").form("/clients/acme/report-contacts", {"name": "CTO", "email": "cto@acme.example"})
+    assert r.status_code == 302 and r.headers["Location"].endswith("/reports/monthly/acme/2026-12")
+
+
 def test_the_report_lists_the_maintenance_done_in_the_month_as_it_really_ran(app: Any, world: Any, clock: Any,
                                                                               browser: Any, database: Any) -> None:
     from datetime import timedelta

@@ -29,7 +29,7 @@ def access_report() -> Any:
     error, report = None, None
     if client is not None:
         try:
-            first, last = reports.parse_period(request.args.get("from"), request.args.get("to"), now().date())
+            first, last = reports.parse_period(request.args.get("from"), request.args.get("to"), reports.today(client, now()))
             report = reports.build(s, user(), client, first, last)
         except reports.ReportError as e:
             error = str(e)

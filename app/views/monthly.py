@@ -4,6 +4,7 @@ client viewer included) and its recipients, the client's report contacts (manage
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -21,7 +22,7 @@ from sqlalchemy import select
 
 from .. import access
 from ..errors import ActionError, Denied
-from ..models import ReportContact
+from ..models import Client, ReportContact
 from ..reports import monthly, tables
 from ..web import db_session, now, user
 
@@ -69,9 +70,12 @@ def report_api(slug: str, month: str) -> Any:
     return jsonify(monthly.as_dict(_report(slug, month), now()))
 
 
-def _back(slug: str) -> Any:
-    last = monthly.previous_month(now().date().replace(day=1))
-    return redirect(url_for("monthly.page", slug=slug, month=f"{last:%Y-%m}"))
+def _back(client: Client) -> Any:
+    # The month the client last finished, in its own time zone (at 00:30 on 1 January in Paris,
+    # December; UTC is still in December).
+    today = now().astimezone(ZoneInfo(client.timezone)).date()
+    last = monthly.previous_month(today.replace(day=1))
+    return redirect(url_for("monthly.page", slug=client.slug, month=f"{last:%Y-%m}"))
 
 
 @bp.post("/clients/<slug>/report-contacts")
@@ -88,7 +92,7 @@ def add_contact(slug: str) -> Any:
     except ActionError as e:
         s.rollback()
         flash(e.message, "error")
-    return _back(slug)
+    return _back(client)
 
 
 @bp.post("/report-contacts/<int:contact_id>/delete")
@@ -100,8 +104,8 @@ def delete_contact(contact_id: int) -> Any:
         raise Denied("report contact not found", 404)
     if not access.is_staff(user()):
         raise Denied("only managers and admins choose who receives the monthly report")
-    slug = c.client.slug
+    client = c.client
     s.delete(c)
     s.commit()
     flash(f"{c.email} will no longer receive the monthly report.", "ok")
-    return _back(slug)
+    return _back(client)
