@@ -151,6 +151,8 @@ DESCRIPTIONS = {
     "incident.escalated": "escalated incident #{incident} by hand",
     "incident.handed_over": "handed incident #{incident} over to the client's team",
     "incident.resolved": "resolved incident #{incident}",
+    "status.webhook_added": "added the status page webhook {address}",
+    "status.webhook_removed": "removed the status page webhook {address}",
     "report.exported": "exported the access report of {client} ({start} to {end})",
     "settings.changed": "changed {target}",
 }

@@ -122,6 +122,10 @@ def notifications() -> dict[str, Any]:
         "PUSH_TIMEOUT_SECONDS": env_float("VIGIL_PUSH_TIMEOUT_SECONDS", 10.0),
         # Plain-http push endpoints on 127.0.0.1/localhost (tests, local push services only).
         "PUSH_ALLOW_LOOPBACK": env_bool("VIGIL_PUSH_ALLOW_LOOPBACK", False),
+        # Status pages' webhooks (status/webhooks.py): http and addresses of private networks
+        # allowed (a chat server on your own network; tests); and how long one POST may take.
+        "STATUS_WEBHOOK_ALLOW_PRIVATE": env_bool("VIGIL_STATUS_WEBHOOK_ALLOW_PRIVATE", False),
+        "STATUS_WEBHOOK_TIMEOUT_SECONDS": env_float("VIGIL_STATUS_WEBHOOK_TIMEOUT_SECONDS", 10.0),
         # SMS and voice: any provider speaking Twilio's REST API.
         "TWILIO_BASE_URL": env("VIGIL_TWILIO_BASE_URL", "https://api.twilio.com"),
         "TWILIO_ACCOUNT_SID": env("VIGIL_TWILIO_ACCOUNT_SID"),

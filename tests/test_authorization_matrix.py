@@ -224,6 +224,18 @@ def subscriber_link(purpose: str) -> Url:
     return url
 
 
+def webhook(c: Ctx, which: str) -> int:
+    """A fresh webhook of the own (Acme) or other (Initech) client's status page."""
+    from app.models import StatusSubscriber
+
+    with c.database.transaction() as s:
+        sub = StatusSubscriber(client_id=c.client_id(which), kind="webhook", address=f"https://hooks.example.com/{uuid.uuid4().hex}",
+                               nonce=uuid.uuid4().hex[:16], created_at=c.clock.now(), confirmed_at=c.clock.now())
+        s.add(sub)
+        s.flush()
+        return sub.id
+
+
 def window(c: Ctx, which: str) -> int:
     """A fresh maintenance window of the own (Acme) or other (Initech) client, an hour ahead."""
     from datetime import timedelta
@@ -436,6 +448,21 @@ MATRIX: dict[tuple[str, str], Case] = {
         json={"title": "Status"}),
     ("/api/v1/clients/<int:client_id>/status/secret", "POST"): Case(
         lambda c, r, w: f"/api/v1/clients/{c.client_id(w)}/status/secret", by_client(401, 201, staff_only=True)),
+    # Webhooks: managers and admins (a chat's webhook URL is a credential); the own client's
+    # webhook under the other client's slug is not found.
+    ("/api/v1/clients/<int:client_id>/status/webhooks", "GET"): Case(
+        lambda c, r, w: f"/api/v1/clients/{c.client_id(w)}/status/webhooks", by_client(401, 200, staff_only=True)),
+    ("/api/v1/clients/<int:client_id>/status/webhooks", "POST"): Case(
+        lambda c, r, w: f"/api/v1/clients/{c.client_id(w)}/status/webhooks", by_client(401, 201, staff_only=True),
+        json=lambda c, r, w: {"url": f"https://hooks.example.com/{uuid.uuid4().hex}"}),
+    ("/api/v1/status-webhooks/<int:webhook_id>", "DELETE"): Case(
+        lambda c, r, w: f"/api/v1/status-webhooks/{webhook(c, w)}", by_client(401, 200, staff_only=True)),
+    ("/clients/<slug>/status/webhooks", "POST"): Case(
+        lambda c, r, w: f"/clients/{CLIENT[w]}/status/webhooks", by_client(302, 201, staff_only=True),
+        form=lambda c, r, w: {"url": f"https://hooks.example.com/{uuid.uuid4().hex}"}),
+    ("/clients/<slug>/status/webhooks/<int:webhook_id>/delete", "POST"): Case(
+        lambda c, r, w: f"/clients/{CLIENT[w]}/status/webhooks/{webhook(c, w)}/delete",
+        by_client(302, 302, staff_only=True)),
     ("/api/v1/services/<int:service_id>/status", "PUT"): Case(
         lambda c, r, w: f"/api/v1/services/{c.service_id(w)}/status", by_client(401, 200), json={"override": None}),
     ("/api/v1/incidents/<int:incident_id>/public-updates", "POST"): Case(

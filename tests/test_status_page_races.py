@@ -81,3 +81,26 @@ def test_two_first_changes_of_a_component_make_one_row(world, database, db_url, 
     with database.transaction() as s:
         [row] = s.execute(select(StatusComponent)).scalars().all()
         assert row.override in states
+
+
+def test_the_same_webhook_added_at_once_by_several_managers_is_added_once_and_the_others_hear_409(
+        world, database, db_url, clock) -> None:
+    from app.errors import ActionError
+    from app.status import webhooks
+
+    dbs = [Database(db_url) for _ in range(4)]
+
+    def go(i: int) -> str:
+        with dbs[i].transaction() as s:
+            webhooks.add(s, s.get(User, world.maya), world.acme, "https://hooks.example.com/race", clock.now(), "k",
+                         allow_private=False)
+        return "added"
+
+    results = race(4, go)
+    for d in dbs:
+        d.dispose()
+    assert results.count("added") == 1, results
+    assert all(r == "added" or (isinstance(r, ActionError) and r.status == 409) for r in results), results
+    with database.transaction() as s:
+        assert s.execute(select(func.count()).select_from(StatusSubscriber)
+                         .where(StatusSubscriber.kind == "webhook")).scalar_one() == 1

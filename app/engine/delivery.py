@@ -495,8 +495,8 @@ def _target(n: Notification, msg: Any) -> str:
 def _target_text(kind: str, address: str, msg: Any) -> str:
     """Where an attempt went, for the record: the push service's host (an endpoint URL is a
     capability, not something to show around), the phone number or the e-mail address."""
-    if kind == "push":
-        address = urlsplit(address).hostname or "push service"
+    if kind in ("push", "webhook"):  # a chat's webhook URL is a credential too
+        address = urlsplit(address).hostname or f"{kind} service"
     label = getattr(msg, "extra", {}).get("label") or ""
     return (address + (f" ({label})" if label else ""))[:300]
 
@@ -507,6 +507,9 @@ def _where(n: Notification) -> str:
 
 
 def _where_text(kind: str, user_name: str | None, label: str | None, address: str | None) -> str:
-    names = {"push": "Push", "sms": "SMS", "voice": "Voice call", "email": "E-mail", "recording": "Recording"}
+    names = {"push": "Push", "sms": "SMS", "voice": "Voice call", "email": "E-mail", "webhook": "Webhook",
+             "recording": "Recording"}
+    if kind == "webhook" and address:
+        address = urlsplit(address).hostname  # its URL is a credential
     who = user_name if user_name is not None else (address or "someone")
     return f"{names.get(kind, kind)} to {who}" + (f" ({label})" if label else "")

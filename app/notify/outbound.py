@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Notification, NotificationAttachment
 
-KINDS = ("email", "sms", "voice")
+KINDS = ("email", "sms", "voice", "webhook")
 # Where a message carries a one-time link (a hand-over's "we have it"): the engine writes the
 # link in when it sends the message (Engine's outsider links), so only its hash is ever stored.
 LINK = "[[link]]"
@@ -31,6 +31,8 @@ HEADERS = frozenset({
     "From", "Reply-To", "Message-ID", "In-Reply-To", "References", "List-Id", "List-Unsubscribe",
     "List-Unsubscribe-Post", "Auto-Submitted", "Precedence", "X-Vigil-Incident", "X-Vigil-Client",
 })
+# What a POST to a status page's webhook carries (status/webhooks.py).
+WEBHOOK_HEADERS = frozenset({"X-Vigil-Event", "X-Vigil-Delivery", "X-Vigil-Signature-256"})
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ def queue_row(session: Session, *, kind: str, address: str, body: str, purpose: 
 def _check(kind: str, headers: dict[str, str] | None) -> None:
     if kind not in KINDS:
         raise ValueError(f"an outbound message goes by {', '.join(KINDS)}, not {kind!r}")
-    unknown = set(headers or {}) - HEADERS
+    unknown = set(headers or {}) - (WEBHOOK_HEADERS if kind == "webhook" else HEADERS)
     if unknown:
         raise ValueError(f"headers not allowed on an outbound message: {', '.join(sorted(unknown))}")
 
@@ -80,7 +82,7 @@ def queue(
     once_key: str | None = None,
     not_before: datetime | None = None,
 ) -> Notification | None:
-    """Queue one message to `address` by `kind` (email, sms, voice). Returns the pending row, or
+    """Queue one message to `address` by `kind` (email, sms, voice, webhook). Returns the pending row, or
     None when a message with this once_key exists already."""
     _check(kind, headers)
     n = Notification(

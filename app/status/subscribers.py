@@ -22,6 +22,7 @@ from ..db import is_id
 from ..errors import ActionError
 from ..models import Client, StatusSubscriber
 from ..notify import outbound
+from . import webhooks
 
 _EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
 
@@ -70,7 +71,7 @@ def subscribe(session: Session, client: Client, email: object, now: datetime, ba
 
 def _find(session: Session, client: Client, sub_id: int, purpose: str, tok: str, secret_key: str) -> StatusSubscriber:
     sub = session.get(StatusSubscriber, sub_id) if is_id(sub_id) else None
-    if sub is None or sub.client_id != client.id or not hmac.compare_digest(token(secret_key, sub, purpose), tok[:64]):
+    if sub is None or sub.kind != "email" or sub.client_id != client.id or not hmac.compare_digest(token(secret_key, sub, purpose), tok[:64]):
         raise ActionError("this link is not valid (any more)", 404)
     return sub
 
@@ -95,8 +96,9 @@ def unsubscribe(session: Session, client: Client, sub_id: int, tok: str, now: da
 
 def tell(session: Session, client_id: int, subject: str, body: str, news_key: str, now: datetime, base_url: str,
          secret_key: str) -> int:
-    """Queue `body` to every confirmed subscriber of the client, each with its unsubscribe link
-    and RFC 8058 headers; `news_key` makes it once per subscriber. Returns how many were queued."""
+    """Queue `body` to every confirmed subscriber of the client: by e-mail with its unsubscribe
+    link and RFC 8058 headers, to a webhook as signed JSON (webhooks.py); `news_key` makes it once
+    per subscriber. Returns how many were queued."""
     client = session.get(Client, client_id)
     if client is None:
         return 0
@@ -106,6 +108,9 @@ def tell(session: Session, client_id: int, subject: str, body: str, news_key: st
     page = f"{base_url.rstrip('/')}/status/{client.slug}"
     n = 0
     for sub in subs:
+        if sub.kind == webhooks.KIND:
+            n += webhooks.queue(session, client, sub, subject, body, news_key, now, page, secret_key) is not None
+            continue
         off = link(base_url, secret_key, client.slug, sub, "unsubscribe")
         done = outbound.queue(
             session, kind="email", address=sub.address, purpose="status_news", now=now, client_id=client_id,
@@ -121,6 +126,8 @@ def tell(session: Session, client_id: int, subject: str, body: str, news_key: st
 
 
 def count(session: Session, client_id: int) -> int:
+    """Confirmed e-mail subscribers (webhooks are listed on their own: webhooks.listing)."""
     return len(session.execute(select(StatusSubscriber.id).where(
-        StatusSubscriber.client_id == client_id, StatusSubscriber.confirmed_at.is_not(None),
+        StatusSubscriber.client_id == client_id, StatusSubscriber.kind == "email",
+        StatusSubscriber.confirmed_at.is_not(None),
         StatusSubscriber.unsubscribed_at.is_(None))).all())

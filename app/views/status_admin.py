@@ -1,6 +1,6 @@
-"""Clients' status pages, engineers' side: the page's settings and secret link (managers), the
-components' states by hand, maintenance windows, and the public updates written from the
-incident screen. JSON under /api/v1 and the matching forms."""
+"""Clients' status pages, engineers' side: the page's settings, secret link and webhooks
+(managers), the components' states by hand, maintenance windows, and the public updates written
+from the incident screen. JSON under /api/v1 and the matching forms."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from flask_login import login_required
 from .. import access
 from ..errors import ActionError, Denied
 from ..models import Incident, Role
-from ..status import components, maintenance, pages, snapshot, subscribers, updates
+from ..status import components, maintenance, pages, snapshot, subscribers, updates, webhooks
 from ..web import db_session, json_body, now, user
 from ..web.httpsec import no_store
 
@@ -76,6 +76,41 @@ def secret_json(client_id: int) -> Any:
     return {"url": f"{_config()[0]}/status/{client.slug}?key={secret}"}, 201
 
 
+def _allow_private() -> bool:
+    return bool(current_app.config.get("STATUS_WEBHOOK_ALLOW_PRIVATE"))
+
+
+def _webhook_dict(sub: Any) -> dict[str, Any]:
+    return {"id": sub.id, "url": webhooks.shown(sub.address), "created_at": sub.created_at.isoformat()}
+
+
+@api.get("/clients/<int:client_id>/status/webhooks")
+@login_required
+def webhooks_json(client_id: int) -> Any:
+    s = db_session()
+    client = access.check_manage_client(s, user(), client_id)
+    return {"webhooks": [_webhook_dict(w) for w in webhooks.listing(s, client.id)]}
+
+
+@api.post("/clients/<int:client_id>/status/webhooks")
+@login_required
+def new_webhook_json(client_id: int) -> Any:
+    s = db_session()
+    sub, secret = webhooks.add(s, user(), client_id, json_body().get("url"), now(), _config()[1], _allow_private())
+    s.commit()
+    no_store()
+    return {**_webhook_dict(sub), "secret": secret}, 201
+
+
+@api.delete("/status-webhooks/<int:webhook_id>")
+@login_required
+def remove_webhook_json(webhook_id: int) -> Any:
+    s = db_session()
+    sub = webhooks.remove(s, user(), webhook_id, now())
+    s.commit()
+    return _webhook_dict(sub)
+
+
 @api.put("/services/<int:service_id>/status")
 @login_required
 def component_json(service_id: int) -> Any:
@@ -132,14 +167,22 @@ def admin_page(slug: str) -> Any:
     s = db_session()
     client = access.client_by_slug(s, user(), slug)
     _check_engineer(client.id)
+    return _admin(client)
+
+
+def _admin(client: Any, created: tuple[Any, str] | None = None) -> Any:
+    s = db_session()
     page = pages.page_of(s, client, now())
     base, secret = _config()
     snap = snapshot.build(s, client, page, now(), base_url=base, secret_key=secret)
     comps = [(svc, c, shown) for (svc, c), shown in zip(components.of_client(s, client.id),
                                                         _states(snap, s, client.id), strict=True)]
+    staff = access.is_staff(user())
     return render_template("status/admin.html", client=client, page=page, snap=snap, comps=comps,
-                           windows=maintenance.listing(s, user(), client.id, now()), staff=access.is_staff(user()),
-                           subscribers=subscribers.count(s, client.id), url=f"{base}/status/{client.slug}")
+                           windows=maintenance.listing(s, user(), client.id, now()), staff=staff,
+                           hooks=webhooks.listing(s, client.id) if staff else [], shown=webhooks.shown,
+                           created=created, subscribers=subscribers.count(s, client.id),
+                           url=f"{base}/status/{client.slug}")
 
 
 def _states(snap: dict[str, Any], s: Any, client_id: int) -> list[str]:
@@ -164,6 +207,31 @@ def settings_form(slug: str) -> Any:
         return _back(slug, e.message, "error")
     s.commit()
     return _back(slug, "Status page saved.")
+
+
+@bp.post("/clients/<slug>/status/webhooks")
+@login_required
+def webhook_form(slug: str) -> Any:
+    s = db_session()
+    client = access.client_by_slug(s, user(), slug)
+    try:
+        sub, secret = webhooks.add(s, user(), client.id, request.form.get("url", ""), now(), _config()[1],
+                                   _allow_private())
+    except ActionError as e:
+        return _back(slug, e.message, "error")
+    s.commit()
+    no_store()
+    return _admin(client, created=(sub, secret)), 201
+
+
+@bp.post("/clients/<slug>/status/webhooks/<int:webhook_id>/delete")
+@login_required
+def remove_webhook_form(slug: str, webhook_id: int) -> Any:
+    s = db_session()
+    client = access.client_by_slug(s, user(), slug)
+    sub = webhooks.remove(s, user(), webhook_id, now(), client_id=client.id)
+    s.commit()
+    return _back(slug, f"{webhooks.shown(sub.address)} will no longer receive the page's news.")
 
 
 @bp.post("/clients/<slug>/status/components/<int:service_id>")

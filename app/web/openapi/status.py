@@ -1,5 +1,5 @@
-"""The status pages part of the OpenAPI document: the engineers' side (a page's settings and
-secret link, components' states, public updates, maintenance windows). The public side, in the
+"""The status pages part of the OpenAPI document: the engineers' side (a page's settings,
+secret link and webhooks, components' states, public updates, maintenance windows). The public side, in the
 shape of Statuspage's v2 API, lives under /status/<client slug>/api/v2/ and is described by
 Statuspage's own documentation."""
 
@@ -26,6 +26,12 @@ SCHEMAS: dict[str, Any] = {
         "properties": {"visibility": {"enum": ["public", "private"]}, "title": {"type": "string"},
                        "color": {"type": "string", "pattern": "^#[0-9a-f]{6}$"},
                        "logo_url": {"type": ["string", "null"]}},
+    },
+    "StatusWebhook": {
+        "type": "object", "required": ["id", "url", "created_at"],
+        "properties": {"id": {"type": "integer"},
+                       "url": {"type": "string", "description": "its host and last characters: the URL is a credential"},
+                       "created_at": TIME},
     },
     "MaintenanceWindow": {
         "type": "object",
@@ -71,6 +77,28 @@ PATHS: dict[str, Any] = {
         "security": SESSION, "parameters": [_id("client_id")],
         "responses": {"201": json_answer({"type": "object", "required": ["url"], "properties": {"url": {"type": "string"}}}),
                       **errors(400, 401, 403, 404)},
+    }},
+    "/api/v1/clients/{client_id}/status/webhooks": {
+        "get": {
+            "summary": "The addresses that receive the page's news as signed JSON (managers)",
+            "security": SESSION, "parameters": [_id("client_id")],
+            "responses": {"200": json_answer({"type": "object", "required": ["webhooks"], "properties": {
+                "webhooks": {"type": "array", "items": ref("StatusWebhook")}}}), **errors(401, 403, 404)},
+        },
+        "post": {
+            "summary": "Send the page's news to this https address too; the answer carries the secret that signs "
+                       "each POST (X-Vigil-Signature-256: sha256=HMAC of the body), shown once (managers)",
+            "security": SESSION, "parameters": [_id("client_id")],
+            "requestBody": _body({"type": "object", "required": ["url"], "properties": {"url": {"type": "string"}}}),
+            "responses": {"201": json_answer({"allOf": [ref("StatusWebhook"), {
+                "type": "object", "required": ["secret"], "properties": {"secret": {"type": "string"}}}]}),
+                **errors(400, 401, 403, 404, 409, 415)},
+        },
+    },
+    "/api/v1/status-webhooks/{webhook_id}": {"delete": {
+        "summary": "Stop sending the page's news to this webhook (what was queued for it is cancelled)",
+        "security": SESSION, "parameters": [_id("webhook_id")],
+        "responses": {"200": json_answer(ref("StatusWebhook")), **errors(400, 401, 403, 404)},
     }},
     "/api/v1/services/{service_id}/status": {"put": {
         "summary": "A component (a service on the page): its state by hand (override; null: derived), name, order",
