@@ -45,12 +45,6 @@ class AccessReport:
         ] for e in self.entries]
 
 
-def today(client: Client, now: datetime) -> date:
-    """The client's today: the default period ends on it (at 00:30 in Paris it is already
-    tomorrow in Paris, still today in UTC)."""
-    return now.astimezone(ZoneInfo(client.timezone)).date()
-
-
 def parse_period(first: str | None, last: str | None, today: date) -> tuple[date, date]:
     try:
         last_day = date.fromisoformat(last) if last else today

@@ -6,7 +6,7 @@ Service functions with validation; a refusal raises DirectoryError with a messag
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select
@@ -21,6 +21,12 @@ EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 class DirectoryError(ValueError):
     pass
+
+
+def today(client: Client, now: datetime) -> date:
+    """The client's today, in its own time zone: what "the last 30 days" or "last month" mean to
+    it (at 00:30 in Paris it is already tomorrow in Paris, still today in UTC)."""
+    return now.astimezone(ZoneInfo(client.timezone)).date()
 
 
 def _name(value: str, what: str, limit: int = 200) -> str:

@@ -492,11 +492,17 @@ def _target(n: Notification, msg: Any) -> str:
     return _target_text(n.kind, address, msg)
 
 
+def _shown(kind: str, address: str) -> str:
+    """An address as the records show it: a push endpoint's or a webhook's host only (their URLs
+    are capabilities, not something to show around), a phone number or an e-mail address whole."""
+    if kind in ("push", "webhook"):
+        return urlsplit(address).hostname or f"{kind} service"
+    return address
+
+
 def _target_text(kind: str, address: str, msg: Any) -> str:
-    """Where an attempt went, for the record: the push service's host (an endpoint URL is a
-    capability, not something to show around), the phone number or the e-mail address."""
-    if kind in ("push", "webhook"):  # a chat's webhook URL is a credential too
-        address = urlsplit(address).hostname or f"{kind} service"
+    """Where an attempt went, for the record."""
+    address = _shown(kind, address)
     label = getattr(msg, "extra", {}).get("label") or ""
     return (address + (f" ({label})" if label else ""))[:300]
 
@@ -509,7 +515,5 @@ def _where(n: Notification) -> str:
 def _where_text(kind: str, user_name: str | None, label: str | None, address: str | None) -> str:
     names = {"push": "Push", "sms": "SMS", "voice": "Voice call", "email": "E-mail", "webhook": "Webhook",
              "recording": "Recording"}
-    if kind == "webhook" and address:
-        address = urlsplit(address).hostname  # its URL is a credential
-    who = user_name if user_name is not None else (address or "someone")
+    who = user_name if user_name is not None else (_shown(kind, address) if address else "someone")
     return f"{names.get(kind, kind)} to {who}" + (f" ({label})" if label else "")

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from .. import access, audit
 from ..clients import access_report as reports
+from ..clients import directory
 from ..models import Client, Role
 from ..web import db_session, now, user
 
@@ -29,7 +30,7 @@ def access_report() -> Any:
     error, report = None, None
     if client is not None:
         try:
-            first, last = reports.parse_period(request.args.get("from"), request.args.get("to"), reports.today(client, now()))
+            first, last = reports.parse_period(request.args.get("from"), request.args.get("to"), directory.today(client, now()))
             report = reports.build(s, user(), client, first, last)
         except reports.ReportError as e:
             error = str(e)

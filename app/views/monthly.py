@@ -4,7 +4,6 @@ client viewer included) and its recipients, the client's report contacts (manage
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -21,6 +20,7 @@ from flask_login import login_required
 from sqlalchemy import select
 
 from .. import access
+from ..clients import directory
 from ..errors import ActionError, Denied
 from ..models import Client, ReportContact
 from ..reports import monthly, tables
@@ -73,8 +73,7 @@ def report_api(slug: str, month: str) -> Any:
 def _back(client: Client) -> Any:
     # The month the client last finished, in its own time zone (at 00:30 on 1 January in Paris,
     # December; UTC is still in December).
-    today = now().astimezone(ZoneInfo(client.timezone)).date()
-    last = monthly.previous_month(today.replace(day=1))
+    last = monthly.previous_month(directory.today(client, now()).replace(day=1))
     return redirect(url_for("monthly.page", slug=client.slug, month=f"{last:%Y-%m}"))
 
 
