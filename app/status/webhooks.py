@@ -38,7 +38,6 @@ from ..notify import outbound
 KIND = "webhook"
 MAX_URL = 320  # the address column of subscribers and of outbound messages
 PURPOSE = "status_news"
-_LOCAL_NAMES = ("localhost",)
 _LOCAL_SUFFIXES = (".local", ".localhost", ".internal", ".lan", ".home.arpa")
 
 
@@ -87,7 +86,7 @@ def public_host(host: str) -> bool:
     try:
         return ipaddress.ip_address(host.strip("[]")).is_global
     except ValueError:
-        return "." in host and host not in _LOCAL_NAMES and not host.endswith(_LOCAL_SUFFIXES)
+        return "." in host and not host.endswith(_LOCAL_SUFFIXES)  # "localhost" has no dot
 
 
 def listing(session: Session, client_id: int) -> list[StatusSubscriber]:
